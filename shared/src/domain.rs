@@ -1,0 +1,315 @@
+//! The product's vocabulary: tenants, connections, organizations, authorization states.
+//! Values are parsed at the boundary so the inside never re-validates.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+
+/// The calling application, as named by the `tenant_id` claim of its JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// A tenant id is opaque to us but must be printable and bounded: it ends up in keys.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 128
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b));
+        ok.then(|| Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(Uuid);
+
+impl ConnectionId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::parse_str(raw).ok().map(Self)
+    }
+}
+
+impl Default for ConnectionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `urn:li:person:{id}` — the member a connection acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberUrn(String);
+
+impl MemberUrn {
+    pub fn from_member_id(id: &str) -> Self {
+        Self(format!("urn:li:person:{id}"))
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        raw.strip_prefix("urn:li:person:")
+            .filter(|id| !id.is_empty())
+            .map(|_| Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MemberUrn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Healthy,
+    /// Something a person must act on (reconnect, grant a permission); `reason` says what.
+    Attention,
+    Revoked,
+}
+
+/// An organization page the member may post for, from LinkedIn's organizationAcls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub urn: String,
+    pub role: String,
+}
+
+impl Organization {
+    /// Roles LinkedIn lets create organization posts (others answer 403 serviceErrorCode 100).
+    pub fn can_post(&self) -> bool {
+        matches!(
+            self.role.as_str(),
+            "ADMINISTRATOR"
+                | "DIRECT_SPONSORED_CONTENT_POSTER"
+                | "CONTENT_ADMIN"
+                | "CONTENT_ADMINISTRATOR"
+        )
+    }
+}
+
+/// Who the member is at LinkedIn, as read from /v2/userinfo or /v2/me.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberIdentity {
+    pub member_urn: MemberUrn,
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+}
+
+/// A connected LinkedIn account as the product shows it (tokens live in the token vault and
+/// never appear here).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connection {
+    pub id: ConnectionId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub platform: &'static str,
+    pub member_urn: MemberUrn,
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    pub status: ConnectionStatus,
+    pub reason: Option<String>,
+    pub scopes: Vec<String>,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// When the member first granted access; LinkedIn's refresh token lives 365 days from here.
+    pub authorized_at: DateTime<Utc>,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub organizations: Vec<Organization>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many times the member has connected this account (1 for a first connect).
+    pub connect_count: u32,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+pub const PLATFORM: &str = "linkedin";
+
+/// Origins (and optional path prefixes) that `redirect_after` may point to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedirectAllowList(Vec<Url>);
+
+impl RedirectAllowList {
+    /// Comma-separated absolute URLs, e.g. `https://app.example.com,https://admin.example.com/linkedin/`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|entry| {
+                let url = Url::parse(entry).map_err(|e| format!("{entry:?} is not a URL ({e})"))?;
+                if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+                    return Err(format!("{entry:?} must be an http(s) URL with a host"));
+                }
+                Ok(url)
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Same scheme, host and port as an entry, and under its path. No userinfo, which
+    /// browsers would show as a different site.
+    pub fn permits(&self, candidate: &Url) -> bool {
+        if !candidate.username().is_empty() || candidate.password().is_some() {
+            return false;
+        }
+        self.0.iter().any(|allowed| {
+            allowed.scheme() == candidate.scheme()
+                && allowed.host() == candidate.host()
+                && allowed.port_or_known_default() == candidate.port_or_known_default()
+                && path_is_under(candidate.path(), allowed.path())
+        })
+    }
+}
+
+fn path_is_under(path: &str, prefix: &str) -> bool {
+    if prefix == "/" || prefix.is_empty() {
+        return true;
+    }
+    path == prefix.trim_end_matches('/')
+        || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+}
+
+/// What an authorization `state` was issued for. The state itself is a bearer secret; only
+/// its hash is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingAuthorization {
+    pub tenant_id: TenantId,
+    pub redirect_after: Option<Url>,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PendingAuthorization {
+    /// moto never expires TTL items and DynamoDB takes up to days to, so expiry is checked on
+    /// every read.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        now >= self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn allow(raw: &str) -> RedirectAllowList {
+        RedirectAllowList::parse(raw).unwrap()
+    }
+
+    fn url(raw: &str) -> Url {
+        Url::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn redirect_to_an_allowed_origin_is_permitted() {
+        let list = allow("https://app.example.com");
+        assert!(list.permits(&url("https://app.example.com/settings/linkedin?x=1")));
+    }
+
+    #[test]
+    fn redirect_to_a_lookalike_host_scheme_or_port_is_refused() {
+        let list = allow("https://app.example.com");
+        for bad in [
+            "https://app.example.com.evil.test/",
+            "http://app.example.com/",
+            "https://app.example.com:8443/",
+            "https://evil.test/?https://app.example.com",
+            "https://app.example.com@evil.test/",
+            "https://user@app.example.com/",
+        ] {
+            assert!(!list.permits(&url(bad)), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn redirect_must_stay_under_the_allowed_path() {
+        let list = allow("https://app.example.com/linkedin/");
+        assert!(list.permits(&url("https://app.example.com/linkedin/done")));
+        assert!(list.permits(&url("https://app.example.com/linkedin")));
+        assert!(!list.permits(&url("https://app.example.com/linkedin-evil")));
+        assert!(!list.permits(&url("https://app.example.com/other")));
+    }
+
+    #[test]
+    fn an_empty_allow_list_permits_nothing() {
+        assert!(!allow("").permits(&url("https://app.example.com/")));
+    }
+
+    #[test]
+    fn allow_list_entries_must_be_http_urls() {
+        assert!(RedirectAllowList::parse("javascript:alert(1)").is_err());
+        assert!(RedirectAllowList::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn tenant_ids_are_bounded_and_printable() {
+        assert!(TenantId::parse("demo").is_some());
+        assert!(TenantId::parse("org_42:eu").is_some());
+        assert!(TenantId::parse("").is_none());
+        assert!(TenantId::parse("a#b").is_none());
+        assert!(TenantId::parse(&"x".repeat(129)).is_none());
+    }
+
+    #[test]
+    fn a_state_is_expired_from_its_expiry_on() {
+        let now = Utc::now();
+        let pending = PendingAuthorization {
+            tenant_id: TenantId::parse("t").unwrap(),
+            redirect_after: None,
+            scopes: vec![],
+            created_at: now - Duration::minutes(10),
+            expires_at: now,
+        };
+        assert!(pending.is_expired(now));
+        assert!(!pending.is_expired(now - Duration::seconds(1)));
+    }
+
+    #[test]
+    fn only_posting_roles_can_post_for_an_organization() {
+        let org = |role: &str| Organization {
+            urn: "urn:li:organization:1".into(),
+            role: role.into(),
+        };
+        assert!(org("ADMINISTRATOR").can_post());
+        assert!(org("CONTENT_ADMINISTRATOR").can_post());
+        assert!(!org("ANALYST").can_post());
+    }
+
+    #[test]
+    fn member_urns_are_person_urns() {
+        assert_eq!(
+            MemberUrn::from_member_id("abc").as_str(),
+            "urn:li:person:abc"
+        );
+        assert!(MemberUrn::parse("urn:li:organization:1").is_none());
+    }
+}

@@ -1,0 +1,157 @@
+//! What the HTTP functions share: the caller's tenant, the error envelope, JSON responses.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::error;
+
+use crate::domain::TenantId;
+
+/// An error as the caller sees it: `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation {
+        field: &'static str,
+        message: String,
+    },
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("route not found")]
+    NoRoute,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Anything that went wrong on our side. The cause is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            Self::Validation { .. } => (400, "validation_failed"),
+            Self::Unauthenticated => (401, "unauthenticated"),
+            Self::NotFound(_) => (404, "not_found"),
+            Self::Conflict(_) => (409, "conflict"),
+            Self::NoRoute => (404, "no_route"),
+            Self::MethodNotAllowed => (405, "method_not_allowed"),
+            Self::Internal(_) => (500, "internal"),
+        }
+    }
+
+    /// The response for this error; an internal error's cause chain goes to the log only.
+    pub fn into_response(self) -> Response<Body> {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            error!(error = format!("{cause:#}"), "request failed");
+        }
+        let field = match &self {
+            Self::Validation { field, .. } => Some(*field),
+            _ => None,
+        };
+        json(
+            status,
+            &serde_json::json!({ "error": { "code": code, "message": self.to_string(), "field": field } }),
+        )
+    }
+}
+
+/// The calling tenant: the `tenant_id` claim that API Gateway's JWT authorizer verified.
+/// Never read from the body or path.
+pub fn tenant_of(request: &Request) -> Result<TenantId, ApiError> {
+    let claim = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("tenant_id"))
+            .cloned(),
+        _ => None,
+    };
+    claim
+        .as_deref()
+        .and_then(TenantId::parse)
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// API Gateway's request id, for log correlation.
+pub fn request_id_of(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(
+            serde_json::to_string(body).expect("response types serialize"),
+        ))
+        .expect("static response parts are valid")
+}
+
+pub fn redirect(location: &str) -> Response<Body> {
+    Response::builder()
+        .status(302)
+        .header("location", location)
+        .header("cache-control", "no-store")
+        .body(Body::Empty)
+        .expect("a redirect location from a parsed URL is a valid header")
+}
+
+pub fn html(status: u16, page: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        )
+        .body(Body::Text(page))
+        .expect("static response parts are valid")
+}
+
+/// A JSON body as `T`, or a 400 naming the field serde could not read.
+pub fn json_body<T: for<'de> serde::Deserialize<'de> + Default>(
+    request: &Request,
+) -> Result<T, ApiError> {
+    let bytes = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::validation("body", format!("invalid JSON body: {e}")))
+}
+
+/// Escapes text for an HTML page.
+pub fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '&' => "&amp;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}

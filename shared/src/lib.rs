@@ -1,0 +1,11 @@
+//! The LinkedIn connector's library: the product's domain, its one LinkedIn client, the
+//! token vault, the store, configuration, telemetry and HTTP plumbing shared by the functions.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod linkedin;
+pub mod store;
+pub mod telemetry;
+pub mod vault;

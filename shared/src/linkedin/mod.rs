@@ -1,0 +1,489 @@
+//! The one LinkedIn client: OAuth (www host) and the REST API (api host). It knows LinkedIn's
+//! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
+
+mod error;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{header, Method, RequestBuilder, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tracing::{debug, warn};
+use url::Url;
+
+use error::{classify_api_failure, classify_oauth_failure, parse_retry_after};
+pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
+
+use crate::config::{parse_scopes, LinkedInSettings};
+use crate::domain::{MemberIdentity, MemberUrn, Organization};
+
+/// What LinkedIn's token endpoint grants. Tokens stay secret from here to the token vault.
+#[derive(Debug)]
+pub struct TokenGrant {
+    pub access_token: SecretString,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    /// Only apps approved for programmatic refresh tokens get one.
+    pub refresh_token: Option<SecretString>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: SecretString,
+    expires_in: i64,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<SecretString>,
+    #[serde(default)]
+    refresh_token_expires_in: Option<i64>,
+}
+
+/// LinkedIn's answer to token introspection.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub authorized_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    picture: Option<String>,
+    // `locale` is a string or {country, language} depending on the member; it is not used.
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyProfile {
+    id: String,
+    #[serde(default)]
+    localized_first_name: Option<String>,
+    #[serde(default)]
+    localized_last_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AclPage {
+    #[serde(default)]
+    elements: Vec<AclElement>,
+}
+
+#[derive(Deserialize)]
+struct AclElement {
+    organization: String,
+    role: String,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// How long to keep asking when a brand-new token answers 401 65601/65602: LinkedIn's tokens
+/// take a few seconds to propagate (one public script sleeps 5 s). Bounded, because the same
+/// codes also mean the token really is revoked or expired.
+#[derive(Debug, Clone, Copy)]
+pub struct PropagationPatience {
+    pub attempts: u32,
+    pub first_delay: Duration,
+}
+
+impl Default for PropagationPatience {
+    fn default() -> Self {
+        // 0.5 + 1 + 2 + 4 s: up to 7.5 s, well inside API Gateway's 30 s.
+        Self {
+            attempts: 5,
+            first_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkedInClient {
+    http: reqwest::Client,
+    settings: LinkedInSettings,
+}
+
+impl LinkedInClient {
+    pub fn new(settings: LinkedInSettings) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(Duration::from_secs(3))
+            .user_agent(concat!("linkedin-connector/", env!("CARGO_PKG_VERSION")))
+            // Redirects are never expected from LinkedIn's APIs; following one could forward
+            // the bearer token somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { http, settings })
+    }
+
+    pub fn settings(&self) -> &LinkedInSettings {
+        &self.settings
+    }
+
+    /// The member's browser goes here to grant access.
+    pub fn authorization_url(&self, state: &str, scopes: &[String]) -> Url {
+        let mut url = self.auth_url("/oauth/v2/authorization");
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("redirect_uri", self.settings.redirect_uri.as_str())
+            .append_pair("scope", &scopes.join(" "))
+            .append_pair("state", state);
+        url
+    }
+
+    #[tracing::instrument(name = "linkedin.exchange_code", skip_all)]
+    pub async fn exchange_code(&self, code: &SecretString) -> Result<TokenGrant, LinkedInError> {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.expose_secret()),
+            ("client_id", &self.settings.client_id),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("redirect_uri", self.settings.redirect_uri.as_str()),
+        ];
+        self.token_request(&form).await
+    }
+
+    #[tracing::instrument(name = "linkedin.refresh", skip_all)]
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, LinkedInError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose_secret()),
+            ("client_id", &self.settings.client_id),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+        ];
+        self.token_request(&form).await
+    }
+
+    /// Revoking the access token also invalidates its refresh token.
+    #[tracing::instrument(name = "linkedin.revoke", skip_all)]
+    pub async fn revoke(&self, token: &SecretString) -> Result<(), LinkedInError> {
+        let form = [
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("token", token.expose_secret()),
+        ];
+        let response = self
+            .send(
+                self.http
+                    .post(self.auth_url("/oauth/v2/revoke"))
+                    .form(&form),
+            )
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status().as_u16();
+        Err(classify_oauth_failure(status, &body_text(response).await))
+    }
+
+    #[tracing::instrument(name = "linkedin.introspect", skip_all)]
+    pub async fn introspect(&self, token: &SecretString) -> Result<Introspection, LinkedInError> {
+        let form = [
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("token", token.expose_secret()),
+        ];
+        let response = self
+            .send(
+                self.http
+                    .post(self.auth_url("/oauth/v2/introspectToken"))
+                    .form(&form),
+            )
+            .await?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(classify_oauth_failure(status, &body_text(response).await));
+        }
+        decode(status, response).await
+    }
+
+    /// Identity from OpenID's /v2/userinfo; /v2/me for apps that have the profile products but
+    /// not OpenID (with only OpenID scopes /v2/me answers 403, so it cannot come first).
+    #[tracing::instrument(name = "linkedin.member_identity", skip_all)]
+    pub async fn member_identity(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<MemberIdentity, LinkedInError> {
+        match self.userinfo(access_token).await {
+            Err(LinkedInError::Rejected { status: 403, .. }) => {
+                debug!("userinfo refused with 403; falling back to /v2/me");
+                self.me(access_token).await
+            }
+            other => other,
+        }
+    }
+
+    /// Like [`Self::member_identity`], for a token issued moments ago: a 401 65601/65602 is
+    /// waited out (bounded) instead of taken as a dead token.
+    pub async fn member_identity_of_fresh_token(
+        &self,
+        access_token: &SecretString,
+        patience: PropagationPatience,
+    ) -> Result<MemberIdentity, LinkedInError> {
+        let mut delay = patience.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.member_identity(access_token).await {
+                Err(e) if e.may_be_propagation_delay() && attempt < patience.attempts => {
+                    debug!(
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "fresh token not yet propagated; waiting"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn userinfo(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<MemberIdentity, LinkedInError> {
+        let response = self
+            .api(Method::GET, "/v2/userinfo", access_token, ApiFlavour::Plain)
+            .await?;
+        let info: UserInfo = decode(200, response).await?;
+        let name = info
+            .name
+            .unwrap_or_else(|| join_name(info.given_name.as_deref(), info.family_name.as_deref()));
+        Ok(MemberIdentity {
+            member_urn: MemberUrn::from_member_id(&info.sub),
+            name,
+            email: info.email,
+            picture: info.picture,
+        })
+    }
+
+    pub async fn me(&self, access_token: &SecretString) -> Result<MemberIdentity, LinkedInError> {
+        let response = self
+            .api(Method::GET, "/v2/me", access_token, ApiFlavour::Plain)
+            .await?;
+        let me: LegacyProfile = decode(200, response).await?;
+        Ok(MemberIdentity {
+            member_urn: MemberUrn::from_member_id(&me.id),
+            name: join_name(
+                me.localized_first_name.as_deref(),
+                me.localized_last_name.as_deref(),
+            ),
+            email: None,
+            picture: None,
+        })
+    }
+
+    /// Organizations the member holds an approved role on (organizationAcls, role assignee).
+    #[tracing::instrument(name = "linkedin.organizations", skip_all)]
+    pub async fn organizations(
+        &self,
+        access_token: &SecretString,
+    ) -> Result<Vec<Organization>, LinkedInError> {
+        const PAGE: usize = 100;
+        let mut organizations = Vec::new();
+        for page in 0..20 {
+            let path = format!(
+                "/rest/organizationAcls?q=roleAssignee&state=APPROVED&start={}&count={PAGE}",
+                page * PAGE
+            );
+            let response = self
+                .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+                .await?;
+            let acl: AclPage = decode(200, response).await?;
+            let n = acl.elements.len();
+            organizations.extend(
+                acl.elements
+                    .into_iter()
+                    .filter(|e| e.state.as_deref().is_none_or(|s| s == "APPROVED"))
+                    .map(|e| Organization {
+                        urn: e.organization,
+                        role: e.role,
+                    }),
+            );
+            if n < PAGE {
+                break;
+            }
+        }
+        Ok(organizations)
+    }
+
+    /// Whether granted scopes allow reading the member's organization roles.
+    pub fn can_read_organizations(scopes: &[String]) -> bool {
+        scopes
+            .iter()
+            .any(|s| s == "r_organization_admin" || s == "rw_organization_admin")
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenGrant, LinkedInError> {
+        // Form-encoded, as LinkedIn requires; a JSON body is refused.
+        let response = self
+            .send(
+                self.http
+                    .post(self.auth_url("/oauth/v2/accessToken"))
+                    .form(form),
+            )
+            .await?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let error = classify_oauth_failure(status, &body_text(response).await);
+            warn!(status, error = %error, "LinkedIn token endpoint refused the request");
+            return Err(error);
+        }
+        let token: TokenResponse = decode(status, response).await?;
+        let now = Utc::now();
+        Ok(TokenGrant {
+            access_token: token.access_token,
+            access_token_expires_at: now + chrono::Duration::seconds(token.expires_in),
+            scopes: token.scope.as_deref().map(parse_scopes).unwrap_or_default(),
+            refresh_token: token.refresh_token,
+            refresh_token_expires_at: token
+                .refresh_token_expires_in
+                .map(|s| now + chrono::Duration::seconds(s)),
+        })
+    }
+
+    async fn api(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        access_token: &SecretString,
+        flavour: ApiFlavour,
+    ) -> Result<Response, LinkedInError> {
+        let url = self
+            .settings
+            .api_base_url
+            .join(path_and_query)
+            .expect("API paths are valid relative URLs");
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(access_token.expose_secret());
+        if flavour == ApiFlavour::Versioned {
+            request = request
+                .header("LinkedIn-Version", &self.settings.api_version)
+                .header("X-Restli-Protocol-Version", "2.0.0");
+        }
+        let response = self.send(request).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let now = Utc::now();
+        let retry_after = headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, now));
+        let request_id = request_id_of(&headers);
+        let error = classify_api_failure(
+            status.as_u16(),
+            retry_after,
+            request_id.clone(),
+            &body_text(response).await,
+            now,
+        );
+        warn!(
+            status = status.as_u16(),
+            x_li_uuid = request_id.as_deref().unwrap_or(""),
+            path = path_without_query(path_and_query),
+            error = %error,
+            "LinkedIn API call failed"
+        );
+        Err(error)
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response, LinkedInError> {
+        request.send().await.map_err(|source| {
+            // Redact the URL: reqwest's Display shows it, and nothing secret is ever in our
+            // URLs, but the error travels into logs and DLQ records.
+            let timed_out = source.is_timeout();
+            LinkedInError::Transport {
+                timed_out,
+                source: source.without_url(),
+            }
+        })
+    }
+
+    fn auth_url(&self, path: &str) -> Url {
+        self.settings
+            .auth_base_url
+            .join(path)
+            .expect("OAuth paths are valid relative URLs")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiFlavour {
+    /// /v2 endpoints.
+    Plain,
+    /// /rest endpoints: `LinkedIn-Version` and Rest.li 2.0 headers.
+    Versioned,
+}
+
+fn request_id_of(headers: &header::HeaderMap) -> Option<String> {
+    ["x-li-uuid", "x-li-request-id"]
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn path_without_query(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+fn join_name(first: Option<&str>, last: Option<&str>) -> String {
+    [first, last]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn body_text(response: Response) -> String {
+    response.text().await.unwrap_or_default()
+}
+
+async fn decode<T: for<'de> Deserialize<'de>>(
+    status: u16,
+    response: Response,
+) -> Result<T, LinkedInError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|source| LinkedInError::Transport {
+            timed_out: source.is_timeout(),
+            source: source.without_url(),
+        })?;
+    // Neither the body nor serde's message (which quotes offending values) goes into the
+    // error: a token response carries secrets.
+    serde_json::from_slice(&bytes).map_err(|e| LinkedInError::Unexpected {
+        status,
+        detail: format!(
+            "response body did not decode ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}

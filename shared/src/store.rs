@@ -1,0 +1,505 @@
+//! DynamoDB: connections and pending authorizations in one table (`PK`, `SK`).
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | connection | `TENANT#{tenant}` | `CONN#{connection_id}` |
+//! | member -> connection | `TENANT#{tenant}` | `MEMBER#{member_urn}` |
+//! | pending authorization | `STATE#{sha256(state)}` | `STATE` |
+//!
+//! The member item makes "one connection per member per tenant" a database rule: two
+//! callbacks racing for the same member cannot both create a connection.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::domain::{
+    Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization, PendingAuthorization,
+    TenantId, PLATFORM,
+};
+use crate::vault::SealedTokens;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost a race (someone else wrote first). Re-read and decide.
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+    /// DynamoDB throttled or failed: retrying can help.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The request or the stored item is malformed: retrying cannot help.
+    #[error("store refused: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// A connection with its sealed tokens, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredConnection {
+    pub connection: Connection,
+    pub tokens: SealedTokens,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConnectionItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant_id: TenantId,
+    connection_id: ConnectionId,
+    member_urn: MemberUrn,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    picture: Option<String>,
+    status: ConnectionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    scopes: Vec<String>,
+    access_token_expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token_expires_at: Option<DateTime<Utc>>,
+    authorized_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_health_check_at: Option<DateTime<Utc>>,
+    organizations: Vec<Organization>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    connect_count: u32,
+    version: u64,
+    #[serde(with = "serde_bytes")]
+    token_key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    access_token_ct: Vec<u8>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_bytes"
+    )]
+    refresh_token_ct: Option<Vec<u8>>,
+}
+
+mod optional_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => serde_bytes::serialize(bytes, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<serde_bytes::ByteBuf>::deserialize(d).map(|o| o.map(|b| b.into_vec()))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect_after: Option<Url>,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    /// DynamoDB's TTL attribute (epoch seconds). Expiry is also checked on read.
+    ttl: i64,
+}
+
+fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+fn connection_sk(id: ConnectionId) -> String {
+    format!("CONN#{id}")
+}
+fn member_sk(member: &MemberUrn) -> String {
+    format!("MEMBER#{member}")
+}
+fn state_pk(state_hash: &str) -> String {
+    format!("STATE#{state_hash}")
+}
+
+impl ConnectionStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Records a pending authorization under the hash of its state.
+    pub async fn put_pending_authorization(
+        &self,
+        state_hash: &str,
+        pending: &PendingAuthorization,
+    ) -> Result<(), StoreError> {
+        let item = PendingItem {
+            pk: state_pk(state_hash),
+            sk: "STATE".into(),
+            entity: "oauth_state".into(),
+            tenant_id: pending.tenant_id.clone(),
+            redirect_after: pending.redirect_after.clone(),
+            scopes: pending.scopes.clone(),
+            created_at: pending.created_at,
+            expires_at: pending.expires_at,
+            ttl: pending.expires_at.timestamp(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem oauth state", e))?;
+        Ok(())
+    }
+
+    /// Takes (deletes and returns) a pending authorization. A state is single-use: of two
+    /// concurrent callbacks with the same state, only one gets it back.
+    pub async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(state_pk(state_hash)))
+            .key("SK", AttributeValue::S("STATE".into()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem oauth state", e))?;
+        let Some(attributes) = out.attributes.filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        let item: PendingItem = from_item(attributes)?;
+        Ok(Some(PendingAuthorization {
+            tenant_id: item.tenant_id,
+            redirect_after: item.redirect_after,
+            scopes: item.scopes,
+            created_at: item.created_at,
+            expires_at: item.expires_at,
+        }))
+    }
+
+    /// The connection this tenant already has for this member, if any.
+    pub async fn connection_id_for_member(
+        &self,
+        tenant: &TenantId,
+        member: &MemberUrn,
+    ) -> Result<Option<ConnectionId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .key("SK", AttributeValue::S(member_sk(member)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem member", e))?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| i.get("connection_id"))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| ConnectionId::parse(s)))
+    }
+
+    /// Creates a connection and claims its member for the tenant, both or neither.
+    /// `Conflict` when the member is already connected (a concurrent callback won).
+    pub async fn create_connection(
+        &self,
+        connection: &Connection,
+        tokens: &SealedTokens,
+    ) -> Result<(), StoreError> {
+        let member_item: Item = HashMap::from([
+            (
+                "PK".into(),
+                AttributeValue::S(tenant_pk(&connection.tenant_id)),
+            ),
+            (
+                "SK".into(),
+                AttributeValue::S(member_sk(&connection.member_urn)),
+            ),
+            ("entity".into(), AttributeValue::S("member".into())),
+            (
+                "connection_id".into(),
+                AttributeValue::S(connection.id.to_string()),
+            ),
+        ]);
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(put(member_item)?)
+            .transact_items(put(connection_item(connection, tokens)?)?)
+            .send()
+            .await
+            .map_err(|e| classify("TransactWriteItems create connection", e))?;
+        Ok(())
+    }
+
+    /// Replaces a stored connection if nobody else changed it since `expected_version` was
+    /// read. `connection.version` must already be the next version.
+    pub async fn replace_connection(
+        &self,
+        connection: &Connection,
+        tokens: &SealedTokens,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(connection_item(connection, tokens)?))
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("PutItem connection", e))?;
+        Ok(())
+    }
+
+    /// A connection with its sealed tokens (for the functions that must open them).
+    pub async fn get_stored_connection(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+    ) -> Result<Option<StoredConnection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .key("SK", AttributeValue::S(connection_sk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem connection", e))?;
+        out.item.map(stored_from_item).transpose()
+    }
+
+    pub async fn get_connection(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+    ) -> Result<Option<Connection>, StoreError> {
+        Ok(self
+            .get_stored_connection(tenant, id)
+            .await?
+            .map(|s| s.connection))
+    }
+
+    /// One page of the tenant's connections, oldest first, and the cursor to the next page.
+    pub async fn list_connections(
+        &self,
+        tenant: &TenantId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Connection>, Option<String>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", AttributeValue::S("CONN#".into()))
+            .limit(limit);
+        if let Some(cursor) = cursor {
+            let sk = decode_cursor(cursor, "CONN#")?;
+            query = query
+                .exclusive_start_key("PK", AttributeValue::S(tenant_pk(tenant)))
+                .exclusive_start_key("SK", AttributeValue::S(sk));
+        }
+        let out = query
+            .send()
+            .await
+            .map_err(|e| classify("Query connections", e))?;
+        let connections = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| stored_from_item(i).map(|s| s.connection))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("SK"))
+            .and_then(|v| v.as_s().ok())
+            .map(|sk| encode_cursor(sk));
+        Ok((connections, next))
+    }
+}
+
+fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {
+    let c = connection;
+    to_item(&ConnectionItem {
+        pk: tenant_pk(&c.tenant_id),
+        sk: connection_sk(c.id),
+        entity: "connection".into(),
+        tenant_id: c.tenant_id.clone(),
+        connection_id: c.id,
+        member_urn: c.member_urn.clone(),
+        name: c.name.clone(),
+        email: c.email.clone(),
+        picture: c.picture.clone(),
+        status: c.status,
+        reason: c.reason.clone(),
+        scopes: c.scopes.clone(),
+        access_token_expires_at: c.access_token_expires_at,
+        refresh_token_expires_at: c.refresh_token_expires_at,
+        authorized_at: c.authorized_at,
+        last_health_check_at: c.last_health_check_at,
+        organizations: c.organizations.clone(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        connect_count: c.connect_count,
+        version: c.version,
+        token_key: tokens.wrapped_key.clone(),
+        access_token_ct: tokens.access_token.clone(),
+        refresh_token_ct: tokens.refresh_token.clone(),
+    })
+}
+
+fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
+    let i: ConnectionItem = from_item(item)?;
+    Ok(StoredConnection {
+        connection: Connection {
+            id: i.connection_id,
+            tenant_id: i.tenant_id,
+            platform: PLATFORM,
+            member_urn: i.member_urn,
+            name: i.name,
+            email: i.email,
+            picture: i.picture,
+            status: i.status,
+            reason: i.reason,
+            scopes: i.scopes,
+            access_token_expires_at: i.access_token_expires_at,
+            refresh_token_expires_at: i.refresh_token_expires_at,
+            authorized_at: i.authorized_at,
+            last_health_check_at: i.last_health_check_at,
+            organizations: i.organizations,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+            connect_count: i.connect_count,
+            version: i.version,
+        },
+        tokens: SealedTokens {
+            wrapped_key: i.token_key,
+            access_token: i.access_token_ct,
+            refresh_token: i.refresh_token_ct,
+        },
+    })
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Invalid(format!("encode item: {e}")))
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Invalid(format!("decode item: {e}")))
+}
+
+fn encode_cursor(sk: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
+}
+
+fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, StoreError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|sk| sk.starts_with(prefix))
+        .ok_or_else(|| StoreError::Invalid("cursor is not one this API issued".into()))
+}
+
+/// Sorts an SDK failure into conflict, retryable or not.
+fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = format!(
+        "{operation}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&error)
+    );
+    let SdkError::ServiceError(service) = &error else {
+        return StoreError::Unavailable(detail);
+    };
+    match service.err().code().unwrap_or_default() {
+        "ConditionalCheckFailedException" => StoreError::Conflict(detail),
+        // A cancelled transaction is a lost race when a condition failed; otherwise (e.g. a
+        // TransactionConflict) it is transient.
+        "TransactionCanceledException" => {
+            if detail.contains("ConditionalCheckFailed") {
+                StoreError::Conflict(detail)
+            } else {
+                StoreError::Unavailable(detail)
+            }
+        }
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "TransactionConflictException" => StoreError::Unavailable(detail),
+        _ => StoreError::Invalid(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_foreign_keys() {
+        let cursor = encode_cursor("CONN#abc");
+        assert_eq!(decode_cursor(&cursor, "CONN#").unwrap(), "CONN#abc");
+        assert!(decode_cursor(&encode_cursor("MEMBER#x"), "CONN#").is_err());
+        assert!(decode_cursor("!!", "CONN#").is_err());
+    }
+}
