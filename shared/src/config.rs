@@ -17,6 +17,22 @@ pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202510";
 /// /v2/userinfo) and posting on the member's behalf.
 pub const DEFAULT_SCOPES: &str = "openid profile email w_member_social";
 
+/// Every variable [`Config::from_env`] reads, for tools that pass configuration through.
+pub const VARIABLES: &[&str] = &[
+    "LINKEDIN_CLIENT_ID",
+    "LINKEDIN_CLIENT_SECRET",
+    "LINKEDIN_REDIRECT_URI",
+    "LINKEDIN_AUTH_BASE_URL",
+    "LINKEDIN_API_BASE_URL",
+    "LINKEDIN_API_VERSION",
+    "LINKEDIN_SCOPES",
+    "LINKEDIN_TIMEOUT_SECONDS",
+    "TABLE_NAME",
+    "TOKEN_KEY_ID",
+    "REDIRECT_ALLOW_LIST",
+    "OAUTH_STATE_TTL_SECONDS",
+];
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("configuration: {0} is required but not set")]

@@ -1,1 +1,5 @@
-pub fn x() {}
+//! The test kit: the LinkedIn simulator and the local stack (moto, provisioning, the local API
+//! gateway). The local stack's binary (`devstack`) and the integration tests both use it.
+
+pub mod simulator;
+pub mod stack;

@@ -1,1 +1,130 @@
-pub fn x() {}
+//! The `api` function: the calling tenant's connections (and, in later slices, posts).
+
+use anyhow::Context as _;
+use connector::config::Config;
+use connector::domain::{Connection, ConnectionId};
+use connector::http::{self, ApiError};
+use connector::store::{ConnectionStore, StoreError};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::Instrument;
+
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 100;
+
+pub struct ApiService {
+    pub store: ConnectionStore,
+}
+
+impl ApiService {
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            store: ConnectionStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table_name.clone(),
+            ),
+        }
+    }
+}
+
+/// Routes one API Gateway request. Every failure is already a response here.
+pub async fn handle(request: Request, service: &ApiService) -> Response<Body> {
+    let span = tracing::info_span!(
+        "api",
+        request_id = %http::request_id_of(&request),
+        tenant_id = tracing::field::Empty,
+    );
+    async move {
+        route(&request, service)
+            .await
+            .unwrap_or_else(ApiError::into_response)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
+    let path = request.raw_http_path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["v1", "connections"] => {
+            only(request, "GET")?;
+            list_connections(request, service).await
+        }
+        ["v1", "connections", id] => {
+            only(request, "GET")?;
+            get_connection(request, service, id).await
+        }
+        _ => Err(ApiError::NoRoute),
+    }
+}
+
+fn only(request: &Request, method: &str) -> Result<(), ApiError> {
+    if request.method().as_str() == method {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed)
+    }
+}
+
+#[derive(Serialize)]
+struct ConnectionPage {
+    connections: Vec<Connection>,
+    next_cursor: Option<String>,
+}
+
+async fn list_connections(
+    request: &Request,
+    service: &ApiService,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let params = request.query_string_parameters();
+    let limit = match params.first("limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation("limit", format!("limit must be between 1 and {MAX_PAGE}"))
+            })?,
+    };
+    let cursor = params.first("cursor");
+    let (connections, next_cursor) = service
+        .store
+        .list_connections(&tenant, limit, cursor)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(_) if cursor.is_some() => {
+                ApiError::validation("cursor", "cursor is not one this API issued")
+            }
+            e => ApiError::internal(anyhow::Error::new(e).context("listing connections")),
+        })?;
+    Ok(http::json(
+        200,
+        &ConnectionPage {
+            connections,
+            next_cursor,
+        },
+    ))
+}
+
+async fn get_connection(
+    request: &Request,
+    service: &ApiService,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    // Malformed and foreign ids answer exactly like missing ones.
+    let id = ConnectionId::parse(raw_id).ok_or(ApiError::NotFound("connection"))?;
+    let connection = service
+        .store
+        .get_connection(&tenant, id)
+        .await
+        .context("reading a connection")
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("connection"))?;
+    Ok(http::json(200, &connection))
+}

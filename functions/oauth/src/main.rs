@@ -1,1 +1,16 @@
-fn main() {}
+//! Wires the `oauth` function: configuration, clients (built once), the handler.
+
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let config = connector::config::Config::from_env()?;
+    let sdk = connector::aws::sdk_config().await;
+    let service = oauth_function::OAuthService::from_config(&config, &sdk)?;
+    let service = &service;
+    run(service_fn(move |request| async move {
+        Ok::<_, Error>(oauth_function::handle(request, service).await)
+    }))
+    .await
+}

@@ -1,0 +1,227 @@
+//! The local stack: the AWS emulator (moto), the LinkedIn simulator and the HTTP functions
+//! behind a local API gateway. `make dev` runs it for a person; the integration tests start one
+//! per test (sharing one moto per test process).
+
+pub mod gateway;
+pub mod moto;
+pub mod provision;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use connector::config::Config;
+use connector::linkedin::PropagationPatience;
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::simulator::{Simulator, SimulatorConfig};
+use gateway::{Gateway, JwtSettings};
+use moto::MotoServer;
+
+pub const CALLBACK_PATH: &str = "/v1/oauth/linkedin/callback";
+
+/// What to start, and the configuration to run the functions with.
+pub struct StackOptions {
+    pub gateway_addr: SocketAddr,
+    /// An AWS endpoint to use; `None` starts moto on `moto_port`.
+    pub aws_endpoint: Option<String>,
+    pub moto_port: u16,
+    pub region: String,
+    /// LinkedIn base URLs `(auth, api)` to use; `None` starts the simulator on `simulator_addr`.
+    pub linkedin: Option<(Url, Url)>,
+    pub simulator_addr: SocketAddr,
+    pub simulator: SimulatorConfig,
+    /// Configuration variables (as in the environment) that override the stack's defaults.
+    pub settings: HashMap<String, String>,
+    pub jwt: JwtSettings,
+    pub patience: PropagationPatience,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            gateway_addr: "127.0.0.1:0".parse().expect("literal"),
+            aws_endpoint: None,
+            moto_port: 0,
+            region: "us-east-1".into(),
+            linkedin: None,
+            simulator_addr: "127.0.0.1:0".parse().expect("literal"),
+            simulator: SimulatorConfig::default(),
+            settings: HashMap::new(),
+            jwt: JwtSettings {
+                secret: "dev-secret-change-me".into(),
+                issuer: "https://dev.local/".into(),
+                audience: "linkedin-connector".into(),
+            },
+            patience: PropagationPatience::default(),
+        }
+    }
+}
+
+pub struct LocalStack {
+    pub gateway_url: Url,
+    pub config: Config,
+    pub sdk: aws_config::SdkConfig,
+    pub aws_endpoint: String,
+    pub simulator: Option<Simulator>,
+    pub jwt: JwtSettings,
+    pub oauth: Arc<oauth_function::OAuthService>,
+    pub api: Arc<api_function::ApiService>,
+    _moto: Option<MotoServer>,
+    gateway: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.gateway.abort();
+    }
+}
+
+impl LocalStack {
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(options.gateway_addr)
+            .await
+            .with_context(|| format!("binding the gateway to {}", options.gateway_addr))?;
+        let gateway_url = Url::parse(&format!("http://{}", listener.local_addr()?))?;
+
+        let (moto, aws_endpoint) = match options.aws_endpoint.clone() {
+            Some(endpoint) => (None, endpoint),
+            None => {
+                let port = options.moto_port;
+                let moto = tokio::task::spawn_blocking(move || MotoServer::start(port)).await??;
+                let endpoint = moto.endpoint.clone();
+                (Some(moto), endpoint)
+            }
+        };
+        let sdk = provision::emulator_sdk_config(&aws_endpoint, &options.region).await;
+
+        let mut settings: HashMap<String, String> = HashMap::from([
+            ("TABLE_NAME".into(), "linkedin-connector".into()),
+            (
+                "TOKEN_KEY_ID".into(),
+                "alias/linkedin-connector-tokens".into(),
+            ),
+            (
+                "PUBLISH_QUEUE_NAME".into(),
+                "linkedin-connector-publish".into(),
+            ),
+            (
+                "LINKEDIN_REDIRECT_URI".into(),
+                gateway_url.join(CALLBACK_PATH)?.to_string(),
+            ),
+            ("REDIRECT_ALLOW_LIST".into(), gateway_url.to_string()),
+        ]);
+        settings.extend(options.settings.clone());
+
+        let simulator = match &options.linkedin {
+            Some((auth, api)) => {
+                settings.insert("LINKEDIN_AUTH_BASE_URL".into(), auth.to_string());
+                settings.insert("LINKEDIN_API_BASE_URL".into(), api.to_string());
+                None
+            }
+            None => {
+                let mut sim_config = options.simulator.clone();
+                let client_id = settings
+                    .entry("LINKEDIN_CLIENT_ID".into())
+                    .or_insert_with(|| sim_config.client_id.clone())
+                    .clone();
+                let client_secret = settings
+                    .entry("LINKEDIN_CLIENT_SECRET".into())
+                    .or_insert_with(|| sim_config.client_secret.clone())
+                    .clone();
+                sim_config.client_id = client_id;
+                sim_config.client_secret = client_secret;
+                sim_config.redirect_uris = vec![settings["LINKEDIN_REDIRECT_URI"].clone()];
+                let sim = Simulator::start_on(options.simulator_addr, sim_config)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "starting the LinkedIn simulator on {}",
+                            options.simulator_addr
+                        )
+                    })?;
+                settings.insert("LINKEDIN_AUTH_BASE_URL".into(), sim.base_url().to_string());
+                settings.insert("LINKEDIN_API_BASE_URL".into(), sim.base_url().to_string());
+                Some(sim)
+            }
+        };
+
+        let config = Config::from_lookup(|k| settings.get(k).cloned())?;
+        provision::create_table(&sdk, &config.table_name).await?;
+        provision::ensure_token_key(&sdk, &config.token_key_id).await?;
+        provision::ensure_queues(&sdk, &settings["PUBLISH_QUEUE_NAME"]).await?;
+
+        let mut oauth = oauth_function::OAuthService::from_config(&config, &sdk)?;
+        oauth.patience = options.patience;
+        let oauth = Arc::new(oauth);
+        let api = Arc::new(api_function::ApiService::from_config(&config, &sdk));
+        let gateway = gateway::serve(
+            listener,
+            Gateway {
+                oauth: oauth.clone(),
+                api: api.clone(),
+                jwt: options.jwt.clone(),
+            },
+        );
+        Ok(Self {
+            gateway_url,
+            config,
+            sdk,
+            aws_endpoint,
+            simulator,
+            jwt: options.jwt,
+            oauth,
+            api,
+            _moto: moto,
+            gateway,
+        })
+    }
+
+    pub fn simulator(&self) -> &Simulator {
+        self.simulator
+            .as_ref()
+            .expect("this stack runs the simulator")
+    }
+
+    /// A dev JWT for `tenant_id`.
+    pub fn token_for(&self, tenant_id: &str) -> String {
+        self.jwt.mint(tenant_id, 24)
+    }
+}
+
+/// One moto for the whole test process; each test gets its own table so tests stay apart.
+pub fn shared_moto_endpoint() -> anyhow::Result<String> {
+    static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+    if let Ok(endpoint) = std::env::var("TEST_AWS_ENDPOINT_URL") {
+        return Ok(endpoint);
+    }
+    MOTO.get_or_init(|| MotoServer::start(0).map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map(|m| m.endpoint.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A stack for one test: shared moto, a fresh table, its own simulator and gateway.
+pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
+    let endpoint = tokio::task::spawn_blocking(shared_moto_endpoint)
+        .await
+        .expect("moto start task")
+        .expect("moto server");
+    let mut options = StackOptions {
+        aws_endpoint: Some(endpoint),
+        // Short waits keep propagation tests quick; the behaviour is the same.
+        patience: PropagationPatience {
+            attempts: 5,
+            first_delay: std::time::Duration::from_millis(100),
+        },
+        ..StackOptions::default()
+    };
+    options.settings.insert(
+        "TABLE_NAME".into(),
+        format!("test-{}", uuid::Uuid::new_v4()),
+    );
+    adjust(&mut options);
+    LocalStack::start(options).await.expect("local stack")
+}

@@ -1,0 +1,156 @@
+//! Creates what the product needs in an AWS account (moto here): the table, the token key,
+//! the queues. Idempotent, so `make dev` can run against an emulator that already has them.
+
+use anyhow::Context;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// SDK configuration for an emulator endpoint with dummy credentials (without them the SDK
+/// would look for instance metadata and stall).
+pub async fn emulator_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
+pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::Result<()> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("complete key schema")
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("complete attribute")
+    };
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .attribute_definitions(attr("PK"))
+        .attribute_definitions(attr("SK"))
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if format!("{e:?}").contains("ResourceInUseException") => return Ok(()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("creating table {table}"))),
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()
+                .expect("complete TTL spec"),
+        )
+        .send()
+        .await
+        .context("enabling TTL")?;
+    Ok(())
+}
+
+/// The token key behind `alias`, created on first use. Returns the alias.
+pub async fn ensure_token_key(sdk: &aws_config::SdkConfig, alias: &str) -> anyhow::Result<String> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let aliases = kms
+        .list_aliases()
+        .send()
+        .await
+        .context("listing KMS aliases")?;
+    if aliases
+        .aliases()
+        .iter()
+        .any(|a| a.alias_name() == Some(alias))
+    {
+        return Ok(alias.to_owned());
+    }
+    let key = kms
+        .create_key()
+        .description("LinkedIn connector token vault (local)")
+        .send()
+        .await
+        .context("creating the KMS key")?;
+    let key_id = key
+        .key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .context("CreateKey returned no key id")?;
+    match kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(alias.to_owned()),
+        // Another process provisioned it first (parallel tests share one moto): use theirs.
+        Err(e) if format!("{e:?}").contains("AlreadyExistsException") => {
+            let _ = kms
+                .schedule_key_deletion()
+                .key_id(&key_id)
+                .pending_window_in_days(7)
+                .send()
+                .await;
+            Ok(alias.to_owned())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("creating the KMS alias")),
+    }
+}
+
+/// The publish queue and its dead-letter queue (redrive after 5 receives). Returns the
+/// queue URLs `(queue, dlq)`.
+pub async fn ensure_queues(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .context("creating the DLQ")?
+        .queue_url
+        .context("CreateQueue returned no URL")?;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the DLQ's ARN")?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("the DLQ has no ARN")?;
+    let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5 });
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .context("creating the publish queue")?
+        .queue_url
+        .context("CreateQueue returned no URL")?;
+    Ok((queue_url, dlq_url))
+}

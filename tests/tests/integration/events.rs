@@ -1,0 +1,70 @@
+//! The sample events in events/ are real API Gateway payloads the functions understand.
+
+use std::path::Path;
+
+use testkit::stack::test_stack;
+
+fn load(name: &str) -> lambda_http::Request {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{name} is not an API Gateway v2 event: {e}"))
+}
+
+async fn body_of(response: lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn every_sample_event_is_served_by_its_function() {
+    let stack = test_stack(|_| {}).await;
+
+    let (status, body) =
+        body_of(oauth_function::handle(load("oauth-authorize.json"), &stack.oauth).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["authorization_url"].as_str().is_some());
+
+    // A sample callback's state was never issued here: refused, as it should be.
+    let (status, _) =
+        body_of(oauth_function::handle(load("oauth-callback.json"), &stack.oauth).await).await;
+    assert_eq!(status, 400);
+
+    let (status, body) =
+        body_of(api_function::handle(load("api-list-connections.json"), &stack.api).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["connections"].is_array());
+
+    let (status, body) =
+        body_of(api_function::handle(load("api-get-connection.json"), &stack.api).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+}
+
+#[test]
+fn every_file_in_events_is_named_by_a_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "api-get-connection.json",
+            "api-list-connections.json",
+            "oauth-authorize.json",
+            "oauth-callback.json"
+        ]
+    );
+}

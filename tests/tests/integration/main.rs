@@ -1,0 +1,9 @@
+//! Integration tests: the functions behind the local gateway, against moto and the LinkedIn
+//! simulator. One test binary, so one moto serves every test (each test has its own table).
+
+mod browser;
+mod connect;
+mod events;
+mod secrets;
+mod simulator;
+mod support;
