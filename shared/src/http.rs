@@ -60,14 +60,11 @@ impl ApiError {
         if let Self::Internal(cause) = &self {
             error!(error = format!("{cause:#}"), "request failed");
         }
-        let field = match &self {
-            Self::Validation { field, .. } => Some(*field),
-            _ => None,
-        };
-        json(
-            status,
-            &serde_json::json!({ "error": { "code": code, "message": self.to_string(), "field": field } }),
-        )
+        let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
+        if let Self::Validation { field, .. } = &self {
+            error["field"] = (*field).into();
+        }
+        json(status, &serde_json::json!({ "error": error }))
     }
 }
 

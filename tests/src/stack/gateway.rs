@@ -323,6 +323,44 @@ mod tests {
         assert!(match_route("GET", "/v1/nothing").is_none());
     }
 
+    /// `(method, path, public)` of every HttpApi event in template.yaml, read line by line
+    /// (CloudFormation's `!Ref` tags defeat generic YAML parsers).
+    fn template_routes() -> Vec<(String, String, bool)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut routes = Vec::new();
+        let mut current: Option<(String, String, bool)> = None;
+        for line in text.lines().map(str::trim) {
+            if line == "Type: HttpApi" {
+                routes.extend(current.take());
+                current = Some(Default::default());
+            } else if let Some(route) = current.as_mut() {
+                if let Some(m) = line.strip_prefix("Method: ") {
+                    route.0 = m.to_owned();
+                } else if let Some(p) = line.strip_prefix("Path: ") {
+                    route.1 = p.to_owned();
+                } else if line == "Authorizer: NONE" {
+                    route.2 = true;
+                } else if line.starts_with("Policies:") || line.starts_with("Type: AWS::") {
+                    routes.extend(current.take());
+                }
+            }
+        }
+        routes.extend(current);
+        routes.sort();
+        routes
+    }
+
+    #[test]
+    fn the_local_gateway_serves_exactly_the_routes_of_template_yaml() {
+        let mut local: Vec<(String, String, bool)> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.public))
+            .collect();
+        local.sort();
+        assert_eq!(local, template_routes());
+    }
+
     #[test]
     fn tokens_are_checked_for_signature_issuer_audience_and_expiry() {
         let jwt = JwtSettings {

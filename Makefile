@@ -1,0 +1,23 @@
+# The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
+.PHONY: setup dev test build-lambdas
+
+# The project's own tools (moto, cfn-lint, sam, cargo-lambda) live in .venv.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+setup:
+	./scripts/bootstrap.sh
+
+dev: setup
+	cargo run --bin devstack
+
+test: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+	cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
+	./scripts/invoke-samples.sh
+
+# Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
+build-lambdas: setup
+	cargo lambda build --release --bin oauth --bin api
