@@ -175,16 +175,11 @@ impl LinkedInClient {
     /// Revoking the access token also invalidates its refresh token.
     #[tracing::instrument(name = "linkedin.revoke", skip_all)]
     pub async fn revoke(&self, token: &SecretString) -> Result<(), LinkedInError> {
-        let form = [
-            ("client_id", self.settings.client_id.as_str()),
-            ("client_secret", self.settings.client_secret.expose_secret()),
-            ("token", token.expose_secret()),
-        ];
         let response = self
             .send(
                 self.http
                     .post(self.auth_url("/oauth/v2/revoke"))
-                    .form(&form),
+                    .form(&self.token_form(token)),
             )
             .await?;
         if response.status().is_success() {
@@ -196,16 +191,11 @@ impl LinkedInClient {
 
     #[tracing::instrument(name = "linkedin.introspect", skip_all)]
     pub async fn introspect(&self, token: &SecretString) -> Result<Introspection, LinkedInError> {
-        let form = [
-            ("client_id", self.settings.client_id.as_str()),
-            ("client_secret", self.settings.client_secret.expose_secret()),
-            ("token", token.expose_secret()),
-        ];
         let response = self
             .send(
                 self.http
                     .post(self.auth_url("/oauth/v2/introspectToken"))
-                    .form(&form),
+                    .form(&self.token_form(token)),
             )
             .await?;
         let status = response.status().as_u16();
@@ -421,6 +411,15 @@ impl LinkedInClient {
                 source: source.without_url(),
             }
         })
+    }
+
+    /// The form revoke and introspect take: the app's credentials and one token.
+    fn token_form<'a>(&'a self, token: &'a SecretString) -> [(&'static str, &'a str); 3] {
+        [
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("token", token.expose_secret()),
+        ]
     }
 
     fn auth_url(&self, path: &str) -> Url {

@@ -250,6 +250,20 @@ impl SimState {
     pub fn member(&self, sub: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.sub == sub)
     }
+
+    /// Every token of the member's, as when they remove the app in their LinkedIn settings.
+    pub fn revoke_member(&mut self, sub: &str) {
+        let access = self
+            .access_tokens
+            .values_mut()
+            .filter(|r| r.member_sub == sub);
+        access.for_each(|r| r.revoked = true);
+        let refresh = self
+            .refresh_tokens
+            .values_mut()
+            .filter(|r| r.member_sub == sub);
+        refresh.for_each(|r| r.revoked = true);
+    }
 }
 
 #[derive(Clone)]
@@ -387,21 +401,7 @@ impl Simulator {
 
     /// The member revokes the app in their LinkedIn settings.
     pub fn revoke_member(&self, sub: &str) {
-        let mut state = self.shared.lock();
-        for r in state
-            .access_tokens
-            .values_mut()
-            .filter(|r| r.member_sub == sub)
-        {
-            r.revoked = true;
-        }
-        for r in state
-            .refresh_tokens
-            .values_mut()
-            .filter(|r| r.member_sub == sub)
-        {
-            r.revoked = true;
-        }
+        self.shared.lock().revoke_member(sub);
     }
 
     /// Does what a member's click on Allow (or Cancel) does, without a browser: returns where
@@ -563,21 +563,7 @@ async fn control_revoke_member(
     State(shared): State<Shared>,
     axum::extract::Path(sub): axum::extract::Path<String>,
 ) -> StatusCode {
-    let mut state = shared.lock();
-    for r in state
-        .access_tokens
-        .values_mut()
-        .filter(|r| r.member_sub == sub)
-    {
-        r.revoked = true;
-    }
-    for r in state
-        .refresh_tokens
-        .values_mut()
-        .filter(|r| r.member_sub == sub)
-    {
-        r.revoked = true;
-    }
+    shared.lock().revoke_member(&sub);
     StatusCode::NO_CONTENT
 }
 
