@@ -20,4 +20,4 @@ test: setup
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup
-	cargo lambda build --release --bin oauth --bin api
+	cargo lambda build --release --bin oauth --bin api --bin publisher

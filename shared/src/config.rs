@@ -31,6 +31,10 @@ pub const VARIABLES: &[&str] = &[
     "TOKEN_KEY_ID",
     "REDIRECT_ALLOW_LIST",
     "OAUTH_STATE_TTL_SECONDS",
+    "PUBLISH_QUEUE_URL",
+    "LINKEDIN_POSTS_API",
+    "MEDIA_MAX_BYTES",
+    "MEDIA_ALLOW_PRIVATE_HOSTS",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -68,6 +72,38 @@ pub struct Config {
     pub redirect_allow_list: RedirectAllowList,
     /// How long an authorization `state` stays usable.
     pub oauth_state_ttl: Duration,
+    /// The publish queue; required by the functions that publish (`api`, `publisher`).
+    pub publish_queue_url: Option<String>,
+    /// Which LinkedIn posting API to use.
+    pub posts_api: PostsApi,
+    pub media: MediaSettings,
+}
+
+/// LinkedIn's two posting dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostsApi {
+    /// The versioned Posts and Images APIs (`/rest/posts`, `/rest/images`).
+    Rest,
+    /// The legacy `/v2/ugcPosts` with `/v2/assets`, as the specification describes.
+    Ugc,
+}
+
+/// Limits on images fetched from tenants' URLs.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub max_bytes: usize,
+    /// Let image URLs resolve to loopback or private addresses. Only for local stacks: in
+    /// production it would let a tenant make us fetch from inside our network (SSRF).
+    pub allow_private_hosts: bool,
+}
+
+impl Config {
+    /// The publish queue's URL, for the functions that need it (fails fast at cold start).
+    pub fn require_publish_queue(&self) -> Result<&str, ConfigError> {
+        self.publish_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("PUBLISH_QUEUE_URL"))
+    }
 }
 
 impl Config {
@@ -143,12 +179,40 @@ impl Config {
             reason,
         })?;
 
+        let posts_api = match get("LINKEDIN_POSTS_API").as_deref() {
+            None | Some("rest") => PostsApi::Rest,
+            Some("ugc") => PostsApi::Ugc,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LINKEDIN_POSTS_API",
+                    reason: format!("{other:?} is not rest or ugc"),
+                })
+            }
+        };
+        let max_bytes = match get("MEDIA_MAX_BYTES") {
+            None => 10 * 1024 * 1024,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name: "MEDIA_MAX_BYTES",
+                    reason: format!("expected a positive number of bytes, got {v:?}"),
+                })?,
+        };
+
         Ok(Config {
             linkedin,
             table_name: required("TABLE_NAME")?,
             token_key_id: required("TOKEN_KEY_ID")?,
             redirect_allow_list,
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
+            publish_queue_url: get("PUBLISH_QUEUE_URL"),
+            posts_api,
+            media: MediaSettings {
+                max_bytes,
+                allow_private_hosts: get("MEDIA_ALLOW_PRIVATE_HOSTS").as_deref() == Some("true"),
+            },
         })
     }
 }

@@ -147,6 +147,12 @@ pub struct Connection {
     pub updated_at: DateTime<Utc>,
     /// How many times the member has connected this account (1 for a first connect).
     pub connect_count: u32,
+    /// When the current access token was issued: younger than LinkedIn's propagation window,
+    /// a 401 is a reason to wait, not to refresh.
+    pub token_issued_at: DateTime<Utc>,
+    /// While a refresh is under way: until when its caller owns it (single flight).
+    #[serde(skip)]
+    pub refresh_lease_until: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub version: u64,
 }

@@ -25,6 +25,9 @@ pub enum ApiError {
     NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A dependency is briefly unavailable; the caller can retry. The cause is logged.
+    #[error("temporarily unavailable; retry shortly")]
+    Unavailable(#[source] anyhow::Error),
     /// Anything that went wrong on our side. The cause is logged, never returned.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -50,6 +53,7 @@ impl ApiError {
             Self::Conflict(_) => (409, "conflict"),
             Self::NoRoute => (404, "no_route"),
             Self::MethodNotAllowed => (405, "method_not_allowed"),
+            Self::Unavailable(_) => (503, "unavailable"),
             Self::Internal(_) => (500, "internal"),
         }
     }
@@ -57,8 +61,8 @@ impl ApiError {
     /// The response for this error; an internal error's cause chain goes to the log only.
     pub fn into_response(self) -> Response<Body> {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(cause) = &self {
-            error!(error = format!("{cause:#}"), "request failed");
+        if let Self::Internal(cause) | Self::Unavailable(cause) = &self {
+            error!(error = format!("{cause:#}"), status, "request failed");
         }
         let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
         if let Self::Validation { field, .. } = &self {

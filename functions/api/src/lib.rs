@@ -1,10 +1,13 @@
-//! The `api` function: the calling tenant's connections (and, in later slices, posts).
+//! The `api` function: the calling tenant's connections and posts.
+
+mod posts;
 
 use anyhow::Context as _;
 use connector::config::Config;
 use connector::domain::{Connection, ConnectionId};
 use connector::http::{self, ApiError};
-use connector::store::{ConnectionStore, StoreError};
+use connector::queue::PublishQueue;
+use connector::store::{ConnectionStore, PostStore, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
@@ -13,17 +16,22 @@ const DEFAULT_PAGE: i32 = 50;
 const MAX_PAGE: i32 = 100;
 
 pub struct ApiService {
-    pub store: ConnectionStore,
+    pub connections: ConnectionStore,
+    pub posts: PostStore,
+    pub queue: PublishQueue,
 }
 
 impl ApiService {
-    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        Self {
-            store: ConnectionStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.table_name.clone(),
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
+            posts: PostStore::new(dynamo, config.table_name.clone()),
+            queue: PublishQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.require_publish_queue()?.to_owned(),
             ),
-        }
+        })
     }
 }
 
@@ -55,6 +63,20 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             only(request, "GET")?;
             get_connection(request, service, id).await
         }
+        ["v1", "posts"] => match request.method().as_str() {
+            "POST" => posts::create(request, service).await,
+            "GET" => posts::list(request, service).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        ["v1", "dlq-records"] => {
+            only(request, "GET")?;
+            posts::dlq_records(request, service).await
+        }
+        ["v1", "posts", id] => match request.method().as_str() {
+            "GET" => posts::get(request, service, id).await,
+            "DELETE" => posts::delete(request, service, id).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
         _ => Err(ApiError::NoRoute),
     }
 }
@@ -80,19 +102,10 @@ async fn list_connections(
     let tenant = http::tenant_of(request)?;
     tracing::Span::current().record("tenant_id", tenant.as_str());
     let params = request.query_string_parameters();
-    let limit = match params.first("limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<i32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation("limit", format!("limit must be between 1 and {MAX_PAGE}"))
-            })?,
-    };
+    let limit = page_limit(request)?;
     let cursor = params.first("cursor");
     let (connections, next_cursor) = service
-        .store
+        .connections
         .list_connections(&tenant, limit, cursor)
         .await
         .map_err(|e| match e {
@@ -120,11 +133,25 @@ async fn get_connection(
     // Malformed and foreign ids answer exactly like missing ones.
     let id = ConnectionId::parse(raw_id).ok_or(ApiError::NotFound("connection"))?;
     let connection = service
-        .store
+        .connections
         .get_connection(&tenant, id)
         .await
         .context("reading a connection")
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("connection"))?;
     Ok(http::json(200, &connection))
+}
+
+/// `?limit=`: 1 to 100, 50 by default.
+fn page_limit(request: &Request) -> Result<i32, ApiError> {
+    match request.query_string_parameters().first("limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation("limit", format!("limit must be between 1 and {MAX_PAGE}"))
+            }),
+    }
 }

@@ -7,7 +7,7 @@ async fn main() -> Result<(), Error> {
     connector::telemetry::init();
     let config = connector::config::Config::from_env()?;
     let sdk = connector::aws::sdk_config().await;
-    let service = api_function::ApiService::from_config(&config, &sdk);
+    let service = api_function::ApiService::from_config(&config, &sdk)?;
     let service = &service;
     run(service_fn(move |request| async move {
         Ok::<_, Error>(api_function::handle(request, service).await)

@@ -436,6 +436,8 @@ async fn save_connection(
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
             connect_count: existing.as_ref().map_or(1, |c| c.connect_count + 1),
+            token_issued_at: now,
+            refresh_lease_until: None,
             version: existing.as_ref().map_or(1, |c| c.version + 1),
         };
         let sealed = service

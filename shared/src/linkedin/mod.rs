@@ -2,6 +2,7 @@
 //! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
 
 mod error;
+mod posts;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use url::Url;
 
 use error::{classify_api_failure, classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
+pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
 
 use crate::config::{parse_scopes, LinkedInSettings};
 use crate::domain::{MemberIdentity, MemberUrn, Organization};
@@ -358,6 +360,18 @@ impl LinkedInClient {
         access_token: &SecretString,
         flavour: ApiFlavour,
     ) -> Result<Response, LinkedInError> {
+        self.api_with_body(method, path_and_query, access_token, flavour, None)
+            .await
+    }
+
+    async fn api_with_body(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        access_token: &SecretString,
+        flavour: ApiFlavour,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, LinkedInError> {
         let url = self
             .settings
             .api_base_url
@@ -367,10 +381,19 @@ impl LinkedInClient {
             .http
             .request(method, url)
             .bearer_auth(access_token.expose_secret());
-        if flavour == ApiFlavour::Versioned {
-            request = request
-                .header("LinkedIn-Version", &self.settings.api_version)
-                .header("X-Restli-Protocol-Version", "2.0.0");
+        match flavour {
+            ApiFlavour::Plain => {}
+            ApiFlavour::Restli2 => {
+                request = request.header("X-Restli-Protocol-Version", "2.0.0");
+            }
+            ApiFlavour::Versioned => {
+                request = request
+                    .header("LinkedIn-Version", &self.settings.api_version)
+                    .header("X-Restli-Protocol-Version", "2.0.0");
+            }
+        }
+        if let Some(body) = body {
+            request = request.json(body);
         }
         let response = self.send(request).await?;
         if response.status().is_success() {
@@ -434,6 +457,8 @@ impl LinkedInClient {
 enum ApiFlavour {
     /// /v2 endpoints.
     Plain,
+    /// /v2 Rest.li 2.0 endpoints (ugcPosts, assets).
+    Restli2,
     /// /rest endpoints: `LinkedIn-Version` and Rest.li 2.0 headers.
     Versioned,
 }

@@ -41,8 +41,13 @@ async fn main() -> anyhow::Result<()> {
         .transpose()
         .context("DEV_SIMULATOR_PROPAGATION_MS must be a number")?
         .unwrap_or(1500);
+    let cdn_addr = env("DEV_CDN_ADDR")
+        .unwrap_or_else(|| "127.0.0.1:8090".into())
+        .parse()
+        .context("DEV_CDN_ADDR must be host:port")?;
     let mut options = StackOptions {
         gateway_addr,
+        cdn_addr,
         aws_endpoint: env("AWS_ENDPOINT_URL"),
         moto_port,
         linkedin,
@@ -81,6 +86,7 @@ LinkedIn connector — local stack is up
   gateway    {gateway}
   AWS        {aws} (table {table}, key {key})
   LinkedIn   {linkedin}
+  images     {cdn}/img/<any-name>.png (a stand-in for your app's image host)
 
 A dev token for tenant "demo" (24 h) is in .devstack/token. In another terminal:
 
@@ -95,6 +101,7 @@ Ctrl-C stops everything."#,
         aws = stack.aws_endpoint,
         table = stack.config.table_name,
         key = stack.config.token_key_id,
+        cdn = stack.cdn.base_url.as_str().trim_end_matches('/'),
     );
     tokio::signal::ctrl_c().await?;
     println!("stopping");

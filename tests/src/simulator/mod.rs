@@ -10,7 +10,11 @@
 #[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
+mod posts;
+#[allow(clippy::result_large_err)]
 mod rest;
+
+pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,6 +55,10 @@ pub struct SimulatorConfig {
     pub latency: Duration,
     /// `LinkedIn-Version` values that are served; others answer 426.
     pub active_versions: Vec<String>,
+    /// Posts one member may create per UTC day (Share on LinkedIn: 150).
+    pub member_daily_post_limit: u32,
+    /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
+    pub media_processing: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -81,6 +89,8 @@ impl Default for SimulatorConfig {
                 .chain(202_601..=202_612)
                 .map(|v| v.to_string())
                 .collect(),
+            member_daily_post_limit: 150,
+            media_processing: Duration::ZERO,
         }
     }
 }
@@ -137,6 +147,10 @@ pub struct Fault {
     /// How many requests it applies to; `None` for every one.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Let LinkedIn carry the request out, then answer with the fault anyway: the caller
+    /// cannot know its request took effect (a 5xx or a timeout after the post was made).
+    #[serde(default)]
+    pub after_handling: bool,
 }
 
 impl Fault {
@@ -149,7 +163,14 @@ impl Fault {
             headers: Vec::new(),
             latency: Duration::ZERO,
             times: None,
+            after_handling: false,
         }
+    }
+
+    /// See [`Fault::after_handling`].
+    pub fn after_handling(mut self) -> Self {
+        self.after_handling = true;
+        self
     }
     /// Delays matching requests, then answers them normally.
     pub fn delay(method: &str, path_prefix: &str, latency: Duration) -> Self {
@@ -240,6 +261,13 @@ pub(crate) struct SimState {
     pub requests: Vec<RecordedRequest>,
     /// Simulated time runs ahead of the wall clock by this much (see [`Simulator::advance`]).
     pub clock_offset: chrono::Duration,
+    pub posts: Vec<SimPost>,
+    pub next_post_id: u64,
+    pub images: HashMap<String, SimImage>,
+    pub next_image_id: u64,
+    /// Where upload URLs point: the same server under another host name, as LinkedIn's
+    /// uploads go to another host than its API.
+    pub media_base_url: Url,
 }
 
 impl SimState {
@@ -321,6 +349,12 @@ impl Simulator {
             faults: Vec::new(),
             requests: Vec::new(),
             clock_offset: chrono::Duration::zero(),
+            posts: Vec::new(),
+            next_post_id: 0,
+            images: HashMap::new(),
+            next_image_id: 0,
+            media_base_url: Url::parse(&format!("http://localhost:{}", local.port()))
+                .expect("loopback URL"),
         })));
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
@@ -389,6 +423,23 @@ impl Simulator {
             .collect()
     }
 
+    /// Posts as LinkedIn holds them (deleted ones too, with `deleted_at`).
+    pub fn posts(&self) -> Vec<SimPost> {
+        self.shared.lock().posts.clone()
+    }
+
+    /// Live (not deleted) posts.
+    pub fn live_posts(&self) -> Vec<SimPost> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.deleted_at.is_none())
+            .collect()
+    }
+
+    pub fn images(&self) -> Vec<SimImage> {
+        self.shared.lock().images.values().cloned().collect()
+    }
+
     /// Codes issued so far, in the clear (for the no-secrets-in-logs test).
     pub fn issued_codes(&self) -> Vec<String> {
         self.shared.lock().codes.keys().cloned().collect()
@@ -434,6 +485,15 @@ fn router(shared: Shared) -> Router {
         .route("/v2/me", get(rest::me))
         .route("/v2/organizationAcls", get(rest::organization_acls_v2))
         .route("/rest/organizationAcls", get(rest::organization_acls_rest))
+        .route("/rest/posts", post(posts::create_rest))
+        .route("/rest/posts/{urn}", delete(posts::delete))
+        .route("/v2/ugcPosts", post(posts::create_ugc))
+        .route("/v2/ugcPosts/{urn}", delete(posts::delete))
+        .route("/rest/images", post(posts::initialize_image_upload))
+        .route("/rest/images/{urn}", get(posts::get_image))
+        .route("/v2/assets", post(posts::register_upload))
+        .route("/v2/assets/{id}", get(posts::get_asset))
+        .route("/_media/upload/{token}", axum::routing::put(posts::upload))
         .route(
             "/_sim/faults",
             post(control_add_fault).delete(control_clear_faults),
@@ -492,8 +552,12 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
     if !is_control && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let mut response = match fault.as_ref().and_then(|f| f.status.map(|s| (f, s))) {
+    let injected = fault.as_ref().and_then(|f| f.status.map(|s| (f, s)));
+    let mut response = match injected {
         Some((fault, status)) => {
+            if fault.after_handling {
+                let _applied = next.run(request).await;
+            }
             let body = fault.body.clone().unwrap_or_else(|| {
                 serde_json::json!({"status": status, "message": "injected fault"}).to_string()
             });

@@ -94,7 +94,7 @@ fn has_any(record: &AccessRecord, scopes: &[&str]) -> bool {
 }
 
 /// `/rest` calls must name an active `LinkedIn-Version`.
-fn check_version(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn check_version(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(version) = headers
         .get("linkedin-version")
         .and_then(|v| v.to_str().ok())

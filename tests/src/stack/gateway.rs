@@ -62,6 +62,36 @@ const ROUTES: &[Route] = &[
         function: Function::Api,
         public: false,
     },
+    Route {
+        method: "POST",
+        path: "/v1/posts",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/posts",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/posts/{id}",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/posts/{id}",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/dlq-records",
+        function: Function::Api,
+        public: false,
+    },
 ];
 
 /// How the local authorizer checks tokens. API Gateway verifies RS256 against the issuer's

@@ -2,8 +2,10 @@
 //! behind a local API gateway. `make dev` runs it for a person; the integration tests start one
 //! per test (sharing one moto per test process).
 
+pub mod cdn;
 pub mod gateway;
 pub mod moto;
+pub mod poller;
 pub mod provision;
 
 use std::collections::HashMap;
@@ -37,6 +39,14 @@ pub struct StackOptions {
     pub settings: HashMap<String, String>,
     pub jwt: JwtSettings,
     pub patience: PropagationPatience,
+    /// The publish queue's visibility timeout (Lambda: at least 6× the function timeout).
+    pub queue_visibility: std::time::Duration,
+    /// Where the stand-in image host listens.
+    pub cdn_addr: SocketAddr,
+    /// Run the publisher from the queue, as Lambda's event source mapping would.
+    pub run_publisher: bool,
+    /// Below this age a token's 401 is waited out instead of refreshed.
+    pub token_propagation_window: std::time::Duration,
 }
 
 impl Default for StackOptions {
@@ -56,6 +66,10 @@ impl Default for StackOptions {
                 audience: "linkedin-connector".into(),
             },
             patience: PropagationPatience::default(),
+            queue_visibility: std::time::Duration::from_secs(360),
+            cdn_addr: "127.0.0.1:0".parse().expect("literal"),
+            run_publisher: true,
+            token_propagation_window: connector::tokens::PROPAGATION_WINDOW,
         }
     }
 }
@@ -65,17 +79,25 @@ pub struct LocalStack {
     pub config: Config,
     pub sdk: aws_config::SdkConfig,
     pub aws_endpoint: String,
+    /// The publish queue's dead-letter queue (crash redrive).
+    pub dlq_url: String,
     pub simulator: Option<Simulator>,
     pub jwt: JwtSettings,
     pub oauth: Arc<oauth_function::OAuthService>,
     pub api: Arc<api_function::ApiService>,
+    pub publisher: Arc<publisher_function::Publisher>,
+    pub cdn: cdn::Cdn,
     _moto: Option<MotoServer>,
     gateway: tokio::task::JoinHandle<()>,
+    poller: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.gateway.abort();
+        if let Some(p) = &self.poller {
+            p.abort();
+        }
     }
 }
 
@@ -112,6 +134,8 @@ impl LocalStack {
                 gateway_url.join(CALLBACK_PATH)?.to_string(),
             ),
             ("REDIRECT_ALLOW_LIST".into(), gateway_url.to_string()),
+            // The local image host is on loopback; production keeps the SSRF guard on.
+            ("MEDIA_ALLOW_PRIVATE_HOSTS".into(), "true".into()),
         ]);
         settings.extend(options.settings.clone());
 
@@ -148,15 +172,35 @@ impl LocalStack {
             }
         };
 
+        let (queue_url, dlq_url) = provision::ensure_queues(
+            &sdk,
+            &settings["PUBLISH_QUEUE_NAME"],
+            options.queue_visibility,
+        )
+        .await?;
+        settings
+            .entry("PUBLISH_QUEUE_URL".into())
+            .or_insert(queue_url);
         let config = Config::from_lookup(|k| settings.get(k).cloned())?;
         provision::create_table(&sdk, &config.table_name).await?;
         provision::ensure_token_key(&sdk, &config.token_key_id).await?;
-        provision::ensure_queues(&sdk, &settings["PUBLISH_QUEUE_NAME"]).await?;
 
         let mut oauth = oauth_function::OAuthService::from_config(&config, &sdk)?;
         oauth.patience = options.patience;
         let oauth = Arc::new(oauth);
-        let api = Arc::new(api_function::ApiService::from_config(&config, &sdk));
+        let api = Arc::new(api_function::ApiService::from_config(&config, &sdk)?);
+        let mut publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
+        publisher.keeper.propagation_window = options.token_propagation_window;
+        let publisher = Arc::new(publisher);
+        let poller = options.run_publisher.then(|| {
+            poller::spawn(
+                aws_sdk_sqs::Client::new(&sdk),
+                config.publish_queue_url.clone().expect("set above"),
+                publisher.clone(),
+                10,
+            )
+        });
+        let cdn = cdn::Cdn::start(options.cdn_addr).await?;
         let gateway = gateway::serve(
             listener,
             Gateway {
@@ -170,12 +214,16 @@ impl LocalStack {
             config,
             sdk,
             aws_endpoint,
+            dlq_url,
             simulator,
             jwt: options.jwt,
             oauth,
             api,
+            publisher,
+            cdn,
             _moto: moto,
             gateway,
+            poller,
         })
     }
 
@@ -205,6 +253,13 @@ pub fn shared_moto_endpoint() -> anyhow::Result<String> {
 
 /// A stack for one test: shared moto, a fresh table, its own simulator and gateway.
 pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
+    // `TEST_LOG=debug cargo test …` shows the product's logs while debugging a test.
+    if let Ok(level) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+            .with_test_writer()
+            .try_init();
+    }
     let endpoint = tokio::task::spawn_blocking(shared_moto_endpoint)
         .await
         .expect("moto start task")
@@ -218,10 +273,14 @@ pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
         },
         ..StackOptions::default()
     };
-    options.settings.insert(
-        "TABLE_NAME".into(),
-        format!("test-{}", uuid::Uuid::new_v4()),
-    );
+    // A table and a queue of its own: tests run in parallel against one moto.
+    let unique = uuid::Uuid::new_v4();
+    options
+        .settings
+        .insert("TABLE_NAME".into(), format!("test-{unique}"));
+    options
+        .settings
+        .insert("PUBLISH_QUEUE_NAME".into(), format!("test-{unique}"));
     adjust(&mut options);
     LocalStack::start(options).await.expect("local stack")
 }

@@ -115,11 +115,13 @@ pub async fn ensure_token_key(sdk: &aws_config::SdkConfig, alias: &str) -> anyho
     }
 }
 
-/// The publish queue and its dead-letter queue (redrive after 5 receives). Returns the
+/// The publish queue and its dead-letter queue (redrive after 5 receives: a job that crashes
+/// the publisher that often is parked there). Returns the
 /// queue URLs `(queue, dlq)`.
 pub async fn ensure_queues(
     sdk: &aws_config::SdkConfig,
     name: &str,
+    visibility: std::time::Duration,
 ) -> anyhow::Result<(String, String)> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dlq_url = sqs
@@ -145,7 +147,10 @@ pub async fn ensure_queues(
     let queue_url = sqs
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility.as_secs().to_string(),
+        )
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await

@@ -64,7 +64,20 @@ fn every_file_in_events_is_named_by_a_test() {
             "api-get-connection.json",
             "api-list-connections.json",
             "oauth-authorize.json",
-            "oauth-callback.json"
+            "oauth-callback.json",
+            "publisher-sqs.json"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_publisher_sample_is_an_sqs_batch_it_understands() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/publisher-sqs.json");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(event.records.len(), 1);
+    // Its post does not exist here: nothing to do, nothing to redeliver.
+    let response = publisher_function::handle(event, &stack.publisher).await;
+    assert!(response.batch_item_failures.is_empty());
 }

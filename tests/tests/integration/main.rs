@@ -4,6 +4,7 @@
 mod browser;
 mod connect;
 mod events;
+mod publish;
 mod secrets;
 mod simulator;
 mod support;

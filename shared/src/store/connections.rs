@@ -11,9 +11,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -24,26 +22,7 @@ use crate::domain::{
 };
 use crate::vault::SealedTokens;
 
-type Item = HashMap<String, AttributeValue>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A conditional write lost a race (someone else wrote first). Re-read and decide.
-    #[error("conflicting write: {0}")]
-    Conflict(String),
-    /// DynamoDB throttled or failed: retrying can help.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// The request or the stored item is malformed: retrying cannot help.
-    #[error("store refused: {0}")]
-    Invalid(String),
-}
-
-impl StoreError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
-    }
-}
+use super::{classify, decode_cursor, encode_cursor, from_item, to_item, Item, StoreError};
 
 /// A connection with its sealed tokens, as stored.
 #[derive(Debug, Clone)]
@@ -87,6 +66,9 @@ struct ConnectionItem {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     connect_count: u32,
+    token_issued_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_lease_until: Option<DateTime<Utc>>,
     version: u64,
     #[serde(with = "serde_bytes")]
     token_key: Vec<u8>,
@@ -397,6 +379,8 @@ fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Ite
         created_at: c.created_at,
         updated_at: c.updated_at,
         connect_count: c.connect_count,
+        token_issued_at: c.token_issued_at,
+        refresh_lease_until: c.refresh_lease_until,
         version: c.version,
         token_key: tokens.wrapped_key.clone(),
         access_token_ct: tokens.access_token.clone(),
@@ -426,6 +410,8 @@ fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
             created_at: i.created_at,
             updated_at: i.updated_at,
             connect_count: i.connect_count,
+            token_issued_at: i.token_issued_at,
+            refresh_lease_until: i.refresh_lease_until,
             version: i.version,
         },
         tokens: SealedTokens {
@@ -434,61 +420,6 @@ fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
             refresh_token: i.refresh_token_ct,
         },
     })
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Invalid(format!("encode item: {e}")))
-}
-
-fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Invalid(format!("decode item: {e}")))
-}
-
-fn encode_cursor(sk: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
-}
-
-fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, StoreError> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|sk| sk.starts_with(prefix))
-        .ok_or_else(|| StoreError::Invalid("cursor is not one this API issued".into()))
-}
-
-/// Sorts an SDK failure into conflict, retryable or not.
-fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&error)
-    );
-    let SdkError::ServiceError(service) = &error else {
-        return StoreError::Unavailable(detail);
-    };
-    match service.err().code().unwrap_or_default() {
-        "ConditionalCheckFailedException" => StoreError::Conflict(detail),
-        // A cancelled transaction is a lost race when a condition failed; otherwise (e.g. a
-        // TransactionConflict) it is transient.
-        "TransactionCanceledException" => {
-            if detail.contains("ConditionalCheckFailed") {
-                StoreError::Conflict(detail)
-            } else {
-                StoreError::Unavailable(detail)
-            }
-        }
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "InternalServerError"
-        | "ServiceUnavailable"
-        | "TransactionConflictException" => StoreError::Unavailable(detail),
-        _ => StoreError::Invalid(detail),
-    }
 }
 
 #[cfg(test)]

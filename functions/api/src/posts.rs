@@ -1,0 +1,253 @@
+//! `/v1/posts`: publish, read, list, delete.
+
+use chrono::Utc;
+use connector::domain::ConnectionId;
+use connector::http::{self, ApiError};
+use connector::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostRequest, PostStatus};
+use connector::store::{Recorded, StoreError};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::{page_limit, ApiService};
+
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+fn store_error(context: &'static str) -> impl FnOnce(StoreError) -> ApiError {
+    move |e| {
+        let retryable = e.is_retryable();
+        let e = anyhow::Error::new(e).context(context);
+        if retryable {
+            ApiError::Unavailable(e)
+        } else {
+            ApiError::Internal(e)
+        }
+    }
+}
+
+/// `Idempotency-Key`: printable, at most 255 characters.
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| {
+            ApiError::validation(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 printable characters",
+            )
+        })
+}
+
+/// The same request twice hashes the same, whatever its key order or spacing.
+fn request_hash(request: &Request) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(request.body().as_ref())
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let body: PostRequest = http::json_body(request)?;
+    let key = idempotency_key(request)?;
+    let connection_id = body
+        .connection_id()
+        .map_err(|i| ApiError::validation(i.field, i.message))?;
+    let connection = service
+        .connections
+        .get_connection(&tenant, connection_id)
+        .await
+        .map_err(store_error("reading the post's connection"))?;
+    let draft = body
+        .validate(connection.as_ref())
+        .map_err(|i| ApiError::validation(i.field, i.message))?;
+
+    let now = Utc::now();
+    let post = Post::new(PostId::new(), tenant.clone(), draft, now);
+    let hash = request_hash(request);
+    let recorded = service
+        .posts
+        .record(&post, key.as_deref().map(|k| (k, hash.as_str())))
+        .await
+        .map_err(store_error("recording the post"))?;
+    match recorded {
+        Recorded::Created => {}
+        Recorded::Replayed(existing) => {
+            info!(post_id = %existing.id, "idempotent replay");
+            return Ok(http::json(
+                202,
+                &json!({ "id": existing.id, "status": existing.status }),
+            ));
+        }
+        Recorded::KeyReused => {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was already used with a different request".into(),
+            ))
+        }
+    }
+
+    let job = Job {
+        action: JobAction::Publish,
+        tenant_id: tenant,
+        post_id: post.id,
+        enqueued_at: now,
+    };
+    if let Err(e) = service.queue.enqueue(&job).await {
+        // Nothing may claim to be queued that will never run: take the record back.
+        if let Err(undo) = service.posts.withdraw(&post, key.as_deref()).await {
+            tracing::error!(post_id = %post.id, error = %undo, "could not withdraw a post that was never enqueued");
+        }
+        return Err(ApiError::Unavailable(
+            anyhow::Error::new(e).context("enqueueing the post"),
+        ));
+    }
+    info!(post_id = %post.id, connection_id = %post.connection_id, author = %post.author, "post queued");
+    Ok(http::json(
+        202,
+        &json!({ "id": post.id, "status": post.status }),
+    ))
+}
+
+fn post_id(raw: &str) -> Result<PostId, ApiError> {
+    PostId::parse(raw).ok_or(ApiError::NotFound("post"))
+}
+
+pub async fn get(
+    request: &Request,
+    service: &ApiService,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let post = service
+        .posts
+        .get(&tenant, post_id(raw_id)?)
+        .await
+        .map_err(store_error("reading a post"))?
+        .ok_or(ApiError::NotFound("post"))?;
+    Ok(http::json(200, &post))
+}
+
+pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let params = request.query_string_parameters();
+    let connection = params
+        .first("connection_id")
+        .map(|raw| {
+            ConnectionId::parse(raw).ok_or_else(|| {
+                ApiError::validation("connection_id", "connection_id is not a connection id")
+            })
+        })
+        .transpose()?;
+    let status = params
+        .first("status")
+        .map(|raw| {
+            PostStatus::parse(raw).ok_or_else(|| {
+                ApiError::validation(
+                    "status",
+                    "status must be scheduled, queued, publishing, published, failed, cancelled or deleted",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = page_limit(request)?;
+    let cursor = params.first("cursor");
+    let (posts, next_cursor) = service
+        .posts
+        .list(&tenant, connection, status, limit, cursor)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(_) if cursor.is_some() => {
+                ApiError::validation("cursor", "cursor is not one this API issued")
+            }
+            e => store_error("listing posts")(e),
+        })?;
+    Ok(http::json(
+        200,
+        &json!({ "posts": posts, "next_cursor": next_cursor }),
+    ))
+}
+
+/// Scheduled or queued: cancel. Published: delete at LinkedIn, asynchronously (202). Already
+/// cancelled, deleted or deleting: nothing changes.
+pub async fn delete(
+    request: &Request,
+    service: &ApiService,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let id = post_id(raw_id)?;
+    let post = service
+        .posts
+        .get(&tenant, id)
+        .await
+        .map_err(store_error("reading a post"))?
+        .ok_or(ApiError::NotFound("post"))?;
+    let now = Utc::now();
+    let conflict = |e: StoreError| match e {
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("the post changed meanwhile; try again".into())
+        }
+        e => store_error("updating a post")(e),
+    };
+    match post.request_delete(now) {
+        DeleteDecision::Cancel(next) => {
+            service.posts.replace(&next).await.map_err(conflict)?;
+            info!(post_id = %id, "post cancelled");
+            Ok(http::json(200, &next))
+        }
+        DeleteDecision::DeleteAtLinkedIn(next) => {
+            service.posts.replace(&next).await.map_err(conflict)?;
+            let job = Job {
+                action: JobAction::Delete,
+                tenant_id: tenant,
+                post_id: id,
+                enqueued_at: now,
+            };
+            if let Err(e) = service.queue.enqueue(&job).await {
+                // Undo the request so a later DELETE tries again.
+                let mut undo = next.clone();
+                undo.delete_requested_at = None;
+                undo.version += 1;
+                if let Err(u) = service.posts.replace(&undo).await {
+                    warn!(post_id = %id, error = %u, "could not undo a delete request that was never enqueued");
+                }
+                return Err(ApiError::Unavailable(
+                    anyhow::Error::new(e).context("enqueueing the delete"),
+                ));
+            }
+            info!(post_id = %id, "delete at LinkedIn queued");
+            Ok(http::json(202, &next))
+        }
+        DeleteDecision::Unchanged => Ok(http::json(200, &post)),
+        DeleteDecision::Refuse(reason) => Err(ApiError::Conflict(reason.into())),
+    }
+}
+
+/// `GET /v1/dlq-records`: the tenant's jobs that will not be retried, newest first.
+pub async fn dlq_records(
+    request: &Request,
+    service: &ApiService,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    let limit = page_limit(request)?;
+    let records = service
+        .posts
+        .dlq_records(&tenant, limit)
+        .await
+        .map_err(store_error("listing DLQ records"))?;
+    Ok(http::json(200, &json!({ "records": records })))
+}

@@ -1,0 +1,17 @@
+//! Wires the `publisher` function: configuration, clients (built once), the SQS handler.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let config = connector::config::Config::from_env()?;
+    let sdk = connector::aws::sdk_config().await;
+    let publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
+    let publisher = &publisher;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(publisher_function::handle(event.payload, publisher).await)
+    }))
+    .await
+}

@@ -1,0 +1,757 @@
+//! Posts: what a tenant asks to publish, the record's life (its state machine), the queue job
+//! and the retry schedule. No I/O here.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use url::Url;
+use uuid::Uuid;
+
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, TenantId};
+
+/// LinkedIn's commentary limit.
+pub const MAX_TEXT_CHARS: usize = 3000;
+/// LinkedIn's multi-image posts take 2 to 20 images.
+pub const MAX_IMAGES: usize = 20;
+/// LinkedIn's limit on an image's alternative text.
+pub const MAX_ALT_TEXT_CHARS: usize = 4086;
+/// Attempts per job, the first included (the spec's "at most 4 attempts").
+pub const MAX_ATTEMPTS: u32 = 4;
+/// A job older than this goes to the DLQ instead of being tried again.
+pub const MAX_JOB_AGE: chrono::Duration = chrono::Duration::days(7);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PostId(Uuid);
+
+impl PostId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::parse_str(raw).ok().map(Self)
+    }
+}
+
+impl Default for PostId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for PostId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostStatus {
+    Scheduled,
+    Queued,
+    Publishing,
+    Published,
+    Failed,
+    Cancelled,
+    Deleted,
+}
+
+impl PostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Queued => "queued",
+            Self::Publishing => "publishing",
+            Self::Published => "published",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::Scheduled,
+            Self::Queued,
+            Self::Publishing,
+            Self::Published,
+            Self::Failed,
+            Self::Cancelled,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Visibility {
+    Public,
+    Connections,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Url,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+/// `POST /v1/posts` as the caller sent it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRequest {
+    pub connection_id: Option<String>,
+    pub author: Option<String>,
+    pub text: Option<String>,
+    pub media: Option<Vec<RawMedia>>,
+    pub visibility: Option<String>,
+    pub scheduled_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub url: Option<String>,
+    pub alt_text: Option<String>,
+}
+
+/// A request that broke a rule, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A validated post, ready to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostDraft {
+    pub connection_id: ConnectionId,
+    /// `urn:li:person:…` or `urn:li:organization:…`.
+    pub author: String,
+    pub text: String,
+    pub media: Vec<MediaItem>,
+    pub visibility: Visibility,
+}
+
+impl PostRequest {
+    /// The connection id alone, checked first: the rest is validated against the connection.
+    pub fn connection_id(&self) -> Result<ConnectionId, Invalid> {
+        let raw = self
+            .connection_id
+            .as_deref()
+            .ok_or_else(|| invalid("connection_id", "connection_id is required"))?;
+        ConnectionId::parse(raw).ok_or_else(|| {
+            invalid(
+                "connection_id",
+                "connection_id is not a connection of yours",
+            )
+        })
+    }
+
+    /// Every rule LinkedIn would enforce, checked before anything is recorded.
+    /// `connection` is the tenant's connection named by `connection_id`, if it exists.
+    pub fn validate(&self, connection: Option<&Connection>) -> Result<PostDraft, Invalid> {
+        let connection_id = self.connection_id()?;
+        let connection = connection.ok_or_else(|| {
+            invalid(
+                "connection_id",
+                "connection_id is not a connection of yours",
+            )
+        })?;
+        if connection.status == ConnectionStatus::Revoked {
+            return Err(invalid(
+                "connection_id",
+                "the connection was disconnected; reconnect the account first",
+            ));
+        }
+
+        let author = match self.author.as_deref() {
+            None | Some("member") => connection.member_urn.to_string(),
+            Some(urn) if urn.starts_with("urn:li:organization:") => {
+                let org = connection.organizations.iter().find(|o| o.urn == urn);
+                match org {
+                    Some(org) if org.can_post() => urn.to_owned(),
+                    Some(org) => {
+                        return Err(invalid(
+                            "author",
+                            format!(
+                                "the member's role {} on {urn} cannot post; ADMINISTRATOR, CONTENT_ADMINISTRATOR or DIRECT_SPONSORED_CONTENT_POSTER can",
+                                org.role
+                            ),
+                        ))
+                    }
+                    None => {
+                        return Err(invalid(
+                            "author",
+                            format!("the connection does not administer {urn}"),
+                        ))
+                    }
+                }
+            }
+            Some(_) => return Err(invalid(
+                "author",
+                "author must be \"member\" or an urn:li:organization:N the connection administers",
+            )),
+        };
+
+        let text = self
+            .text
+            .clone()
+            .ok_or_else(|| invalid("text", "text is required"))?;
+        let chars = text.chars().count();
+        if text.trim().is_empty() {
+            return Err(invalid("text", "text must not be blank"));
+        }
+        if chars > MAX_TEXT_CHARS {
+            return Err(invalid(
+                "text",
+                format!("text is {chars} characters; LinkedIn takes at most {MAX_TEXT_CHARS}"),
+            ));
+        }
+
+        let media = self
+            .media
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(validate_media)
+            .collect::<Result<Vec<_>, _>>()?;
+        if media.len() > MAX_IMAGES {
+            return Err(invalid(
+                "media",
+                format!(
+                    "{} images; LinkedIn takes at most {MAX_IMAGES}",
+                    media.len()
+                ),
+            ));
+        }
+
+        let is_org = author.starts_with("urn:li:organization:");
+        let visibility = match self.visibility.as_deref() {
+            None | Some("PUBLIC") => Visibility::Public,
+            Some("CONNECTIONS") if !is_org => Visibility::Connections,
+            Some("CONNECTIONS") => {
+                return Err(invalid(
+                    "visibility",
+                    "organization posts are PUBLIC; CONNECTIONS is for member posts",
+                ))
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "visibility",
+                    format!("visibility {other:?} is not PUBLIC or CONNECTIONS"),
+                ))
+            }
+        };
+        if self.scheduled_at.is_some() {
+            return Err(invalid(
+                "scheduled_at",
+                "scheduled posts are not available yet; omit scheduled_at to publish now",
+            ));
+        }
+
+        Ok(PostDraft {
+            connection_id,
+            author,
+            text,
+            media,
+            visibility,
+        })
+    }
+}
+
+fn validate_media(raw: RawMedia) -> Result<MediaItem, Invalid> {
+    match raw.kind.as_deref() {
+        Some("image") => {}
+        Some(other) => {
+            return Err(invalid(
+                "media",
+                format!("media type {other:?} is not supported; use \"image\""),
+            ))
+        }
+        None => return Err(invalid("media", "each media item needs a type")),
+    }
+    let url = raw
+        .url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .ok_or_else(|| invalid("media", "each image needs an absolute http(s) url"))?;
+    if let Some(alt) = &raw.alt_text {
+        if alt.chars().count() > MAX_ALT_TEXT_CHARS {
+            return Err(invalid(
+                "media",
+                format!("alt_text is longer than LinkedIn's {MAX_ALT_TEXT_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(MediaItem {
+        kind: "image".into(),
+        url,
+        alt_text: raw.alt_text,
+    })
+}
+
+/// Why the last attempt failed, as shown to the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A post as recorded and as `GET /v1/posts/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Post {
+    pub id: PostId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub author: String,
+    pub text: String,
+    pub media: Vec<MediaItem>,
+    pub visibility: Visibility,
+    pub status: PostStatus,
+    pub linkedin_urn: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<PostError>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub delete_requested_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub version: u64,
+    /// The last attempt's outcome is unknown (timeout or 5xx after sending): the next attempt
+    /// must find out what happened instead of posting blindly.
+    #[serde(skip)]
+    pub outcome_unknown: bool,
+    /// Uploaded media, in order, so a retry does not upload again.
+    #[serde(skip)]
+    pub media_urns: Vec<String>,
+    /// While `publishing`: until when the claiming invocation owns the post.
+    #[serde(skip)]
+    pub lease_until: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Post {
+    pub fn new(id: PostId, tenant_id: TenantId, draft: PostDraft, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            tenant_id,
+            connection_id: draft.connection_id,
+            author: draft.author,
+            text: draft.text,
+            media: draft.media,
+            visibility: draft.visibility,
+            status: PostStatus::Queued,
+            linkedin_urn: None,
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            published_at: None,
+            delete_requested_at: None,
+            deleted_at: None,
+            version: 1,
+            outcome_unknown: false,
+            media_urns: Vec::new(),
+            lease_until: None,
+            first_attempt_at: None,
+            last_attempt_at: None,
+        }
+    }
+
+    fn next(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    /// Takes the post for one publish attempt, if nobody holds it: a queued post, or one
+    /// whose previous holder's lease ran out (it crashed or timed out mid-attempt).
+    pub fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Option<Self> {
+        let free = match self.status {
+            PostStatus::Queued => true,
+            PostStatus::Publishing => self.lease_until.is_none_or(|until| until <= now),
+            _ => false,
+        };
+        free.then(|| {
+            let mut next = self.next(now);
+            next.status = PostStatus::Publishing;
+            next.attempts += 1;
+            next.lease_until =
+                Some(now + chrono::Duration::from_std(lease).expect("bounded lease"));
+            next.first_attempt_at.get_or_insert(now);
+            next.last_attempt_at = Some(now);
+            next
+        })
+    }
+
+    pub fn published(&self, urn: &str, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Published;
+        next.linkedin_urn = Some(urn.to_owned());
+        next.published_at = Some(now);
+        next.lease_until = None;
+        next.last_error = None;
+        next.outcome_unknown = false;
+        next
+    }
+
+    /// Back to the queue for a later attempt. `outcome_unknown` is sticky until resolved.
+    pub fn retry_later(&self, error: PostError, outcome_unknown: bool, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Queued;
+        next.lease_until = None;
+        next.last_error = Some(error);
+        next.outcome_unknown |= outcome_unknown;
+        next
+    }
+
+    pub fn failed(&self, error: PostError, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Failed;
+        next.lease_until = None;
+        next.last_error = Some(error);
+        next
+    }
+
+    /// Back to the queue while LinkedIn processes the post's images. Waiting is not a failed
+    /// attempt, so the attempt this claim counted is given back.
+    pub fn waiting_for_media(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Queued;
+        next.lease_until = None;
+        next.attempts = next.attempts.saturating_sub(1);
+        next
+    }
+
+    pub fn with_media_urns(&self, urns: Vec<String>, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.media_urns = urns;
+        next
+    }
+
+    /// What `DELETE /v1/posts/{id}` does to a post in each state.
+    pub fn request_delete(&self, now: DateTime<Utc>) -> DeleteDecision {
+        match self.status {
+            PostStatus::Scheduled | PostStatus::Queued => {
+                let mut next = self.next(now);
+                next.status = PostStatus::Cancelled;
+                DeleteDecision::Cancel(next)
+            }
+            PostStatus::Published if self.delete_requested_at.is_none() => {
+                let mut next = self.next(now);
+                next.delete_requested_at = Some(now);
+                DeleteDecision::DeleteAtLinkedIn(next)
+            }
+            PostStatus::Published | PostStatus::Cancelled | PostStatus::Deleted => {
+                DeleteDecision::Unchanged
+            }
+            PostStatus::Publishing => DeleteDecision::Refuse(
+                "the post is being published right now; try again in a minute",
+            ),
+            PostStatus::Failed => {
+                DeleteDecision::Refuse("a failed post was never published; nothing to delete")
+            }
+        }
+    }
+
+    pub fn deleted(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Deleted;
+        next.deleted_at = Some(now);
+        next
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteDecision {
+    Cancel(Post),
+    DeleteAtLinkedIn(Post),
+    Unchanged,
+    Refuse(&'static str),
+}
+
+/// What the publisher is asked to do, as an SQS message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub action: JobAction,
+    pub tenant_id: TenantId,
+    pub post_id: PostId,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobAction {
+    Publish,
+    Delete,
+}
+
+/// The wait before attempt `attempt + 1`: 1 s × 2^attempt plus up to 1 s of jitter, capped at
+/// 60 s, and never shorter than what LinkedIn asked for (Retry-After, daily reset).
+pub fn retry_delay(attempt: u32, at_least: Option<Duration>) -> Duration {
+    let base = Duration::from_secs(1u64 << attempt.min(6)).min(Duration::from_secs(60));
+    let jitter = Duration::from_millis(rand::rng().random_range(0..1000));
+    let backoff = (base + jitter).min(Duration::from_secs(60));
+    at_least.map_or(backoff, |floor| floor.max(backoff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MemberUrn, Organization, PLATFORM};
+
+    fn connection() -> Connection {
+        let now = Utc::now();
+        Connection {
+            id: ConnectionId::new(),
+            tenant_id: TenantId::parse("acme").unwrap(),
+            platform: PLATFORM,
+            member_urn: MemberUrn::from_member_id("abc"),
+            name: "Ada".into(),
+            email: None,
+            picture: None,
+            status: ConnectionStatus::Healthy,
+            reason: None,
+            scopes: vec![],
+            access_token_expires_at: now,
+            refresh_token_expires_at: None,
+            authorized_at: now,
+            last_health_check_at: None,
+            organizations: vec![
+                Organization {
+                    urn: "urn:li:organization:1".into(),
+                    role: "ADMINISTRATOR".into(),
+                },
+                Organization {
+                    urn: "urn:li:organization:2".into(),
+                    role: "ANALYST".into(),
+                },
+            ],
+            created_at: now,
+            updated_at: now,
+            connect_count: 1,
+            token_issued_at: now,
+            refresh_lease_until: None,
+            version: 1,
+        }
+    }
+
+    fn request(c: &Connection) -> PostRequest {
+        PostRequest {
+            connection_id: Some(c.id.to_string()),
+            text: Some("Hello LinkedIn".into()),
+            ..Default::default()
+        }
+    }
+
+    fn field_of(result: Result<PostDraft, Invalid>) -> &'static str {
+        result.expect_err("should be invalid").field
+    }
+
+    #[test]
+    fn a_plain_text_post_is_by_the_member_and_public() {
+        let c = connection();
+        let draft = request(&c).validate(Some(&c)).unwrap();
+        assert_eq!(draft.author, "urn:li:person:abc");
+        assert_eq!(draft.visibility, Visibility::Public);
+    }
+
+    #[test]
+    fn text_must_be_between_1_and_3000_characters() {
+        let c = connection();
+        for bad in ["", "   "] {
+            let r = PostRequest {
+                text: Some(bad.into()),
+                ..request(&c)
+            };
+            assert_eq!(field_of(r.validate(Some(&c))), "text");
+        }
+        let r = PostRequest {
+            text: None,
+            ..request(&c)
+        };
+        assert_eq!(field_of(r.validate(Some(&c))), "text");
+        // Characters, not bytes: 3000 two-byte characters are fine, 3001 are not.
+        let r = PostRequest {
+            text: Some("é".repeat(3000)),
+            ..request(&c)
+        };
+        assert!(r.validate(Some(&c)).is_ok());
+        let r = PostRequest {
+            text: Some("é".repeat(3001)),
+            ..request(&c)
+        };
+        assert_eq!(field_of(r.validate(Some(&c))), "text");
+    }
+
+    #[test]
+    fn the_connection_must_exist_and_not_be_revoked() {
+        let mut c = connection();
+        assert_eq!(field_of(request(&c).validate(None)), "connection_id");
+        c.status = ConnectionStatus::Revoked;
+        assert_eq!(field_of(request(&c).validate(Some(&c))), "connection_id");
+        let r = PostRequest {
+            connection_id: Some("nope".into()),
+            ..request(&c)
+        };
+        assert_eq!(field_of(r.validate(Some(&c))), "connection_id");
+    }
+
+    #[test]
+    fn an_organization_author_must_be_administered_with_a_posting_role() {
+        let c = connection();
+        let as_org = |urn: &str| PostRequest {
+            author: Some(urn.into()),
+            ..request(&c)
+        };
+        assert_eq!(
+            as_org("urn:li:organization:1")
+                .validate(Some(&c))
+                .unwrap()
+                .author,
+            "urn:li:organization:1"
+        );
+        assert_eq!(
+            field_of(as_org("urn:li:organization:2").validate(Some(&c))),
+            "author"
+        );
+        assert_eq!(
+            field_of(as_org("urn:li:organization:3").validate(Some(&c))),
+            "author"
+        );
+        assert_eq!(
+            field_of(as_org("urn:li:person:other").validate(Some(&c))),
+            "author"
+        );
+    }
+
+    #[test]
+    fn visibility_is_public_or_connections_and_organizations_post_publicly() {
+        let c = connection();
+        let with = |v: &str, author: Option<&str>| PostRequest {
+            visibility: Some(v.into()),
+            author: author.map(String::from),
+            ..request(&c)
+        };
+        assert_eq!(
+            with("CONNECTIONS", None)
+                .validate(Some(&c))
+                .unwrap()
+                .visibility,
+            Visibility::Connections
+        );
+        assert_eq!(
+            field_of(with("FRIENDS", None).validate(Some(&c))),
+            "visibility"
+        );
+        assert_eq!(
+            field_of(with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c))),
+            "visibility"
+        );
+    }
+
+    #[test]
+    fn media_are_images_given_as_urls_within_linkedins_count() {
+        let c = connection();
+        let image = |url: &str| RawMedia {
+            kind: Some("image".into()),
+            url: Some(url.into()),
+            alt_text: None,
+        };
+        let with = |media: Vec<RawMedia>| PostRequest {
+            media: Some(media),
+            ..request(&c)
+        };
+        assert_eq!(
+            with(vec![image("https://cdn.example.com/a.png")])
+                .validate(Some(&c))
+                .unwrap()
+                .media
+                .len(),
+            1
+        );
+        assert_eq!(
+            field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c))),
+            "media"
+        );
+        assert_eq!(
+            field_of(with(vec![image("not a url")]).validate(Some(&c))),
+            "media"
+        );
+        let video = RawMedia {
+            kind: Some("video".into()),
+            ..image("https://x.example/v.mp4")
+        };
+        assert_eq!(field_of(with(vec![video]).validate(Some(&c))), "media");
+        let many = (0..21)
+            .map(|i| image(&format!("https://cdn.example.com/{i}.png")))
+            .collect();
+        assert_eq!(field_of(with(many).validate(Some(&c))), "media");
+        let long_alt = RawMedia {
+            alt_text: Some("a".repeat(4087)),
+            ..image("https://x.example/a.png")
+        };
+        assert_eq!(field_of(with(vec![long_alt]).validate(Some(&c))), "media");
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_minute() {
+        for attempt in 0..10 {
+            let d = retry_delay(attempt, None);
+            let base = Duration::from_secs(1 << attempt.min(6)).min(Duration::from_secs(60));
+            assert!(
+                d >= base.min(Duration::from_secs(60))
+                    && d <= Duration::from_secs(60).max(base + Duration::from_secs(1)),
+                "{attempt}: {d:?}"
+            );
+            assert!(d <= Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn a_retry_never_comes_before_linkedin_allows_it() {
+        let d = retry_delay(0, Some(Duration::from_secs(3600)));
+        assert_eq!(d, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in [
+            "scheduled",
+            "queued",
+            "publishing",
+            "published",
+            "failed",
+            "cancelled",
+            "deleted",
+        ] {
+            assert_eq!(PostStatus::parse(s).unwrap().as_str(), s);
+        }
+        assert!(PostStatus::parse("done").is_none());
+    }
+}

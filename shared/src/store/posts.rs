@@ -1,0 +1,461 @@
+//! Posts, idempotency keys and DLQ records.
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | post | `TENANT#{tenant}` | `POST#{post_id}` |
+//! | idempotency key | `TENANT#{tenant}` | `IDEMPOTENCY#{key}` |
+//! | DLQ record | `TENANT#{tenant}` | `DLQ#{created_at}#{job_id}` |
+//!
+//! Every change to a post is a whole-item write conditional on the version that was read, so
+//! two invocations acting on the same post never both succeed.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{classify, decode_cursor, encode_cursor, from_item, to_item, Item, StoreError};
+use crate::domain::{ConnectionId, TenantId};
+use crate::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+
+#[derive(Debug, Clone)]
+pub struct PostStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// What recording a new post found.
+#[derive(Debug)]
+pub enum Recorded {
+    Created,
+    /// The idempotency key was used before with the same request: that post.
+    Replayed(Box<Post>),
+    /// The idempotency key was used before with a different request.
+    KeyReused,
+}
+
+/// The outcome of trying to take a post for a publish attempt.
+#[derive(Debug)]
+pub enum Claim {
+    Claimed(Box<Post>),
+    /// Someone else holds it, or it is past publishing (published, cancelled, failed…).
+    NotClaimable(Box<Post>),
+    Missing,
+}
+
+/// A job that will not be retried, kept for review (the spec's DLQ record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DlqRecord {
+    pub job_id: String,
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub platform: String,
+    pub action: String,
+    /// The job without secrets: ids, author, text, media URLs.
+    pub payload: serde_json::Value,
+    pub error_code: String,
+    pub error_message: String,
+    pub retry_count: u32,
+    pub first_attempt: Option<DateTime<Utc>>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PostItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    post_id: PostId,
+    tenant_id: TenantId,
+    connection_id: ConnectionId,
+    author: String,
+    text: String,
+    media: Vec<MediaItem>,
+    visibility: Visibility,
+    status: PostStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    linkedin_urn: Option<String>,
+    attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<PostError>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    published_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delete_requested_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<DateTime<Utc>>,
+    version: u64,
+    #[serde(default)]
+    outcome_unknown: bool,
+    #[serde(default)]
+    media_urns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_attempt_at: Option<DateTime<Utc>>,
+}
+
+fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+fn post_sk(id: PostId) -> String {
+    format!("POST#{id}")
+}
+fn idempotency_sk(key: &str) -> String {
+    format!("IDEMPOTENCY#{key}")
+}
+
+fn post_item(p: &Post) -> Result<Item, StoreError> {
+    to_item(&PostItem {
+        pk: tenant_pk(&p.tenant_id),
+        sk: post_sk(p.id),
+        entity: "post".into(),
+        post_id: p.id,
+        tenant_id: p.tenant_id.clone(),
+        connection_id: p.connection_id,
+        author: p.author.clone(),
+        text: p.text.clone(),
+        media: p.media.clone(),
+        visibility: p.visibility,
+        status: p.status,
+        linkedin_urn: p.linkedin_urn.clone(),
+        attempts: p.attempts,
+        last_error: p.last_error.clone(),
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+        published_at: p.published_at,
+        delete_requested_at: p.delete_requested_at,
+        deleted_at: p.deleted_at,
+        version: p.version,
+        outcome_unknown: p.outcome_unknown,
+        media_urns: p.media_urns.clone(),
+        lease_until: p.lease_until,
+        first_attempt_at: p.first_attempt_at,
+        last_attempt_at: p.last_attempt_at,
+    })
+}
+
+fn post_from_item(item: Item) -> Result<Post, StoreError> {
+    let i: PostItem = from_item(item)?;
+    Ok(Post {
+        id: i.post_id,
+        tenant_id: i.tenant_id,
+        connection_id: i.connection_id,
+        author: i.author,
+        text: i.text,
+        media: i.media,
+        visibility: i.visibility,
+        status: i.status,
+        linkedin_urn: i.linkedin_urn,
+        attempts: i.attempts,
+        last_error: i.last_error,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+        published_at: i.published_at,
+        delete_requested_at: i.delete_requested_at,
+        deleted_at: i.deleted_at,
+        version: i.version,
+        outcome_unknown: i.outcome_unknown,
+        media_urns: i.media_urns,
+        lease_until: i.lease_until,
+        first_attempt_at: i.first_attempt_at,
+        last_attempt_at: i.last_attempt_at,
+    })
+}
+
+impl PostStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Records a new post, with its idempotency key if it has one, both or neither.
+    pub async fn record(
+        &self,
+        post: &Post,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Recorded, StoreError> {
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let mut write = self
+            .client
+            .transact_write_items()
+            .transact_items(put(post_item(post)?)?);
+        if let Some((key, request_hash)) = idempotency {
+            write = write.transact_items(put(HashMap::from([
+                ("PK".into(), AttributeValue::S(tenant_pk(&post.tenant_id))),
+                ("SK".into(), AttributeValue::S(idempotency_sk(key))),
+                ("entity".into(), AttributeValue::S("idempotency_key".into())),
+                ("post_id".into(), AttributeValue::S(post.id.to_string())),
+                (
+                    "request_hash".into(),
+                    AttributeValue::S(request_hash.into()),
+                ),
+            ]))?);
+        }
+        match write.send().await {
+            Ok(_) => Ok(Recorded::Created),
+            Err(e) => match classify("TransactWriteItems record post", e) {
+                StoreError::Conflict(detail) => {
+                    let Some((key, request_hash)) = idempotency else {
+                        return Err(StoreError::Conflict(detail));
+                    };
+                    self.replay(&post.tenant_id, key, request_hash).await
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Recorded, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .key("SK", AttributeValue::S(idempotency_sk(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem idempotency key", e))?;
+        let item = out
+            .item
+            .ok_or_else(|| StoreError::Conflict("post id collision".into()))?;
+        let attr = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        if attr("request_hash").as_deref() != Some(request_hash) {
+            return Ok(Recorded::KeyReused);
+        }
+        let id = attr("post_id")
+            .and_then(|s| PostId::parse(&s))
+            .ok_or_else(|| StoreError::Invalid("idempotency item without post id".into()))?;
+        match self.get(tenant, id).await? {
+            Some(post) => Ok(Recorded::Replayed(Box::new(post))),
+            None => Err(StoreError::Conflict("idempotent post vanished".into())),
+        }
+    }
+
+    /// Undoes [`Self::record`] when the post could not be enqueued, so nothing claims to be
+    /// queued that will never run. Only a post nobody touched yet is removed.
+    pub async fn withdraw(
+        &self,
+        post: &Post,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let delete = |sk: String, condition: Option<&str>| {
+            let mut d = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", AttributeValue::S(tenant_pk(&post.tenant_id)))
+                .key("SK", AttributeValue::S(sk));
+            if let Some(c) = condition {
+                d = d
+                    .condition_expression(c)
+                    .expression_attribute_values(":v", AttributeValue::N(post.version.to_string()));
+            }
+            d.build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        let mut write = self
+            .client
+            .transact_write_items()
+            .transact_items(delete(post_sk(post.id), Some("version = :v"))?);
+        if let Some(key) = idempotency_key {
+            write = write.transact_items(delete(idempotency_sk(key), None)?);
+        }
+        write
+            .send()
+            .await
+            .map_err(|e| classify("TransactWriteItems withdraw post", e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: PostId) -> Result<Option<Post>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .key("SK", AttributeValue::S(post_sk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem post", e))?;
+        out.item.map(post_from_item).transpose()
+    }
+
+    /// Writes `next` if the stored post is still at `next.version - 1`.
+    pub async fn replace(&self, next: &Post) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(post_item(next)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N((next.version - 1).to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("PutItem post", e))?;
+        Ok(())
+    }
+
+    /// Takes a post for one publish attempt (see [`Post::claim`]). A lost race re-reads once:
+    /// whoever won holds the post now.
+    pub async fn claim(
+        &self,
+        tenant: &TenantId,
+        id: PostId,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        for _ in 0..2 {
+            let Some(post) = self.get(tenant, id).await? else {
+                return Ok(Claim::Missing);
+            };
+            let Some(claimed) = post.claim(now, lease) else {
+                return Ok(Claim::NotClaimable(Box::new(post)));
+            };
+            match self.replace(&claimed).await {
+                Ok(()) => return Ok(Claim::Claimed(Box::new(claimed))),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        match self.get(tenant, id).await? {
+            Some(post) => Ok(Claim::NotClaimable(Box::new(post))),
+            None => Ok(Claim::Missing),
+        }
+    }
+
+    /// One page of the tenant's posts, optionally of one connection and/or in one status.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        connection: Option<ConnectionId>,
+        status: Option<PostStatus>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Post>, Option<String>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", AttributeValue::S("POST#".into()))
+            .limit(limit);
+        let mut filters = Vec::new();
+        if let Some(c) = connection {
+            filters.push("connection_id = :c");
+            query = query.expression_attribute_values(":c", AttributeValue::S(c.to_string()));
+        }
+        if let Some(s) = status {
+            filters.push("#status = :s");
+            query = query
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":s", AttributeValue::S(s.as_str().into()));
+        }
+        if !filters.is_empty() {
+            query = query.filter_expression(filters.join(" AND "));
+        }
+        if let Some(cursor) = cursor {
+            query = query
+                .exclusive_start_key("PK", AttributeValue::S(tenant_pk(tenant)))
+                .exclusive_start_key("SK", AttributeValue::S(decode_cursor(cursor, "POST#")?));
+        }
+        let out = query.send().await.map_err(|e| classify("Query posts", e))?;
+        let posts = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(post_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("SK"))
+            .and_then(|v| v.as_s().ok())
+            .map(|sk| encode_cursor(sk));
+        Ok((posts, next))
+    }
+
+    pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
+        #[derive(Serialize)]
+        struct DlqItem<'a> {
+            #[serde(rename = "PK")]
+            pk: String,
+            #[serde(rename = "SK")]
+            sk: String,
+            entity: &'static str,
+            #[serde(flatten)]
+            record: &'a DlqRecord,
+        }
+        let item = to_item(&DlqItem {
+            pk: tenant_pk(&record.tenant_id),
+            sk: format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id),
+            entity: "dlq_record",
+            record,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem DLQ record", e))?;
+        Ok(())
+    }
+
+    /// The tenant's DLQ records, newest first.
+    pub async fn dlq_records(
+        &self,
+        tenant: &TenantId,
+        limit: i32,
+    ) -> Result<Vec<DlqRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", AttributeValue::S("DLQ#".into()))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| classify("Query DLQ records", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+}

@@ -1,0 +1,232 @@
+//! Keeping a connection's tokens usable: opening them, and refreshing them single-flight.
+//! The publisher (after a 401), the refresher (its windows) and the health check all refresh
+//! through [`TokenKeeper::refresh`], so there is one way it happens.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ConnectionId, ConnectionStatus, TenantId};
+use crate::linkedin::{LinkedInClient, LinkedInError};
+use crate::store::{ConnectionStore, StoreError, StoredConnection};
+use crate::vault::{KeyService, KmsKeys, TokenSet, TokenVault, VaultContext, VaultError};
+
+/// LinkedIn's new tokens can be refused for a few seconds; within this age a 401 is waited out.
+pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(60);
+/// How long one refresh may hold a connection.
+pub const REFRESH_LEASE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Refreshed,
+    /// The access token is younger than the propagation window: wait, do not refresh again.
+    TooFresh,
+    /// Another caller is refreshing right now; its result will be there shortly.
+    InProgress,
+    /// Refreshing cannot help; the connection is now `attention` with this reason.
+    NeedsReconnect(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    #[error("connection not found")]
+    Missing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    LinkedIn(#[from] LinkedInError),
+}
+
+impl KeeperError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Missing => false,
+            Self::Store(e) => e.is_retryable(),
+            Self::Vault(e) => e.is_retryable(),
+            Self::LinkedIn(e) => !matches!(e.retry_class(), crate::linkedin::RetryClass::FailFast),
+        }
+    }
+}
+
+pub struct TokenKeeper<K = KmsKeys> {
+    pub connections: ConnectionStore,
+    pub vault: TokenVault<K>,
+    pub linkedin: LinkedInClient,
+    pub propagation_window: Duration,
+}
+
+impl<K: KeyService> TokenKeeper<K> {
+    pub fn new(
+        connections: ConnectionStore,
+        vault: TokenVault<K>,
+        linkedin: LinkedInClient,
+    ) -> Self {
+        Self {
+            connections,
+            vault,
+            linkedin,
+            propagation_window: PROPAGATION_WINDOW,
+        }
+    }
+
+    /// The connection and its tokens in the clear.
+    pub async fn open(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+    ) -> Result<(StoredConnection, TokenSet), KeeperError> {
+        let stored = self
+            .connections
+            .get_stored_connection(tenant, id)
+            .await?
+            .ok_or(KeeperError::Missing)?;
+        let tokens = self
+            .vault
+            .open(&VaultContext::new(tenant, id), &stored.tokens)
+            .await?;
+        Ok((stored, tokens))
+    }
+
+    /// LinkedIn refused the access token (401). A token still propagating is waited for;
+    /// otherwise it is refreshed once, whoever else is asking at the same moment.
+    pub async fn refresh_after_refusal(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshOutcome, KeeperError> {
+        let stored = self
+            .connections
+            .get_stored_connection(tenant, id)
+            .await?
+            .ok_or(KeeperError::Missing)?;
+        let age = (now - stored.connection.token_issued_at)
+            .to_std()
+            .unwrap_or_default();
+        if age < self.propagation_window {
+            return Ok(RefreshOutcome::TooFresh);
+        }
+        self.refresh(stored, now).await
+    }
+
+    /// Refreshes the connection's access token, single-flight: a lease written with the
+    /// connection's version decides who refreshes; the new tokens (and whatever refresh token
+    /// LinkedIn returned) are stored in one conditional write.
+    pub async fn refresh(
+        &self,
+        stored: StoredConnection,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshOutcome, KeeperError> {
+        let current = &stored.connection;
+        if current.refresh_lease_until.is_some_and(|until| until > now) {
+            return Ok(RefreshOutcome::InProgress);
+        }
+        let mut leased = current.clone();
+        leased.version += 1;
+        leased.refresh_lease_until =
+            Some(now + chrono::Duration::from_std(REFRESH_LEASE).expect("bounded"));
+        match self
+            .connections
+            .replace_connection(&leased, &stored.tokens, current.version)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Ok(RefreshOutcome::InProgress),
+            Err(e) => return Err(e.into()),
+        }
+        let context = VaultContext::new(&current.tenant_id, current.id);
+        let tokens = match self.vault.open(&context, &stored.tokens).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.release(&leased, &stored, now).await;
+                return Err(e.into());
+            }
+        };
+        let Some(refresh_token) = tokens.refresh_token else {
+            let reason = format!(
+                "LinkedIn gave this app no refresh token; the member must reconnect before {}",
+                current.access_token_expires_at.format("%Y-%m-%d")
+            );
+            self.needs_reconnect(&leased, &stored, &reason, now).await?;
+            return Ok(RefreshOutcome::NeedsReconnect(reason));
+        };
+        match self.linkedin.refresh(&refresh_token).await {
+            Ok(grant) => {
+                let renewed = TokenSet {
+                    access_token: grant.access_token,
+                    // LinkedIn returns the same refresh token; others rotate. Keep what came.
+                    refresh_token: Some(grant.refresh_token.unwrap_or(refresh_token)),
+                };
+                let sealed = self.vault.seal(&context, &renewed).await?;
+                let mut next = leased.clone();
+                next.version += 1;
+                next.refresh_lease_until = None;
+                next.access_token_expires_at = grant.access_token_expires_at;
+                if grant.refresh_token_expires_at.is_some() {
+                    next.refresh_token_expires_at = grant.refresh_token_expires_at;
+                }
+                next.token_issued_at = now;
+                next.status = ConnectionStatus::Healthy;
+                next.reason = None;
+                next.updated_at = now;
+                self.connections
+                    .replace_connection(&next, &sealed, leased.version)
+                    .await?;
+                tracing::info!(connection_id = %current.id, "access token refreshed");
+                Ok(RefreshOutcome::Refreshed)
+            }
+            Err(e) if e.is_invalid_grant() => {
+                let reason = "LinkedIn refused the refresh token (revoked or expired); the member must reconnect".to_owned();
+                tracing::warn!(connection_id = %current.id, error = %e, "refresh refused");
+                self.needs_reconnect(&leased, &stored, &reason, now).await?;
+                Ok(RefreshOutcome::NeedsReconnect(reason))
+            }
+            Err(e) => {
+                self.release(&leased, &stored, now).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn needs_reconnect(
+        &self,
+        leased: &crate::domain::Connection,
+        stored: &StoredConnection,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), KeeperError> {
+        let mut next = leased.clone();
+        next.version += 1;
+        next.refresh_lease_until = None;
+        next.status = ConnectionStatus::Attention;
+        next.reason = Some(reason.to_owned());
+        next.updated_at = now;
+        self.connections
+            .replace_connection(&next, &stored.tokens, leased.version)
+            .await?;
+        tracing::warn!(connection_id = %leased.id, reason, "connection needs attention");
+        Ok(())
+    }
+
+    /// Gives the lease back after a failure that a later try may get past.
+    async fn release(
+        &self,
+        leased: &crate::domain::Connection,
+        stored: &StoredConnection,
+        now: DateTime<Utc>,
+    ) {
+        let mut next = leased.clone();
+        next.version += 1;
+        next.refresh_lease_until = None;
+        next.updated_at = now;
+        if let Err(e) = self
+            .connections
+            .replace_connection(&next, &stored.tokens, leased.version)
+            .await
+        {
+            tracing::warn!(connection_id = %leased.id, error = %e, "could not release the refresh lease; it expires by itself");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What Lambda's SQS event source mapping does, for the local stack: receive a batch, invoke
+//! the publisher with it, delete the messages it did not report as failed. Failed ones come
+//! back when their visibility timeout ends (the publisher shortens or lengthens it for
+//! retries), and the queue's redrive policy moves them to the DLQ after too many receives.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use publisher_function::Publisher;
+
+pub fn spawn(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    publisher: Arc<Publisher>,
+    batch_size: i32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(batch_size)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await;
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: receive failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let mut event = SqsEvent::default();
+            event.records = messages.iter().map(to_event_record).collect();
+            let response = publisher_function::handle(event, &publisher).await;
+            let failed: HashSet<String> = response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect();
+            let done: Vec<_> = messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !failed.contains(m.message_id().unwrap_or_default()))
+                .filter_map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if !done.is_empty() {
+                if let Err(e) = sqs
+                    .delete_message_batch()
+                    .queue_url(&queue_url)
+                    .set_entries(Some(done))
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: delete failed");
+                }
+            }
+        }
+    })
+}
+
+fn to_event_record(m: &aws_sdk_sqs::types::Message) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = m.message_id().map(str::to_owned);
+    record.receipt_handle = m.receipt_handle().map(str::to_owned);
+    record.body = m.body().map(str::to_owned);
+    record.md5_of_body = m.md5_of_body().map(str::to_owned);
+    record.event_source = Some("aws:sqs".into());
+    record.aws_region = Some("us-east-1".into());
+    if let Some(attributes) = m.attributes() {
+        record.attributes = attributes
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect();
+    }
+    record
+}
