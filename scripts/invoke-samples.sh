@@ -44,6 +44,8 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   LINKEDIN_AUTH_BASE_URL=http://127.0.0.1:$sim_port LINKEDIN_API_BASE_URL=http://127.0.0.1:$sim_port \
   TABLE_NAME=linkedin-connector TOKEN_KEY_ID=alias/linkedin-connector-tokens \
   PUBLISH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish \
+  PUBLISH_QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:linkedin-connector-publish \
+  SCHEDULE_GROUP=linkedin-connector SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/linkedin-connector-scheduler \
   AWS_LAMBDA_LOG_FORMAT=JSON
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" >"$logs/watch.log" 2>&1 &
 wait_for_port "$invoke_port" "cargo lambda watch"

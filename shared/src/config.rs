@@ -35,6 +35,10 @@ pub const VARIABLES: &[&str] = &[
     "LINKEDIN_POSTS_API",
     "MEDIA_MAX_BYTES",
     "MEDIA_ALLOW_PRIVATE_HOSTS",
+    "SCHEDULE_GROUP",
+    "SCHEDULER_ROLE_ARN",
+    "PUBLISH_QUEUE_ARN",
+    "PUBLISH_DLQ_ARN",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -77,6 +81,8 @@ pub struct Config {
     /// Which LinkedIn posting API to use.
     pub posts_api: PostsApi,
     pub media: MediaSettings,
+    /// One-time schedules; required by the functions that schedule (`publisher`).
+    pub schedules: Option<crate::schedules::ScheduleSettings>,
 }
 
 /// LinkedIn's two posting dialects.
@@ -98,6 +104,13 @@ pub struct MediaSettings {
 }
 
 impl Config {
+    /// Schedule settings, for the functions that create schedules (fails fast at cold start).
+    pub fn require_schedules(&self) -> Result<&crate::schedules::ScheduleSettings, ConfigError> {
+        self.schedules.as_ref().ok_or(ConfigError::Missing(
+            "SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and PUBLISH_QUEUE_ARN",
+        ))
+    }
+
     /// The publish queue's URL, for the functions that need it (fails fast at cold start).
     pub fn require_publish_queue(&self) -> Result<&str, ConfigError> {
         self.publish_queue_url
@@ -208,6 +221,21 @@ impl Config {
             redirect_allow_list,
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
+            schedules: match (
+                get("SCHEDULE_GROUP"),
+                get("SCHEDULER_ROLE_ARN"),
+                get("PUBLISH_QUEUE_ARN"),
+            ) {
+                (Some(group), Some(role_arn), Some(queue_arn)) => {
+                    Some(crate::schedules::ScheduleSettings {
+                        group,
+                        role_arn,
+                        queue_arn,
+                        dead_letter_arn: get("PUBLISH_DLQ_ARN"),
+                    })
+                }
+                _ => None,
+            },
             posts_api,
             media: MediaSettings {
                 max_bytes,

@@ -9,6 +9,7 @@ pub mod linkedin;
 pub mod media;
 pub mod posts;
 pub mod queue;
+pub mod schedules;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

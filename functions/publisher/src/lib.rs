@@ -14,7 +14,8 @@ use connector::media::{fetch_image, MediaError};
 use connector::posts::{
     retry_delay, Job, JobAction, Post, PostError, PostStatus, MAX_ATTEMPTS, MAX_JOB_AGE,
 };
-use connector::queue::PublishQueue;
+use connector::queue::{PublishQueue, MAX_VISIBILITY};
+use connector::schedules::JobScheduler;
 use connector::store::{Claim, ConnectionStore, DlqRecord, PostStore, StoreError};
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
 use connector::vault::{KmsKeys, TokenSet, TokenVault};
@@ -32,6 +33,8 @@ pub struct Publisher {
     pub posts: PostStore,
     pub keeper: TokenKeeper<KmsKeys>,
     pub queue: PublishQueue,
+    /// For waits longer than SQS's visibility allows.
+    pub scheduler: JobScheduler,
     pub dialect: PostsApi,
     pub media: MediaSettings,
     pub lease: Duration,
@@ -54,6 +57,10 @@ impl Publisher {
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
+            ),
+            scheduler: JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
             ),
             dialect: config.posts_api,
             media: config.media.clone(),
@@ -122,6 +129,24 @@ async fn process(message: &SqsMessage, publisher: &Publisher) -> bool {
         };
         match outcome {
             Outcome::Done => true,
+            Outcome::RetryAfter(delay) if delay > MAX_VISIBILITY => {
+                // Longer than a message can stay invisible (LinkedIn's daily reset): a one-time
+                // schedule puts the job back on the queue then, and this message is done.
+                let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let name = format!("retry-{}-{}", job.post_id, at.timestamp());
+                match publisher.scheduler.enqueue_at(&name, &job, at).await {
+                    Ok(()) => {
+                        info!(at = %at, schedule = name.as_str(), "retry scheduled past the queue's limit");
+                        true
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "could not schedule the retry; redelivering after 12 h instead");
+                        let receipt = message.receipt_handle.as_deref().unwrap_or_default();
+                        let _ = publisher.queue.redeliver_after(receipt, MAX_VISIBILITY).await;
+                        false
+                    }
+                }
+            }
             Outcome::RetryAfter(delay) => {
                 let receipt = message.receipt_handle.as_deref().unwrap_or_default();
                 info!(delay_ms = delay.as_millis() as u64, "retry scheduled");

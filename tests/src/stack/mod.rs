@@ -172,18 +172,30 @@ impl LocalStack {
             }
         };
 
-        let (queue_url, dlq_url) = provision::ensure_queues(
+        let queues = provision::ensure_queues(
             &sdk,
             &settings["PUBLISH_QUEUE_NAME"],
             options.queue_visibility,
         )
         .await?;
-        settings
-            .entry("PUBLISH_QUEUE_URL".into())
-            .or_insert(queue_url);
+        let dlq_url = queues.dlq_url.clone();
+        for (name, value) in [
+            ("PUBLISH_QUEUE_URL", queues.url),
+            ("PUBLISH_QUEUE_ARN", queues.arn),
+            ("PUBLISH_DLQ_ARN", queues.dlq_arn),
+            ("SCHEDULE_GROUP", "linkedin-connector".to_owned()),
+            // moto does not check roles; in AWS this is the template's SchedulerRole.
+            (
+                "SCHEDULER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/linkedin-connector-scheduler".to_owned(),
+            ),
+        ] {
+            settings.entry(name.into()).or_insert(value);
+        }
         let config = Config::from_lookup(|k| settings.get(k).cloned())?;
         provision::create_table(&sdk, &config.table_name).await?;
         provision::ensure_token_key(&sdk, &config.token_key_id).await?;
+        provision::ensure_schedule_group(&sdk, &config.require_schedules()?.group).await?;
 
         let mut oauth = oauth_function::OAuthService::from_config(&config, &sdk)?;
         oauth.patience = options.patience;

@@ -115,14 +115,43 @@ pub async fn ensure_token_key(sdk: &aws_config::SdkConfig, alias: &str) -> anyho
     }
 }
 
+/// The publish queue and its dead-letter queue.
+pub struct Queues {
+    pub url: String,
+    pub arn: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading a queue's ARN")?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("the queue has no ARN")
+}
+
+/// The schedule group one-time schedules go in.
+pub async fn ensure_schedule_group(sdk: &aws_config::SdkConfig, name: &str) -> anyhow::Result<()> {
+    let scheduler = aws_sdk_scheduler::Client::new(sdk);
+    match scheduler.create_schedule_group().name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if format!("{e:?}").contains("Conflict") => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context("creating the schedule group")),
+    }
+}
+
 /// The publish queue and its dead-letter queue (redrive after 5 receives: a job that crashes
-/// the publisher that often is parked there). Returns the
-/// queue URLs `(queue, dlq)`.
+/// the publisher that often is parked there).
 pub async fn ensure_queues(
     sdk: &aws_config::SdkConfig,
     name: &str,
     visibility: std::time::Duration,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<Queues> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dlq_url = sqs
         .create_queue()
@@ -133,16 +162,7 @@ pub async fn ensure_queues(
         .context("creating the DLQ")?
         .queue_url
         .context("CreateQueue returned no URL")?;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .context("reading the DLQ's ARN")?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .context("the DLQ has no ARN")?;
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5 });
     let queue_url = sqs
         .create_queue()
@@ -157,5 +177,11 @@ pub async fn ensure_queues(
         .context("creating the publish queue")?
         .queue_url
         .context("CreateQueue returned no URL")?;
-    Ok((queue_url, dlq_url))
+    let arn = queue_arn(&sqs, &queue_url).await?;
+    Ok(Queues {
+        url: queue_url,
+        arn,
+        dlq_url,
+        dlq_arn,
+    })
 }

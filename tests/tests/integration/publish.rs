@@ -902,3 +902,71 @@ async fn posts_are_listed_by_connection_and_status() {
         (400, Some("status"))
     );
 }
+
+#[tokio::test]
+async fn a_wait_longer_than_sqs_allows_goes_through_a_one_time_schedule() {
+    let (stack, connection) = connected(|_| {}).await;
+    // LinkedIn asks for almost 14 hours: more than a message can stay invisible (12 h).
+    let mut throttle = Fault::status("POST", "/rest/posts", 429).times(1);
+    throttle.headers = vec![("retry-after".into(), "50000".into())];
+    stack.simulator().inject(throttle);
+    let id = publish_text(&stack, &connection, "after the daily reset").await;
+
+    let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
+    let settings = stack.config.require_schedules().unwrap();
+    let started = Instant::now();
+    let name = loop {
+        let listed = scheduler
+            .list_schedules()
+            .group_name(&settings.group)
+            .send()
+            .await
+            .unwrap();
+        if let Some(s) = listed
+            .schedules()
+            .iter()
+            .find(|s| s.name().unwrap_or_default().contains(&id))
+        {
+            break s.name().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < SLOW, "no schedule was created");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let schedule = scheduler
+        .get_schedule()
+        .group_name(&settings.group)
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let expression = schedule.schedule_expression().unwrap();
+    let at = chrono::NaiveDateTime::parse_from_str(
+        expression.trim_start_matches("at(").trim_end_matches(')'),
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    .unwrap()
+    .and_utc();
+    let wait = at - Utc::now();
+    assert!(
+        wait > chrono::Duration::hours(13) && wait < chrono::Duration::hours(14),
+        "{expression}"
+    );
+    let target = schedule.target().unwrap();
+    assert_eq!(target.arn(), settings.queue_arn);
+    let job: Job = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(
+        (job.post_id.to_string(), job.action),
+        (id.clone(), JobAction::Publish)
+    );
+    assert_eq!(
+        schedule.action_after_completion().map(|a| a.as_str()),
+        Some("DELETE")
+    );
+
+    // The message itself is done: nothing is redelivered before the schedule fires.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stack.simulator().count("POST", "/rest/posts"), 1);
+    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    assert_eq!(post["status"], "queued");
+    assert_eq!(post["last_error"]["code"], "RATE_LIMITED");
+}
