@@ -1,5 +1,5 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: setup dev test build-lambdas
+.PHONY: setup dev test bench build-lambdas
 
 # The project's own tools (moto, cfn-lint, sam, cargo-lambda) live in .venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -17,6 +17,10 @@ test: setup
 	cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 	./scripts/invoke-samples.sh
+
+# Publishes posts through the local pipeline and reports calls, CPU and latency per post.
+bench: setup
+	cargo run --release --bin bench-publish
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup
