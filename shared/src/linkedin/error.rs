@@ -20,7 +20,7 @@ pub enum RetryClass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkedInError {
-    #[error("LinkedIn refused the access token (401, serviceErrorCode {service_error_code:?}): {message}")]
+    #[error("LinkedIn refused the access token (401{}): {message}", codes(.service_error_code, &None))]
     Unauthorized {
         service_error_code: Option<u32>,
         message: String,
@@ -47,7 +47,7 @@ pub enum LinkedInError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("LinkedIn refused the request ({status}, serviceErrorCode {service_error_code:?}, code {code:?}): {message}")]
+    #[error("LinkedIn refused the request ({status}{}): {message}", codes(.service_error_code, .code))]
     Rejected {
         status: u16,
         service_error_code: Option<u32>,
@@ -73,6 +73,18 @@ pub enum LinkedInError {
     },
     #[error("unexpected answer from LinkedIn ({status}): {detail}")]
     Unexpected { status: u16, detail: String },
+}
+
+/// ", serviceErrorCode 100, ACCESS_DENIED" — whichever LinkedIn gave.
+fn codes(service_error_code: &Option<u32>, code: &Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(n) = service_error_code {
+        out.push_str(&format!(", serviceErrorCode {n}"));
+    }
+    if let Some(c) = code {
+        out.push_str(&format!(", {c}"));
+    }
+    out
 }
 
 impl LinkedInError {
@@ -356,6 +368,26 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn messages_name_linkedins_codes_plainly() {
+        let e = classify(
+            403,
+            r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions"}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "LinkedIn refused the request (403, serviceErrorCode 100, ACCESS_DENIED): Not enough permissions"
+        );
+        let e = classify(
+            401,
+            r#"{"status":401,"message":"Empty oauth2_access_token"}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "LinkedIn refused the access token (401): Empty oauth2_access_token"
+        );
     }
 
     #[test]
