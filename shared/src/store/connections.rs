@@ -22,7 +22,9 @@ use crate::domain::{
 };
 use crate::vault::SealedTokens;
 
-use super::{classify, decode_cursor, encode_cursor, from_item, to_item, Item, StoreError};
+use super::{classify, from_item, page, tenant_pk, tenant_query, to_item, Item, StoreError};
+#[cfg(test)]
+use super::{decode_cursor, encode_cursor};
 
 /// A connection with its sealed tokens, as stored.
 #[derive(Debug, Clone)]
@@ -114,9 +116,6 @@ struct PendingItem {
     ttl: i64,
 }
 
-fn tenant_pk(tenant: &TenantId) -> String {
-    format!("TENANT#{tenant}")
-}
 fn connection_sk(id: ConnectionId) -> String {
     format!("CONN#{id}")
 }
@@ -322,37 +321,11 @@ impl ConnectionStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<Connection>, Option<String>), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
-            .expression_attribute_values(":prefix", AttributeValue::S("CONN#".into()))
-            .limit(limit);
-        if let Some(cursor) = cursor {
-            let sk = decode_cursor(cursor, "CONN#")?;
-            query = query
-                .exclusive_start_key("PK", AttributeValue::S(tenant_pk(tenant)))
-                .exclusive_start_key("SK", AttributeValue::S(sk));
-        }
-        let out = query
+        let out = tenant_query(&self.client, &self.table, tenant, "CONN#", limit, cursor)?
             .send()
             .await
             .map_err(|e| classify("Query connections", e))?;
-        let connections = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| stored_from_item(i).map(|s| s.connection))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .and_then(|k| k.get("SK"))
-            .and_then(|v| v.as_s().ok())
-            .map(|sk| encode_cursor(sk));
-        Ok((connections, next))
+        page(out, |i| stored_from_item(i).map(|s| s.connection))
     }
 }
 

@@ -16,6 +16,56 @@ pub use posts::{Claim, DlqRecord, PostStore, Recorded};
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The partition holding everything of one tenant's.
+pub(crate) fn tenant_pk(tenant: &crate::domain::TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+/// A query of one tenant's items whose sort key starts with `prefix`, one page of `limit`,
+/// resuming after `cursor` (which must be one of ours for the same prefix).
+pub(crate) fn tenant_query(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    tenant: &crate::domain::TenantId,
+    prefix: &str,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder, StoreError> {
+    let mut query = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+        .limit(limit);
+    if let Some(cursor) = cursor {
+        query = query
+            .exclusive_start_key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .exclusive_start_key("SK", AttributeValue::S(decode_cursor(cursor, prefix)?));
+    }
+    Ok(query)
+}
+
+/// The items of a query page, decoded, and the cursor to the next page.
+pub(crate) fn page<T>(
+    out: aws_sdk_dynamodb::operation::query::QueryOutput,
+    decode: impl Fn(Item) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    let next = out
+        .last_evaluated_key
+        .as_ref()
+        .and_then(|k| k.get("SK"))
+        .and_then(|v| v.as_s().ok())
+        .map(|sk| encode_cursor(sk));
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, next))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A conditional write lost a race (someone else wrote first). Re-read and decide.

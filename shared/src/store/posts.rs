@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{classify, decode_cursor, encode_cursor, from_item, to_item, Item, StoreError};
+use super::{classify, from_item, page, tenant_pk, tenant_query, to_item, Item, StoreError};
 use crate::domain::{ConnectionId, TenantId};
 use crate::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
 
@@ -104,9 +104,6 @@ struct PostItem {
     last_attempt_at: Option<DateTime<Utc>>,
 }
 
-fn tenant_pk(tenant: &TenantId) -> String {
-    format!("TENANT#{tenant}")
-}
 fn post_sk(id: PostId) -> String {
     format!("POST#{id}")
 }
@@ -364,14 +361,7 @@ impl PostStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<Post>, Option<String>), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
-            .expression_attribute_values(":prefix", AttributeValue::S("POST#".into()))
-            .limit(limit);
+        let mut query = tenant_query(&self.client, &self.table, tenant, "POST#", limit, cursor)?;
         let mut filters = Vec::new();
         if let Some(c) = connection {
             filters.push("connection_id = :c");
@@ -386,25 +376,8 @@ impl PostStore {
         if !filters.is_empty() {
             query = query.filter_expression(filters.join(" AND "));
         }
-        if let Some(cursor) = cursor {
-            query = query
-                .exclusive_start_key("PK", AttributeValue::S(tenant_pk(tenant)))
-                .exclusive_start_key("SK", AttributeValue::S(decode_cursor(cursor, "POST#")?));
-        }
         let out = query.send().await.map_err(|e| classify("Query posts", e))?;
-        let posts = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(post_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .and_then(|k| k.get("SK"))
-            .and_then(|v| v.as_s().ok())
-            .map(|sk| encode_cursor(sk));
-        Ok((posts, next))
+        page(out, post_from_item)
     }
 
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
@@ -440,22 +413,11 @@ impl PostStore {
         tenant: &TenantId,
         limit: i32,
     ) -> Result<Vec<DlqRecord>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
-            .expression_attribute_values(":prefix", AttributeValue::S("DLQ#".into()))
+        let out = tenant_query(&self.client, &self.table, tenant, "DLQ#", limit, None)?
             .scan_index_forward(false)
-            .limit(limit)
             .send()
             .await
             .map_err(|e| classify("Query DLQ records", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect()
+        Ok(page(out, from_item)?.0)
     }
 }
