@@ -39,6 +39,7 @@ pub const VARIABLES: &[&str] = &[
     "SCHEDULER_ROLE_ARN",
     "PUBLISH_QUEUE_ARN",
     "PUBLISH_DLQ_ARN",
+    "REFRESHER_ARN",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -232,6 +233,7 @@ impl Config {
                         role_arn,
                         queue_arn,
                         dead_letter_arn: get("PUBLISH_DLQ_ARN"),
+                        refresher_arn: get("REFRESHER_ARN"),
                     })
                 }
                 _ => None,

@@ -9,6 +9,9 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{DateTime, Utc};
 
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ConnectionId, TenantId};
 use crate::posts::Job;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,11 +26,74 @@ pub enum ScheduleError {
 #[derive(Debug, Clone)]
 pub struct ScheduleSettings {
     pub group: String,
-    /// The role EventBridge Scheduler assumes to send to the queue.
+    /// The role EventBridge Scheduler assumes to send to the queue or invoke the refresher.
     pub role_arn: String,
     pub queue_arn: String,
     /// Where a schedule's event goes when delivery keeps failing.
     pub dead_letter_arn: Option<String>,
+    /// The refresher function, target of the refresh windows.
+    pub refresher_arn: Option<String>,
+}
+
+/// When a connection's access token is refreshed, before it expires (the spec's T-7d, T-1d,
+/// T-12h). The later ones are there in case the earlier ones failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefreshWindow {
+    #[serde(rename = "T-7d")]
+    SevenDays,
+    #[serde(rename = "T-1d")]
+    OneDay,
+    #[serde(rename = "T-12h")]
+    TwelveHours,
+}
+
+impl RefreshWindow {
+    pub const ALL: [RefreshWindow; 3] = [Self::SevenDays, Self::OneDay, Self::TwelveHours];
+
+    pub fn before_expiry(self) -> chrono::Duration {
+        match self {
+            Self::SevenDays => chrono::Duration::days(7),
+            Self::OneDay => chrono::Duration::days(1),
+            Self::TwelveHours => chrono::Duration::hours(12),
+        }
+    }
+
+    pub fn is_last(self) -> bool {
+        self == Self::TwelveHours
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::SevenDays => "7d",
+            Self::OneDay => "1d",
+            Self::TwelveHours => "12h",
+        }
+    }
+
+    /// The schedule's name: one per connection and window, so new windows replace old ones.
+    pub fn schedule_name(self, connection: ConnectionId) -> String {
+        format!("refresh-{connection}-{}", self.suffix())
+    }
+}
+
+/// What the refresher receives when a window opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub window: RefreshWindow,
+}
+
+/// The windows still ahead for a token expiring at `expires_at`.
+pub fn windows_ahead(
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(RefreshWindow, DateTime<Utc>)> {
+    RefreshWindow::ALL
+        .into_iter()
+        .map(|w| (w, expires_at - w.before_expiry()))
+        .filter(|(_, at)| *at > now)
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +116,131 @@ impl JobScheduler {
         &self.settings
     }
 
+    /// Puts the connection's refresh windows in place for a token expiring at `expires_at`:
+    /// each window's schedule is updated if it exists and created if not, so refreshing
+    /// replaces the old windows instead of piling up new ones. Windows already past are
+    /// removed. Returns how many windows are scheduled.
+    pub async fn put_refresh_windows(
+        &self,
+        tenant: &TenantId,
+        connection: ConnectionId,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let refresher = self
+            .settings
+            .refresher_arn
+            .clone()
+            .ok_or_else(|| ScheduleError::Refused("REFRESHER_ARN is not configured".into()))?;
+        let ahead = windows_ahead(expires_at, now);
+        for window in RefreshWindow::ALL {
+            let name = window.schedule_name(connection);
+            let Some((_, at)) = ahead.iter().find(|(w, _)| *w == window) else {
+                self.delete(&name).await?;
+                continue;
+            };
+            let input = serde_json::to_string(&RefreshRequest {
+                tenant_id: tenant.clone(),
+                connection_id: connection,
+                window,
+            })
+            .expect("requests serialize");
+            let target = self.target(&refresher, input, 6 * 3600)?;
+            // Refreshes may run anywhere in the half hour after the window opens.
+            let flexible = self.flexible(30)?;
+            let updated = self
+                .client
+                .update_schedule()
+                .name(&name)
+                .group_name(&self.settings.group)
+                .schedule_expression(at_expression(*at))
+                .schedule_expression_timezone("UTC")
+                .flexible_time_window(flexible.clone())
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .target(target.clone())
+                .send()
+                .await;
+            match updated.map_err(classify) {
+                Ok(_) => {}
+                Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => {
+                    self.client
+                        .create_schedule()
+                        .name(&name)
+                        .group_name(&self.settings.group)
+                        .schedule_expression(at_expression(*at))
+                        .schedule_expression_timezone("UTC")
+                        .flexible_time_window(flexible)
+                        .action_after_completion(ActionAfterCompletion::Delete)
+                        .target(target)
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ahead.len())
+    }
+
+    /// Removes the connection's refresh windows (disconnect).
+    pub async fn delete_refresh_windows(
+        &self,
+        connection: ConnectionId,
+    ) -> Result<(), ScheduleError> {
+        for window in RefreshWindow::ALL {
+            self.delete(&window.schedule_name(connection)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), ScheduleError> {
+        match self
+            .client
+            .delete_schedule()
+            .name(name)
+            .group_name(&self.settings.group)
+            .send()
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(()),
+            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn target(
+        &self,
+        arn: &str,
+        input: String,
+        max_age_seconds: i32,
+    ) -> Result<Target, ScheduleError> {
+        let mut target = Target::builder()
+            .arn(arn)
+            .role_arn(&self.settings.role_arn)
+            .input(input)
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(10)
+                    .maximum_event_age_in_seconds(max_age_seconds)
+                    .build(),
+            );
+        if let Some(dlq) = &self.settings.dead_letter_arn {
+            target = target.dead_letter_config(DeadLetterConfig::builder().arn(dlq).build());
+        }
+        target
+            .build()
+            .map_err(|e| ScheduleError::Refused(e.to_string()))
+    }
+
+    fn flexible(&self, minutes: i32) -> Result<FlexibleTimeWindow, ScheduleError> {
+        FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Flexible)
+            .maximum_window_in_minutes(minutes)
+            .build()
+            .map_err(|e| ScheduleError::Refused(e.to_string()))
+    }
+
     /// Sends `job` to the publish queue at `at` (within a 15-minute flexible window, so that
     /// many posts held by the same daily reset do not all land in the same second). Creating
     /// the same schedule twice is not an error.
@@ -59,27 +250,9 @@ impl JobScheduler {
         job: &Job,
         at: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
-        let mut target = Target::builder()
-            .arn(&self.settings.queue_arn)
-            .role_arn(&self.settings.role_arn)
-            .input(serde_json::to_string(job).expect("jobs serialize"))
-            .retry_policy(
-                RetryPolicy::builder()
-                    .maximum_retry_attempts(10)
-                    .maximum_event_age_in_seconds(86_400)
-                    .build(),
-            );
-        if let Some(dlq) = &self.settings.dead_letter_arn {
-            target = target.dead_letter_config(DeadLetterConfig::builder().arn(dlq).build());
-        }
-        let target = target
-            .build()
-            .map_err(|e| ScheduleError::Refused(e.to_string()))?;
-        let window = FlexibleTimeWindow::builder()
-            .mode(FlexibleTimeWindowMode::Flexible)
-            .maximum_window_in_minutes(15)
-            .build()
-            .map_err(|e| ScheduleError::Refused(e.to_string()))?;
+        let input = serde_json::to_string(job).expect("jobs serialize");
+        let target = self.target(&self.settings.queue_arn, input, 86_400)?;
+        let window = self.flexible(15)?;
         let created = self
             .client
             .create_schedule()
@@ -125,6 +298,47 @@ where
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn windows_fall_7_days_1_day_and_12_hours_before_expiry() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let expiry = now + chrono::Duration::days(60);
+        let ahead = windows_ahead(expiry, now);
+        assert_eq!(ahead.len(), 3);
+        assert_eq!(
+            ahead[0],
+            (RefreshWindow::SevenDays, expiry - chrono::Duration::days(7))
+        );
+        assert_eq!(
+            ahead[2],
+            (
+                RefreshWindow::TwelveHours,
+                expiry - chrono::Duration::hours(12)
+            )
+        );
+    }
+
+    #[test]
+    fn windows_already_past_are_not_scheduled() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let ahead = windows_ahead(now + chrono::Duration::hours(20), now);
+        assert_eq!(
+            ahead.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
+            [RefreshWindow::TwelveHours]
+        );
+    }
+
+    #[test]
+    fn schedule_names_fit_eventbridges_limit_and_name_the_window() {
+        let id = ConnectionId::new();
+        let name = RefreshWindow::TwelveHours.schedule_name(id);
+        assert!(name.len() <= 64 && name.ends_with("-12h"), "{name}");
+        let request: RefreshRequest = serde_json::from_str(&format!(
+            r#"{{"tenant_id":"acme","connection_id":"{id}","window":"T-7d"}}"#
+        ))
+        .unwrap();
+        assert_eq!(request.window, RefreshWindow::SevenDays);
+    }
 
     #[test]
     fn at_expressions_are_utc_to_the_second() {

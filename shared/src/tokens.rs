@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{ConnectionId, ConnectionStatus, TenantId};
 use crate::linkedin::{LinkedInClient, LinkedInError};
+use crate::schedules::JobScheduler;
 use crate::store::{ConnectionStore, StoreError, StoredConnection};
 use crate::vault::{KeyService, KmsKeys, TokenSet, TokenVault, VaultContext, VaultError};
 
@@ -55,6 +56,8 @@ pub struct TokenKeeper<K = KmsKeys> {
     pub vault: TokenVault<K>,
     pub linkedin: LinkedInClient,
     pub propagation_window: Duration,
+    /// Re-plans the refresh windows after every refresh (when configured).
+    pub windows: Option<JobScheduler>,
 }
 
 impl<K: KeyService> TokenKeeper<K> {
@@ -68,7 +71,55 @@ impl<K: KeyService> TokenKeeper<K> {
             vault,
             linkedin,
             propagation_window: PROPAGATION_WINDOW,
+            windows: None,
         }
+    }
+
+    pub fn with_windows(mut self, scheduler: JobScheduler) -> Self {
+        self.windows = Some(scheduler);
+        self
+    }
+
+    /// Puts a connection in `attention` with a reason a person can act on (unless it is
+    /// revoked). Retries a lost race once.
+    pub async fn set_attention(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), KeeperError> {
+        for _ in 0..3 {
+            let stored = self
+                .connections
+                .get_stored_connection(tenant, id)
+                .await?
+                .ok_or(KeeperError::Missing)?;
+            let c = &stored.connection;
+            if c.status == ConnectionStatus::Revoked
+                || (c.status == ConnectionStatus::Attention && c.reason.as_deref() == Some(reason))
+            {
+                return Ok(());
+            }
+            let mut next = c.clone();
+            next.version += 1;
+            next.status = ConnectionStatus::Attention;
+            next.reason = Some(reason.to_owned());
+            next.updated_at = now;
+            match self
+                .connections
+                .replace_connection(&next, &stored.tokens, c.version)
+                .await
+            {
+                Ok(()) => {
+                    tracing::warn!(connection_id = %id, reason, "connection needs attention");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict("connection kept changing".into()).into())
     }
 
     /// The connection and its tokens in the clear.
@@ -175,6 +226,21 @@ impl<K: KeyService> TokenKeeper<K> {
                     .replace_connection(&next, &sealed, leased.version)
                     .await?;
                 tracing::info!(connection_id = %current.id, "access token refreshed");
+                if let Some(windows) = &self.windows {
+                    // New expiry, new windows; failing to plan them is logged, not fatal:
+                    // the next refresh or health check plans them again.
+                    if let Err(e) = windows
+                        .put_refresh_windows(
+                            &next.tenant_id,
+                            next.id,
+                            next.access_token_expires_at,
+                            now,
+                        )
+                        .await
+                    {
+                        tracing::warn!(connection_id = %next.id, error = %e, "could not re-plan the refresh windows");
+                    }
+                }
                 Ok(RefreshOutcome::Refreshed)
             }
             Err(e) if e.is_invalid_grant() => {

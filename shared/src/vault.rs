@@ -69,6 +69,21 @@ pub struct SealedTokens {
     pub refresh_token: Option<Vec<u8>>,
 }
 
+impl SealedTokens {
+    /// What is left after a disconnect: no data key, no ciphertext. Nothing can be opened.
+    pub fn destroyed() -> Self {
+        Self {
+            wrapped_key: Vec::new(),
+            access_token: Vec::new(),
+            refresh_token: None,
+        }
+    }
+
+    pub fn is_destroyed(&self) -> bool {
+        self.wrapped_key.is_empty() || self.access_token.is_empty()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     /// KMS could not be reached or throttled us: retrying can help.
@@ -77,6 +92,9 @@ pub enum VaultError {
     /// KMS refused (wrong context, disabled or deleted key, no permission): retrying cannot help.
     #[error("key service refused the data key: {0}")]
     KeyRefused(String),
+    /// A disconnect destroyed the connection's tokens and data key.
+    #[error("the connection's tokens were destroyed (disconnected)")]
+    Destroyed,
     /// The ciphertext does not belong to this connection or was altered.
     #[error("stored tokens failed to decrypt for this connection (moved or tampered ciphertext)")]
     Integrity,
@@ -153,6 +171,9 @@ impl<K: KeyService> TokenVault<K> {
         context: &VaultContext,
         sealed: &SealedTokens,
     ) -> Result<TokenSet, VaultError> {
+        if sealed.is_destroyed() {
+            return Err(VaultError::Destroyed);
+        }
         let key = self
             .keys
             .unwrap_data_key(&sealed.wrapped_key, &context.kms_context())

@@ -1,5 +1,6 @@
 //! The `api` function: the calling tenant's connections and posts.
 
+mod disconnect;
 mod posts;
 
 use anyhow::Context as _;
@@ -19,6 +20,10 @@ pub struct ApiService {
     pub connections: ConnectionStore,
     pub posts: PostStore,
     pub queue: PublishQueue,
+    /// For disconnect: open the tokens to revoke them, remove the refresh windows.
+    pub vault: connector::vault::TokenVault,
+    pub linkedin: connector::linkedin::LinkedInClient,
+    pub windows: connector::schedules::JobScheduler,
 }
 
 impl ApiService {
@@ -30,6 +35,16 @@ impl ApiService {
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
+            ),
+            vault: connector::vault::TokenVault::new(connector::vault::KmsKeys::new(
+                aws_sdk_kms::Client::new(sdk),
+                config.token_key_id.clone(),
+            )),
+            linkedin: connector::linkedin::LinkedInClient::new(config.linkedin.clone())
+                .context("building the LinkedIn client")?,
+            windows: connector::schedules::JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
             ),
         })
     }
@@ -59,10 +74,11 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             only(request, "GET")?;
             list_connections(request, service).await
         }
-        ["v1", "connections", id] => {
-            only(request, "GET")?;
-            get_connection(request, service, id).await
-        }
+        ["v1", "connections", id] => match request.method().as_str() {
+            "GET" => get_connection(request, service, id).await,
+            "DELETE" => disconnect::disconnect(request, service, id).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
         ["v1", "posts"] => match request.method().as_str() {
             "POST" => posts::create(request, service).await,
             "GET" => posts::list(request, service).await,

@@ -34,6 +34,8 @@ pub struct OAuthService {
     pub redirect_allow_list: connector::domain::RedirectAllowList,
     pub state_ttl: Duration,
     pub patience: PropagationPatience,
+    /// Plans the new connection's refresh windows.
+    pub windows: connector::schedules::JobScheduler,
 }
 
 impl OAuthService {
@@ -52,6 +54,10 @@ impl OAuthService {
             redirect_allow_list: config.redirect_allow_list.clone(),
             state_ttl: config.oauth_state_ttl,
             patience: PropagationPatience::default(),
+            windows: connector::schedules::JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
+            ),
         })
     }
 }
@@ -368,12 +374,26 @@ async fn connect(
     } else {
         Vec::new()
     };
-    save_connection(service, tenant, identity, grant, scopes, organizations)
+    let connection = save_connection(service, tenant, identity, grant, scopes, organizations)
         .await
         .map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "storing the connection failed");
             ConnectFailure::Internal
-        })
+        })?;
+    // Not fatal: the connection works, and the health check re-plans missing windows.
+    if let Err(e) = service
+        .windows
+        .put_refresh_windows(
+            tenant,
+            connection.id,
+            connection.access_token_expires_at,
+            Utc::now(),
+        )
+        .await
+    {
+        warn!(error = %e, "could not plan the refresh windows");
+    }
+    Ok(connection)
 }
 
 fn identity_failure(error: &LinkedInError) -> ConnectFailure {

@@ -18,7 +18,7 @@ use connector::queue::{PublishQueue, MAX_VISIBILITY};
 use connector::schedules::JobScheduler;
 use connector::store::{Claim, ConnectionStore, DlqRecord, PostStore, StoreError};
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
-use connector::vault::{KmsKeys, TokenSet, TokenVault};
+use connector::vault::{KmsKeys, TokenSet, TokenVault, VaultError};
 use tracing::{error, info, warn, Instrument};
 
 /// How long one attempt owns a post: longer than the function's timeout (60 s in the template).
@@ -53,7 +53,11 @@ impl Publisher {
                 )),
                 LinkedInClient::new(config.linkedin.clone())
                     .context("building the LinkedIn client")?,
-            ),
+            )
+            .with_windows(JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
+            )),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -450,6 +454,15 @@ async fn publish(job: &Job, message: &SqsMessage, publisher: &Publisher) -> Outc
                 .await
         }
         Ok((_, tokens)) => tokens,
+        Err(KeeperError::Vault(VaultError::Destroyed)) => {
+            return attempt
+                .fail(
+                    "CONNECTION_REVOKED",
+                    "the connection was disconnected".into(),
+                    "connection revoked",
+                )
+                .await
+        }
         Err(KeeperError::Missing) => {
             return attempt
                 .fail(

@@ -72,10 +72,19 @@ struct ConnectionItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_lease_until: Option<DateTime<Utc>>,
     version: u64,
-    #[serde(with = "serde_bytes")]
-    token_key: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    access_token_ct: Vec<u8>,
+    // Absent once a disconnect destroyed them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_bytes"
+    )]
+    token_key: Option<Vec<u8>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_bytes"
+    )]
+    access_token_ct: Option<Vec<u8>>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -355,8 +364,8 @@ fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Ite
         token_issued_at: c.token_issued_at,
         refresh_lease_until: c.refresh_lease_until,
         version: c.version,
-        token_key: tokens.wrapped_key.clone(),
-        access_token_ct: tokens.access_token.clone(),
+        token_key: Some(tokens.wrapped_key.clone()).filter(|k| !k.is_empty()),
+        access_token_ct: Some(tokens.access_token.clone()).filter(|t| !t.is_empty()),
         refresh_token_ct: tokens.refresh_token.clone(),
     })
 }
@@ -388,8 +397,8 @@ fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
             version: i.version,
         },
         tokens: SealedTokens {
-            wrapped_key: i.token_key,
-            access_token: i.access_token_ct,
+            wrapped_key: i.token_key.unwrap_or_default(),
+            access_token: i.access_token_ct.unwrap_or_default(),
             refresh_token: i.refresh_token_ct,
         },
     })

@@ -63,6 +63,12 @@ const ROUTES: &[Route] = &[
         public: false,
     },
     Route {
+        method: "DELETE",
+        path: "/v1/connections/{id}",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
         method: "POST",
         path: "/v1/posts",
         function: Function::Api,
@@ -349,7 +355,7 @@ mod tests {
         let (route, params) = match_route("GET", "/v1/connections/abc").unwrap();
         assert_eq!(route.path, "/v1/connections/{id}");
         assert_eq!(params["id"], "abc");
-        assert!(match_route("DELETE", "/v1/connections/abc").is_none());
+        assert!(match_route("PUT", "/v1/connections/abc").is_none());
         assert!(match_route("GET", "/v1/nothing").is_none());
     }
 

@@ -86,6 +86,7 @@ pub struct LocalStack {
     pub oauth: Arc<oauth_function::OAuthService>,
     pub api: Arc<api_function::ApiService>,
     pub publisher: Arc<publisher_function::Publisher>,
+    pub refresher: Arc<refresher_function::Refresher>,
     pub cdn: cdn::Cdn,
     _moto: Option<MotoServer>,
     gateway: tokio::task::JoinHandle<()>,
@@ -184,6 +185,12 @@ impl LocalStack {
             ("PUBLISH_QUEUE_ARN", queues.arn),
             ("PUBLISH_DLQ_ARN", queues.dlq_arn),
             ("SCHEDULE_GROUP", "linkedin-connector".to_owned()),
+            // Locally the refresher is invoked in-process (LocalStack::refresher).
+            (
+                "REFRESHER_ARN",
+                "arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher"
+                    .to_owned(),
+            ),
             // moto does not check roles; in AWS this is the template's SchedulerRole.
             (
                 "SCHEDULER_ROLE_ARN",
@@ -212,6 +219,9 @@ impl LocalStack {
                 10,
             )
         });
+        let mut refresher = refresher_function::Refresher::from_config(&config, &sdk)?;
+        refresher.keeper.propagation_window = options.token_propagation_window;
+        let refresher = Arc::new(refresher);
         let cdn = cdn::Cdn::start(options.cdn_addr).await?;
         let gateway = gateway::serve(
             listener,
@@ -232,6 +242,7 @@ impl LocalStack {
             oauth,
             api,
             publisher,
+            refresher,
             cdn,
             _moto: moto,
             gateway,
@@ -293,6 +304,9 @@ pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
     options
         .settings
         .insert("PUBLISH_QUEUE_NAME".into(), format!("test-{unique}"));
+    options
+        .settings
+        .insert("SCHEDULE_GROUP".into(), format!("test-{unique}"));
     adjust(&mut options);
     LocalStack::start(options).await.expect("local stack")
 }

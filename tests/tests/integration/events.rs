@@ -65,7 +65,8 @@ fn every_file_in_events_is_named_by_a_test() {
             "api-list-connections.json",
             "oauth-authorize.json",
             "oauth-callback.json",
-            "publisher-sqs.json"
+            "publisher-sqs.json",
+            "refresher-window.json"
         ]
     );
 }
@@ -80,4 +81,17 @@ async fn the_publisher_sample_is_an_sqs_batch_it_understands() {
     // Its post does not exist here: nothing to do, nothing to redeliver.
     let response = publisher_function::handle(event, &stack.publisher).await;
     assert!(response.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn the_refresher_sample_is_a_window_it_understands() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/refresher-window.json");
+    let request: connector::schedules::RefreshRequest =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Its connection does not exist here.
+    let outcome = refresher_function::handle(&request, &stack.refresher, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, refresher_function::WindowOutcome::Disconnected);
 }

@@ -4,6 +4,7 @@
 mod browser;
 mod connect;
 mod events;
+mod lifecycle;
 mod publish;
 mod secrets;
 mod simulator;

@@ -1,0 +1,173 @@
+//! The `refresher` function: when a refresh window opens (T-7d, T-1d, T-12h before the access
+//! token expires), refresh the connection's token through the one single-flight path, plan the
+//! next windows, and say plainly when a person must reconnect.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use connector::config::Config;
+use connector::domain::ConnectionStatus;
+use connector::linkedin::LinkedInClient;
+use connector::schedules::{JobScheduler, RefreshRequest};
+use connector::store::ConnectionStore;
+use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
+use connector::vault::{KmsKeys, TokenVault};
+use serde::Serialize;
+use tracing::{info, Instrument};
+
+/// LinkedIn's refresh token lives 365 days from the original authorization; this close to its
+/// end the member is asked to reconnect.
+const REFRESH_TOKEN_NOTICE: chrono::Duration = chrono::Duration::days(7);
+/// A window invoked this long before it was due was planned for an older token.
+const EARLY: chrono::Duration = chrono::Duration::minutes(5);
+
+pub struct Refresher {
+    pub keeper: TokenKeeper<KmsKeys>,
+}
+
+impl Refresher {
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            keeper: TokenKeeper::new(
+                ConnectionStore::new(dynamo, config.table_name.clone()),
+                TokenVault::new(KmsKeys::new(
+                    aws_sdk_kms::Client::new(sdk),
+                    config.token_key_id.clone(),
+                )),
+                LinkedInClient::new(config.linkedin.clone())
+                    .context("building the LinkedIn client")?,
+            )
+            .with_windows(JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
+            )),
+        })
+    }
+}
+
+/// What one window did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum WindowOutcome {
+    Refreshed,
+    /// A duplicate or late invocation: the token was refreshed since this window was planned.
+    AlreadyFresh,
+    /// Another caller (a publisher's 401, the health check) is refreshing right now.
+    InProgress,
+    /// A person must act; the connection is `attention` with this reason.
+    NeedsAttention {
+        reason: String,
+    },
+    /// The connection was disconnected or no longer exists.
+    Disconnected,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("refresh window failed, retrying can help: {0}")]
+pub struct RetryableFailure(#[from] KeeperError);
+
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+/// Handles one window. An `Err` is retryable (LinkedIn or AWS briefly down): returning it lets
+/// Lambda's asynchronous retries and the schedule's retry policy try again.
+pub async fn handle(
+    request: &RefreshRequest,
+    refresher: &Refresher,
+    now: DateTime<Utc>,
+) -> Result<WindowOutcome, RetryableFailure> {
+    let span = tracing::info_span!(
+        "refresh_window",
+        tenant_id = %request.tenant_id,
+        connection_id = %request.connection_id,
+        window = ?request.window,
+    );
+    async {
+        let outcome = run(request, refresher, now).await;
+        match &outcome {
+            Ok(o) => info!(outcome = ?o, "refresh window done"),
+            Err(e) => tracing::warn!(error = %e, "refresh window failed"),
+        }
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(
+    request: &RefreshRequest,
+    refresher: &Refresher,
+    now: DateTime<Utc>,
+) -> Result<WindowOutcome, RetryableFailure> {
+    let keeper = &refresher.keeper;
+    let (tenant, id) = (&request.tenant_id, request.connection_id);
+    let Some(stored) = keeper
+        .connections
+        .get_stored_connection(tenant, id)
+        .await
+        .map_err(KeeperError::from)?
+    else {
+        return Ok(WindowOutcome::Disconnected);
+    };
+    let connection = &stored.connection;
+    if connection.status == ConnectionStatus::Revoked {
+        return Ok(WindowOutcome::Disconnected);
+    }
+    let due = connection.access_token_expires_at - request.window.before_expiry();
+    if now < due - EARLY {
+        return Ok(WindowOutcome::AlreadyFresh);
+    }
+    if stored.tokens.refresh_token.is_none() {
+        // Self-serve LinkedIn apps get no refresh token: only a reconnect renews access.
+        let reason = format!(
+            "LinkedIn gives this app no refresh tokens; reconnect before {}",
+            day(connection.access_token_expires_at)
+        );
+        keeper.set_attention(tenant, id, &reason, now).await?;
+        return Ok(WindowOutcome::NeedsAttention { reason });
+    }
+    let expires_at = connection.access_token_expires_at;
+    let outcome = match keeper.refresh(stored, now).await {
+        Ok(RefreshOutcome::Refreshed | RefreshOutcome::TooFresh) => WindowOutcome::Refreshed,
+        Ok(RefreshOutcome::InProgress) => WindowOutcome::InProgress,
+        Ok(RefreshOutcome::NeedsReconnect(reason)) => {
+            return Ok(WindowOutcome::NeedsAttention { reason })
+        }
+        Err(e) if e.is_retryable() => {
+            if request.window.is_last() {
+                // The last window before expiry failed: someone should know now.
+                let reason = format!(
+                    "refreshing failed in the last window ({e}); reconnect before {}",
+                    day(expires_at)
+                );
+                keeper.set_attention(tenant, id, &reason, now).await?;
+            }
+            return Err(e.into());
+        }
+        Err(e) => {
+            let reason = format!("refreshing is impossible ({e}); reconnect");
+            keeper.set_attention(tenant, id, &reason, now).await?;
+            return Ok(WindowOutcome::NeedsAttention { reason });
+        }
+    };
+    // The refresh token is not extended by refreshing: near its end, only a reconnect helps.
+    if outcome == WindowOutcome::Refreshed {
+        let after = keeper
+            .connections
+            .get_connection(tenant, id)
+            .await
+            .map_err(KeeperError::from)?;
+        if let Some(lapse) = after.and_then(|c| c.refresh_token_expires_at) {
+            if lapse - now <= REFRESH_TOKEN_NOTICE {
+                let reason = format!(
+                    "LinkedIn's authorization ends on {}; reconnect before then",
+                    day(lapse)
+                );
+                keeper.set_attention(tenant, id, &reason, now).await?;
+                return Ok(WindowOutcome::NeedsAttention { reason });
+            }
+        }
+    }
+    Ok(outcome)
+}

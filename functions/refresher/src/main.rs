@@ -1,0 +1,21 @@
+//! Wires the `refresher` function: EventBridge Scheduler invokes it when a refresh window opens.
+
+use connector::schedules::RefreshRequest;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let config = connector::config::Config::from_env()?;
+    let sdk = connector::aws::sdk_config().await;
+    let refresher = refresher_function::Refresher::from_config(&config, &sdk)?;
+    let refresher = &refresher;
+    run(service_fn(
+        move |event: LambdaEvent<RefreshRequest>| async move {
+            let outcome =
+                refresher_function::handle(&event.payload, refresher, chrono::Utc::now()).await?;
+            Ok::<_, Error>(outcome)
+        },
+    ))
+    .await
+}

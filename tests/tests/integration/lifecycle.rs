@@ -1,0 +1,531 @@
+//! Keeping connections alive: refresh windows, the refresher, single-flight refresh, disconnect.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector::domain::{ConnectionId, TenantId};
+use connector::schedules::{RefreshRequest, RefreshWindow};
+use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
+use refresher_function::WindowOutcome;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use testkit::simulator::Fault;
+use testkit::stack::{test_stack, LocalStack, StackOptions};
+
+use crate::publish::create_post;
+use crate::support::*;
+
+async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
+    let stack = test_stack(adjust).await;
+    let id = connect(&stack, "acme", None).await;
+    (stack, id)
+}
+
+/// The connection's refresh windows: name -> (at, target ARN, input).
+async fn windows(
+    stack: &LocalStack,
+    connection: &str,
+) -> Vec<(String, DateTime<Utc>, String, RefreshRequest)> {
+    let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
+    let group = &stack.config.require_schedules().unwrap().group;
+    let mut names = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let listed = scheduler
+            .list_schedules()
+            .group_name(group)
+            .name_prefix(format!("refresh-{connection}"))
+            .set_next_token(next)
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            listed
+                .schedules()
+                .iter()
+                .filter_map(|s| s.name().map(str::to_owned)),
+        );
+        next = listed.next_token().map(str::to_owned);
+        if next.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let s = scheduler
+            .get_schedule()
+            .group_name(group)
+            .name(&name)
+            .send()
+            .await
+            .unwrap();
+        let expression = s.schedule_expression().unwrap();
+        let at = chrono::NaiveDateTime::parse_from_str(
+            expression.trim_start_matches("at(").trim_end_matches(')'),
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        .unwrap()
+        .and_utc();
+        assert_eq!(
+            s.action_after_completion().map(|a| a.as_str()),
+            Some("DELETE")
+        );
+        assert!(s
+            .flexible_time_window()
+            .unwrap()
+            .maximum_window_in_minutes()
+            .is_some());
+        let target = s.target().unwrap();
+        assert!(target.retry_policy().is_some());
+        let input: RefreshRequest = serde_json::from_str(target.input().unwrap()).unwrap();
+        out.push((name, at, target.arn().to_owned(), input));
+    }
+    out.sort_by_key(|w| w.1);
+    out
+}
+
+fn ids(connection: &str) -> (TenantId, ConnectionId) {
+    (
+        TenantId::parse("acme").unwrap(),
+        ConnectionId::parse(connection).unwrap(),
+    )
+}
+
+async fn expiry(stack: &LocalStack, connection: &str) -> DateTime<Utc> {
+    let (tenant, id) = ids(connection);
+    stack
+        .oauth
+        .store
+        .get_connection(&tenant, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .access_token_expires_at
+}
+
+fn request(connection: &str, window: RefreshWindow) -> RefreshRequest {
+    let (tenant_id, connection_id) = ids(connection);
+    RefreshRequest {
+        tenant_id,
+        connection_id,
+        window,
+    }
+}
+
+async fn refresh_calls(stack: &LocalStack) -> usize {
+    // Every accessToken call after the connect's code exchange is a refresh.
+    stack.simulator().count("POST", "/oauth/v2/accessToken") - 1
+}
+
+#[tokio::test]
+async fn connecting_plans_three_refresh_windows_before_expiry() {
+    let (stack, connection) = connected(|_| {}).await;
+    let expires = expiry(&stack, &connection).await;
+    let planned = windows(&stack, &connection).await;
+    assert_eq!(planned.len(), 3);
+    let offsets: Vec<i64> = planned
+        .iter()
+        .map(|w| (expires - w.1).num_minutes())
+        .collect();
+    assert_eq!(offsets, [7 * 24 * 60, 24 * 60, 12 * 60]);
+    let refresher = stack
+        .config
+        .require_schedules()
+        .unwrap()
+        .refresher_arn
+        .clone()
+        .unwrap();
+    for (_, _, arn, input) in &planned {
+        assert_eq!(arn, &refresher);
+        assert_eq!(input.connection_id.to_string(), connection);
+    }
+    assert_eq!(
+        planned.iter().map(|w| w.3.window).collect::<Vec<_>>(),
+        [
+            RefreshWindow::SevenDays,
+            RefreshWindow::OneDay,
+            RefreshWindow::TwelveHours
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_window_refreshes_the_token_and_replaces_the_windows() {
+    let (stack, connection) = connected(|_| {}).await;
+    let before = windows(&stack, &connection).await;
+    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    // The refreshed token lives 90 days instead of 60, so its windows land 30 days later.
+    stack
+        .simulator()
+        .configure(|c| c.access_token_ttl = Duration::from_secs(90 * 86_400));
+
+    let outcome = refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        due,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, WindowOutcome::Refreshed);
+    assert_eq!(refresh_calls(&stack).await, 1);
+    let after = windows(&stack, &connection).await;
+    assert_eq!(after.len(), 3, "replaced, not piled up");
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(old.0, new.0);
+        assert_eq!(
+            (new.1 - old.1).num_days(),
+            30,
+            "{} moved with the new expiry",
+            new.0
+        );
+    }
+    // A duplicate (or late) invocation of the same window finds the token fresh.
+    let again = refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        due,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, WindowOutcome::AlreadyFresh);
+    assert_eq!(refresh_calls(&stack).await, 1);
+    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
+}
+
+async fn open(
+    stack: &LocalStack,
+    connection: &str,
+) -> Result<connector::vault::TokenSet, VaultError> {
+    let (tenant, id) = ids(connection);
+    let stored = stack
+        .oauth
+        .store
+        .get_stored_connection(&tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    TokenVault::new(KmsKeys::new(
+        aws_sdk_kms::Client::new(&stack.sdk),
+        stack.config.token_key_id.clone(),
+    ))
+    .open(&VaultContext::new(&tenant, id), &stored.tokens)
+    .await
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
+    let (stack, connection) = connected(|o| o.simulator.rotate_refresh_tokens = true).await;
+    let first = stack.simulator().issued_tokens()[0]
+        .refresh_token
+        .clone()
+        .unwrap();
+    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    stack.simulator().advance(Duration::from_secs(86_400));
+    refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        due,
+    )
+    .await
+    .unwrap();
+    let stored = open(&stack, &connection).await.unwrap();
+    let rotated = stored.refresh_token.unwrap();
+    assert_ne!(
+        rotated.expose_secret(),
+        first,
+        "the new refresh token was kept"
+    );
+    assert_eq!(
+        stack.simulator().issued_tokens()[1]
+            .refresh_token
+            .as_deref(),
+        Some(rotated.expose_secret())
+    );
+
+    // The next window refreshes with the rotated token (the old one is dead at LinkedIn).
+    let due = expiry(&stack, &connection).await - chrono::Duration::days(1);
+    stack.simulator().advance(Duration::from_secs(86_400));
+    let outcome = refresher_function::handle(
+        &request(&connection, RefreshWindow::OneDay),
+        &stack.refresher,
+        due,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, WindowOutcome::Refreshed);
+}
+
+#[tokio::test]
+async fn an_app_without_refresh_tokens_is_flagged_at_t_minus_7d_with_a_reconnect_date() {
+    let (stack, connection) = connected(|o| o.simulator.issue_refresh_tokens = false).await;
+    let expires = expiry(&stack, &connection).await;
+    let outcome = refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        expires - chrono::Duration::days(7),
+    )
+    .await
+    .unwrap();
+    let date = expires.format("%Y-%m-%d").to_string();
+    match outcome {
+        WindowOutcome::NeedsAttention { reason } => assert!(reason.contains(&date), "{reason}"),
+        other => panic!("expected attention, got {other:?}"),
+    }
+    let c = &connections(&stack, "acme").await[0];
+    assert_eq!(c["status"], "attention");
+    assert!(c["reason"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("reconnect before {date}")));
+    assert_eq!(refresh_calls(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn the_last_windows_before_the_authorization_lapses_ask_for_a_reconnect() {
+    // LinkedIn's refresh token lives 365 days from the original authorization; here 9 days.
+    let (stack, connection) = connected(|o| {
+        o.simulator.access_token_ttl = Duration::from_secs(10 * 86_400);
+        o.simulator.refresh_token_ttl = Duration::from_secs(9 * 86_400);
+    })
+    .await;
+    let connected_at = Utc::now();
+    stack.simulator().advance(Duration::from_secs(3 * 86_400));
+    let outcome = refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        connected_at + chrono::Duration::days(3),
+    )
+    .await
+    .unwrap();
+    let WindowOutcome::NeedsAttention { reason } = outcome else {
+        panic!("expected attention, got {outcome:?}")
+    };
+    assert!(reason.contains("reconnect before"), "{reason}");
+    assert_eq!(
+        refresh_calls(&stack).await,
+        1,
+        "the access token was still refreshed"
+    );
+    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_puts_the_connection_in_attention() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack.simulator().revoke_member("sim-ada-7f3k");
+    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    let outcome = refresher_function::handle(
+        &request(&connection, RefreshWindow::SevenDays),
+        &stack.refresher,
+        due,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, WindowOutcome::NeedsAttention { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+}
+
+#[tokio::test]
+async fn linkedin_down_in_the_last_window_flags_the_connection_and_asks_for_a_retry() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack
+        .simulator()
+        .inject(Fault::status("POST", "/oauth/v2/accessToken", 503));
+    let due = expiry(&stack, &connection).await - chrono::Duration::hours(12);
+    let early = refresher_function::handle(
+        &request(&connection, RefreshWindow::OneDay),
+        &stack.refresher,
+        due,
+    )
+    .await;
+    assert!(
+        early.is_err(),
+        "retryable: the schedule and Lambda retry it"
+    );
+    assert_eq!(
+        connections(&stack, "acme").await[0]["status"],
+        "healthy",
+        "not the last window yet"
+    );
+    let last = refresher_function::handle(
+        &request(&connection, RefreshWindow::TwelveHours),
+        &stack.refresher,
+        due,
+    )
+    .await;
+    assert!(last.is_err());
+    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+}
+
+#[tokio::test]
+async fn a_refresher_a_publisher_401_and_a_third_caller_at_once_make_one_refresh() {
+    let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
+    let (tenant, id) = ids(&connection);
+    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    stack.simulator().advance(Duration::from_secs(86_400));
+    let refresher_request = request(&connection, RefreshWindow::SevenDays);
+    let now = Utc::now();
+    let third = async {
+        let stored = stack
+            .refresher
+            .keeper
+            .connections
+            .get_stored_connection(&tenant, id)
+            .await
+            .unwrap()
+            .unwrap();
+        stack.refresher.keeper.refresh(stored, now).await
+    };
+    let (a, b, c) = tokio::join!(
+        refresher_function::handle(&refresher_request, &stack.refresher, due),
+        stack
+            .publisher
+            .keeper
+            .refresh_after_refusal(&tenant, id, now),
+        third,
+    );
+    assert!(a.is_ok() && b.is_ok() && c.is_ok(), "{a:?} {b:?} {c:?}");
+    assert_eq!(
+        refresh_calls(&stack).await,
+        1,
+        "exactly one refresh at LinkedIn"
+    );
+    let stored = open(&stack, &connection).await.unwrap();
+    let issued = stack.simulator().issued_tokens();
+    assert_eq!(
+        stored.access_token.expose_secret(),
+        issued.last().unwrap().access_token
+    );
+    assert_eq!(
+        stored.refresh_token.unwrap().expose_secret(),
+        issued[0].refresh_token.as_deref().unwrap(),
+        "no refresh token lost"
+    );
+}
+
+async fn disconnect(stack: &LocalStack, tenant: &str, id: &str) -> (u16, Value) {
+    let r = http()
+        .delete(
+            stack
+                .gateway_url
+                .join(&format!("/v1/connections/{id}"))
+                .unwrap(),
+        )
+        .bearer_auth(stack.token_for(tenant))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() {
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let (_, post) = create_post(
+        &stack,
+        "acme",
+        json!({ "connection_id": connection, "text": "pending" }),
+        None,
+    )
+    .await;
+    let token = stack.simulator().issued_tokens()[0].access_token.clone();
+
+    let (status, body) = disconnect(&stack, "acme", &connection).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "revoked");
+    assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
+    assert!(
+        stack.simulator().issued_tokens()[0].revoked,
+        "revoked at LinkedIn"
+    );
+    assert!(
+        windows(&stack, &connection).await.is_empty(),
+        "no schedule left"
+    );
+    assert!(matches!(
+        open(&stack, &connection).await,
+        Err(VaultError::Destroyed)
+    ));
+    let row = entities(&stack, "connection").await.remove(0);
+    assert!(
+        !row.contains_key("token_key")
+            && !row.contains_key("access_token_ct")
+            && !row.contains_key("refresh_token_ct")
+    );
+    assert!(!contains(&item_bytes(&row), &token));
+    let (_, p) = get(
+        &stack,
+        "acme",
+        &format!("/v1/posts/{}", post["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(p["status"], "cancelled");
+
+    // Idempotent: a second disconnect changes nothing and calls LinkedIn no more.
+    let (status, again) = disconnect(&stack, "acme", &connection).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("revoked")));
+    assert_eq!(again["updated_at"], body["updated_at"]);
+    assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
+    // Nothing can be posted through it any more.
+    let (status, refused) = create_post(
+        &stack,
+        "acme",
+        json!({ "connection_id": connection, "text": "x" }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (400, Some("connection_id"))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_revoke_at_linkedin_is_recorded_and_the_local_part_finishes() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack
+        .simulator()
+        .inject(Fault::status("POST", "/oauth/v2/revoke", 500));
+    let (status, body) = disconnect(&stack, "acme", &connection).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "revoked");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("LinkedIn's revoke failed"),
+        "{body}"
+    );
+    assert!(matches!(
+        open(&stack, &connection).await,
+        Err(VaultError::Destroyed)
+    ));
+    assert!(windows(&stack, &connection).await.is_empty());
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_disconnect_a_connection() {
+    let (stack, connection) = connected(|_| {}).await;
+    let (status, _) = disconnect(&stack, "globex", &connection).await;
+    assert_eq!(status, 404);
+    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
+}
+
+#[tokio::test]
+async fn reconnecting_after_a_disconnect_or_attention_makes_it_healthy_again() {
+    let (stack, connection) = connected(|_| {}).await;
+    disconnect(&stack, "acme", &connection).await;
+    let again = connect(&stack, "acme", None).await;
+    assert_eq!(again, connection, "same connection");
+    let c = &connections(&stack, "acme").await[0];
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("healthy"), None)
+    );
+    assert!(open(&stack, &connection).await.is_ok());
+    assert_eq!(windows(&stack, &connection).await.len(), 3);
+}
