@@ -24,4 +24,4 @@ bench: setup
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup
-	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher
+	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher --bin health

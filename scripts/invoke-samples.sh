@@ -29,7 +29,7 @@ wait_for_port() {
   return 1
 }
 
-cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher
+cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health
 DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   DEV_SIMULATOR_ADDR=127.0.0.1:$sim_port DEV_SIMULATOR_PROPAGATION_MS=0 DEV_CDN_ADDR=127.0.0.1:${SAMPLES_CDN_PORT:-8190} \
   ./target/debug/devstack >"$logs/devstack.log" 2>&1 &
@@ -47,6 +47,7 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   PUBLISH_QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:linkedin-connector-publish \
   SCHEDULE_GROUP=linkedin-connector SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/linkedin-connector-scheduler \
   REFRESHER_ARN=arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher \
+  HEALTH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-health \
   AWS_LAMBDA_LOG_FORMAT=JSON
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" >"$logs/watch.log" 2>&1 &
 wait_for_port "$invoke_port" "cargo lambda watch"
@@ -69,7 +70,8 @@ api api-list-connections.json 200
 api api-get-connection.json 404
 publisher publisher-sqs.json failures=0
 refresher refresher-window.json outcome=disconnected
+health health-sqs.json failures=0
 SAMPLES
-passed=$((6 - failed))
+passed=$((7 - failed))
 echo "invoke-samples: $passed passed, $failed failed"
 [ "$failed" = 0 ] || { cat "$logs/watch.log" >&2; exit 1; }

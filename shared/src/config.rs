@@ -40,6 +40,7 @@ pub const VARIABLES: &[&str] = &[
     "PUBLISH_QUEUE_ARN",
     "PUBLISH_DLQ_ARN",
     "REFRESHER_ARN",
+    "HEALTH_QUEUE_URL",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -79,6 +80,8 @@ pub struct Config {
     pub oauth_state_ttl: Duration,
     /// The publish queue; required by the functions that publish (`api`, `publisher`).
     pub publish_queue_url: Option<String>,
+    /// The health queue; required by the `health` function.
+    pub health_queue_url: Option<String>,
     /// Which LinkedIn posting API to use.
     pub posts_api: PostsApi,
     pub media: MediaSettings,
@@ -110,6 +113,13 @@ impl Config {
         self.schedules.as_ref().ok_or(ConfigError::Missing(
             "SCHEDULE_GROUP, SCHEDULER_ROLE_ARN and PUBLISH_QUEUE_ARN",
         ))
+    }
+
+    /// The health queue's URL, for the `health` function.
+    pub fn require_health_queue(&self) -> Result<&str, ConfigError> {
+        self.health_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("HEALTH_QUEUE_URL"))
     }
 
     /// The publish queue's URL, for the functions that need it (fails fast at cold start).
@@ -222,6 +232,7 @@ impl Config {
             redirect_allow_list,
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
+            health_queue_url: get("HEALTH_QUEUE_URL"),
             schedules: match (
                 get("SCHEDULE_GROUP"),
                 get("SCHEDULER_ROLE_ARN"),

@@ -142,6 +142,12 @@ pub struct Connection {
     /// When the member first granted access; LinkedIn's refresh token lives 365 days from here.
     pub authorized_at: DateTime<Utc>,
     pub last_health_check_at: Option<DateTime<Utc>>,
+    /// Why the last health check could not confirm the connection, if it could not.
+    pub last_health_error: Option<String>,
+    /// When the health check is next due; none for revoked connections (they leave the
+    /// health index).
+    #[serde(skip)]
+    pub next_health_check_at: Option<DateTime<Utc>>,
     pub organizations: Vec<Organization>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -158,6 +164,9 @@ pub struct Connection {
 }
 
 pub const PLATFORM: &str = "linkedin";
+
+/// Every connection is checked this often (the spec's health check protocol).
+pub const HEALTH_INTERVAL: chrono::Duration = chrono::Duration::hours(6);
 
 /// Origins (and optional path prefixes) that `redirect_after` may point to.
 #[derive(Debug, Clone, Default, PartialEq)]

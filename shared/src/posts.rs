@@ -542,6 +542,8 @@ mod tests {
             refresh_token_expires_at: None,
             authorized_at: now,
             last_health_check_at: None,
+            last_health_error: None,
+            next_health_check_at: None,
             organizations: vec![
                 Organization {
                     urn: "urn:li:organization:1".into(),

@@ -73,6 +73,7 @@ pub async fn disconnect(
                 .unwrap_or_else(|| "disconnected".into()),
         );
         next.refresh_lease_until = None;
+        next.next_health_check_at = None;
         next.updated_at = Utc::now();
         match service
             .connections

@@ -452,6 +452,9 @@ async fn save_connection(
             refresh_token_expires_at: grant.refresh_token_expires_at,
             authorized_at: now,
             last_health_check_at: existing.as_ref().and_then(|c| c.last_health_check_at),
+            last_health_error: None,
+            // Just verified by the connect itself.
+            next_health_check_at: Some(now + connector::domain::HEALTH_INTERVAL),
             organizations: organizations.clone(),
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
@@ -478,6 +481,12 @@ async fn save_connection(
             Ok(()) => return Ok(connection),
             Err(StoreError::Conflict(detail)) => {
                 info!(detail, "connection changed concurrently; re-reading");
+                continue;
+            }
+            Err(e) if e.is_retryable() => {
+                // The member is waiting on this page: a brief retry beats an error page.
+                warn!(error = %e, "store briefly unavailable; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
             Err(e) => return Err(anyhow::Error::new(e).context("writing the connection")),

@@ -64,6 +64,13 @@ struct ConnectionItem {
     authorized_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_health_check_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_health_error: Option<String>,
+    /// The health index (a sparse GSI): which shard, and when the check is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_health_check_at: Option<DateTime<Utc>>,
     organizations: Vec<Organization>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -323,6 +330,74 @@ impl ConnectionStore {
             .map(|s| s.connection))
     }
 
+    /// One page of the connections of health shard `shard` whose check is due by `as_of`, read
+    /// from the sparse health index (never a table scan), and the cursor to the next page.
+    pub async fn due_for_health(
+        &self,
+        shard: u32,
+        as_of: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<(TenantId, ConnectionId)>, Option<String>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(HEALTH_INDEX)
+            .key_condition_expression("health_shard = :shard AND next_health_check_at <= :as_of")
+            .expression_attribute_values(":shard", AttributeValue::S(format!("HEALTH#{shard}")))
+            .expression_attribute_values(
+                ":as_of",
+                AttributeValue::S(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            )
+            .limit(limit);
+        if let Some(cursor) = cursor {
+            let key: HashMap<String, String> =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cursor)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .ok_or_else(|| {
+                        StoreError::Invalid("health cursor is not one of ours".into())
+                    })?;
+            for (k, v) in key {
+                query = query.exclusive_start_key(k, AttributeValue::S(v));
+            }
+        }
+        let out = query
+            .send()
+            .await
+            .map_err(|e| classify("Query health index", e))?;
+        let next = out.last_evaluated_key.as_ref().map(|key| {
+            let plain: HashMap<&String, &String> = key
+                .iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s)))
+                .collect();
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                serde_json::to_vec(&plain).expect("strings serialize"),
+            )
+        });
+        let refs = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| {
+                let tenant = item
+                    .get("tenant_id")?
+                    .as_s()
+                    .ok()
+                    .and_then(|t| TenantId::parse(t))?;
+                let id = item
+                    .get("connection_id")?
+                    .as_s()
+                    .ok()
+                    .and_then(|c| ConnectionId::parse(c))?;
+                Some((tenant, id))
+            })
+            .collect();
+        Ok((refs, next))
+    }
+
     /// One page of the tenant's connections, oldest first, and the cursor to the next page.
     pub async fn list_connections(
         &self,
@@ -336,6 +411,18 @@ impl ConnectionStore {
             .map_err(|e| classify("Query connections", e))?;
         page(out, |i| stored_from_item(i).map(|s| s.connection))
     }
+}
+
+/// Connections spread over this many health-index partitions, so no partition runs hot.
+pub const HEALTH_SHARDS: u32 = 16;
+pub const HEALTH_INDEX: &str = "HealthDue";
+
+fn health_shard(id: ConnectionId) -> String {
+    let hash = id
+        .to_string()
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    format!("HEALTH#{}", hash % HEALTH_SHARDS)
 }
 
 fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {
@@ -357,6 +444,9 @@ fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Ite
         refresh_token_expires_at: c.refresh_token_expires_at,
         authorized_at: c.authorized_at,
         last_health_check_at: c.last_health_check_at,
+        last_health_error: c.last_health_error.clone(),
+        health_shard: c.next_health_check_at.map(|_| health_shard(c.id)),
+        next_health_check_at: c.next_health_check_at,
         organizations: c.organizations.clone(),
         created_at: c.created_at,
         updated_at: c.updated_at,
@@ -388,6 +478,8 @@ fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
             refresh_token_expires_at: i.refresh_token_expires_at,
             authorized_at: i.authorized_at,
             last_health_check_at: i.last_health_check_at,
+            last_health_error: i.last_health_error,
+            next_health_check_at: i.next_health_check_at,
             organizations: i.organizations,
             created_at: i.created_at,
             updated_at: i.updated_at,

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-pub use connections::{ConnectionStore, StoredConnection};
+pub use connections::{ConnectionStore, StoredConnection, HEALTH_INDEX, HEALTH_SHARDS};
 pub use posts::{Claim, DlqRecord, PostStore, Recorded};
 
 type Item = HashMap<String, AttributeValue>;
@@ -107,10 +107,12 @@ pub(crate) fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, StoreE
 }
 
 /// Sorts an SDK failure into conflict, retryable or not.
-pub(crate) fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E>(
+    operation: &str,
+    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let detail = format!(
         "{operation}: {}",
@@ -119,6 +121,10 @@ where
     let SdkError::ServiceError(service) = &error else {
         return StoreError::Unavailable(detail);
     };
+    if service.raw().status().is_server_error() {
+        // Including a 5xx whose body named no error code.
+        return StoreError::Unavailable(detail);
+    }
     match service.err().code().unwrap_or_default() {
         "ConditionalCheckFailedException" => StoreError::Conflict(detail),
         // A cancelled transaction is a lost race when a condition failed; otherwise (e.g. a

@@ -55,6 +55,14 @@ async fn main() -> anyhow::Result<()> {
         ..StackOptions::default()
     };
     options.simulator.propagation_window = std::time::Duration::from_millis(propagation_ms);
+    // Health rounds on the product's 6 hours unless told otherwise.
+    options.health_every = Some(std::time::Duration::from_secs(
+        env("DEV_HEALTH_INTERVAL_SECONDS")
+            .map(|v| v.parse())
+            .transpose()
+            .context("DEV_HEALTH_INTERVAL_SECONDS must be a number")?
+            .unwrap_or(6 * 3600),
+    ));
     if let Some(region) = env("AWS_REGION") {
         options.region = region;
     }

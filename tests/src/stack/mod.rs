@@ -3,6 +3,7 @@
 //! per test (sharing one moto per test process).
 
 pub mod cdn;
+pub mod counting;
 pub mod gateway;
 pub mod moto;
 pub mod poller;
@@ -47,6 +48,9 @@ pub struct StackOptions {
     pub run_publisher: bool,
     /// Below this age a token's 401 is waited out instead of refreshed.
     pub token_propagation_window: std::time::Duration,
+    /// Run health rounds on this interval with a consumer of the health queue, as the
+    /// rate(6 hours) schedule and Lambda would. Off in tests, which run rounds themselves.
+    pub health_every: Option<std::time::Duration>,
 }
 
 impl Default for StackOptions {
@@ -70,6 +74,7 @@ impl Default for StackOptions {
             cdn_addr: "127.0.0.1:0".parse().expect("literal"),
             run_publisher: true,
             token_propagation_window: connector::tokens::PROPAGATION_WINDOW,
+            health_every: None,
         }
     }
 }
@@ -87,17 +92,19 @@ pub struct LocalStack {
     pub api: Arc<api_function::ApiService>,
     pub publisher: Arc<publisher_function::Publisher>,
     pub refresher: Arc<refresher_function::Refresher>,
+    pub health: Arc<health_function::Health>,
     pub cdn: cdn::Cdn,
     _moto: Option<MotoServer>,
     gateway: tokio::task::JoinHandle<()>,
     poller: Option<tokio::task::JoinHandle<()>>,
+    health_loop: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.gateway.abort();
-        if let Some(p) = &self.poller {
-            p.abort();
+        for task in [&self.poller, &self.health_loop].into_iter().flatten() {
+            task.abort();
         }
     }
 }
@@ -173,6 +180,14 @@ impl LocalStack {
             }
         };
 
+        let (health_queue_url, _) = provision::ensure_health_queue(
+            &sdk,
+            &format!("{}-health", settings["PUBLISH_QUEUE_NAME"]),
+        )
+        .await?;
+        settings
+            .entry("HEALTH_QUEUE_URL".into())
+            .or_insert(health_queue_url);
         let queues = provision::ensure_queues(
             &sdk,
             &settings["PUBLISH_QUEUE_NAME"],
@@ -211,17 +226,40 @@ impl LocalStack {
         let mut publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
         publisher.keeper.propagation_window = options.token_propagation_window;
         let publisher = Arc::new(publisher);
+        let mut health = health_function::Health::from_config(&config, &sdk)?;
+        health.keeper.propagation_window = options.token_propagation_window;
+        let health = Arc::new(health);
         let poller = options.run_publisher.then(|| {
             poller::spawn(
                 aws_sdk_sqs::Client::new(&sdk),
                 config.publish_queue_url.clone().expect("set above"),
-                publisher.clone(),
+                poller::publisher(publisher.clone()),
                 10,
             )
         });
         let mut refresher = refresher_function::Refresher::from_config(&config, &sdk)?;
         refresher.keeper.propagation_window = options.token_propagation_window;
         let refresher = Arc::new(refresher);
+        let health_loop = options.health_every.map(|every| {
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let health = health.clone();
+            tokio::spawn(async move {
+                let consumer = poller::health(health.clone());
+                let mut next_round = tokio::time::Instant::now() + every;
+                loop {
+                    if tokio::time::Instant::now() >= next_round {
+                        next_round += every;
+                        if let Err(e) = health
+                            .send(&[health_function::HealthTask::Plan { as_of: None }])
+                            .await
+                        {
+                            tracing::warn!(error = %e, "could not start a health round");
+                        }
+                    }
+                    poller::poll_once(&sqs, &health.queue_url, &consumer, 10, 1).await;
+                }
+            })
+        });
         let cdn = cdn::Cdn::start(options.cdn_addr).await?;
         let gateway = gateway::serve(
             listener,
@@ -243,10 +281,12 @@ impl LocalStack {
             api,
             publisher,
             refresher,
+            health,
             cdn,
             _moto: moto,
             gateway,
             poller,
+            health_loop,
         })
     }
 
@@ -254,6 +294,27 @@ impl LocalStack {
         self.simulator
             .as_ref()
             .expect("this stack runs the simulator")
+    }
+
+    /// Runs one health round now, as the rate(6 hours) schedule would, checking what is due by
+    /// `as_of` (the local clock may run ahead), and drains the health queue. Returns how many
+    /// health tasks were handled.
+    pub async fn run_health_round(
+        &self,
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<usize> {
+        self.health
+            .send(&[health_function::HealthTask::Plan { as_of: Some(as_of) }])
+            .await?;
+        let consumer = poller::health(self.health.clone());
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let (mut handled, mut idle) = (0, 0);
+        while idle < 2 {
+            let n = poller::poll_once(&sqs, &self.health.queue_url, &consumer, 10, 0).await;
+            handled += n;
+            idle = if n == 0 { idle + 1 } else { 0 };
+        }
+        Ok(handled)
     }
 
     /// A dev JWT for `tenant_id`.

@@ -7,68 +7,98 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use publisher_function::Publisher;
+use futures::future::BoxFuture;
+
+/// A function consuming an SQS batch, as Lambda would invoke it.
+pub type Consumer = Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
+
+pub fn publisher(publisher: Arc<publisher_function::Publisher>) -> Consumer {
+    Arc::new(move |event| {
+        let p = publisher.clone();
+        Box::pin(async move { publisher_function::handle(event, &p).await })
+    })
+}
+
+pub fn health(health: Arc<health_function::Health>) -> Consumer {
+    Arc::new(move |event| {
+        let h = health.clone();
+        Box::pin(async move { health_function::handle(event, &h).await })
+    })
+}
+
+/// Receives one batch and hands it to `consumer`; returns how many messages there were.
+pub async fn poll_once(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    consumer: &Consumer,
+    batch_size: i32,
+    wait_seconds: i32,
+) -> usize {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(batch_size)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await;
+    let messages = match received {
+        Ok(out) => out.messages.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: receive failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return 0;
+        }
+    };
+    if messages.is_empty() {
+        return 0;
+    }
+    let mut event = SqsEvent::default();
+    event.records = messages.iter().map(to_event_record).collect();
+    let response = consumer(event).await;
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    let done: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !failed.contains(m.message_id().unwrap_or_default()))
+        .filter_map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .build()
+                .ok()
+        })
+        .collect();
+    if !done.is_empty() {
+        if let Err(e) = sqs
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await
+        {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: delete failed");
+        }
+    }
+    messages.len()
+}
 
 pub fn spawn(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
-    publisher: Arc<Publisher>,
+    consumer: Consumer,
     batch_size: i32,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let received = sqs
-                .receive_message()
-                .queue_url(&queue_url)
-                .max_number_of_messages(batch_size)
-                .wait_time_seconds(1)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await;
-            let messages = match received {
-                Ok(out) => out.messages.unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: receive failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if messages.is_empty() {
-                continue;
-            }
-            let mut event = SqsEvent::default();
-            event.records = messages.iter().map(to_event_record).collect();
-            let response = publisher_function::handle(event, &publisher).await;
-            let failed: HashSet<String> = response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect();
-            let done: Vec<_> = messages
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| !failed.contains(m.message_id().unwrap_or_default()))
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(m.receipt_handle().unwrap_or_default())
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if !done.is_empty() {
-                if let Err(e) = sqs
-                    .delete_message_batch()
-                    .queue_url(&queue_url)
-                    .set_entries(Some(done))
-                    .send()
-                    .await
-                {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "poller: delete failed");
-                }
-            }
+            poll_once(&sqs, &queue_url, &consumer, batch_size, 1).await;
         }
     })
 }

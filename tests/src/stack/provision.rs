@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -45,6 +45,24 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .key_schema(key("SK", KeyType::Range))
         .attribute_definitions(attr("PK"))
         .attribute_definitions(attr("SK"))
+        .attribute_definitions(attr("health_shard"))
+        .attribute_definitions(attr("next_health_check_at"))
+        // Sparse: only connections with a next check (not revoked ones) are in it.
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(connector::store::HEALTH_INDEX)
+                .key_schema(key("health_shard", KeyType::Hash))
+                .key_schema(key("next_health_check_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("tenant_id")
+                        .non_key_attributes("connection_id")
+                        .build(),
+                )
+                .build()
+                .expect("complete index"),
+        )
         .send()
         .await;
     match created {
@@ -133,6 +151,35 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<Strin
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .context("the queue has no ARN")
+}
+
+/// The health queue (tasks of the health check) and its DLQ; returns its URL and ARN.
+pub async fn ensure_health_queue(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .context("creating the health DLQ")?
+        .queue_url
+        .context("CreateQueue returned no URL")?;
+    let redrive = serde_json::json!({ "deadLetterTargetArn": queue_arn(&sqs, &dlq_url).await?, "maxReceiveCount": 5 });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "360")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .context("creating the health queue")?
+        .queue_url
+        .context("CreateQueue returned no URL")?;
+    let arn = queue_arn(&sqs, &url).await?;
+    Ok((url, arn))
 }
 
 /// The schedule group one-time schedules go in.

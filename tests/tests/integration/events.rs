@@ -63,6 +63,7 @@ fn every_file_in_events_is_named_by_a_test() {
         [
             "api-get-connection.json",
             "api-list-connections.json",
+            "health-sqs.json",
             "oauth-authorize.json",
             "oauth-callback.json",
             "publisher-sqs.json",
@@ -94,4 +95,15 @@ async fn the_refresher_sample_is_a_window_it_understands() {
         .await
         .unwrap();
     assert_eq!(outcome, refresher_function::WindowOutcome::Disconnected);
+}
+
+#[tokio::test]
+async fn the_health_sample_is_a_check_task_it_understands() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/health-sqs.json");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Its connection does not exist here: skipped, nothing to redeliver.
+    let response = health_function::handle(event, &stack.health).await;
+    assert!(response.batch_item_failures.is_empty());
 }

@@ -4,6 +4,7 @@
 mod browser;
 mod connect;
 mod events;
+mod health;
 mod lifecycle;
 mod publish;
 mod secrets;

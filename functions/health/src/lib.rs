@@ -1,0 +1,345 @@
+//! The `health` function: every 6 hours every connection is checked with `GET /v2/userinfo`.
+//!
+//! It scales by fanning out through its own queue, never by scanning: a `plan` task (sent by
+//! the rate(6 hours) schedule) becomes one `page` task per shard of the sparse health index; a
+//! page reads up to 100 due connections and sends them on as `check` tasks of 25 (and the next
+//! page as another task); a check task checks its connections with bounded concurrency. A 401
+//! goes through the one single-flight refresh, then the connection is checked again.
+
+use anyhow::Context as _;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, Utc};
+use connector::config::Config;
+use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
+use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
+use connector::schedules::JobScheduler;
+use connector::store::{ConnectionStore, StoreError, HEALTH_SHARDS};
+use connector::tokens::{RefreshOutcome, TokenKeeper};
+use connector::vault::{KmsKeys, TokenVault};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+/// Connections read per page of the health index.
+pub const PAGE: i32 = 100;
+/// Connections per check task.
+pub const CHECKS_PER_TASK: usize = 25;
+/// Checks in flight at once within one task.
+pub const CONCURRENCY: usize = 8;
+/// When LinkedIn could not be asked, try again sooner than the regular interval.
+const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(30);
+
+/// A message on the health queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum HealthTask {
+    /// Start a round. `as_of` lets a local clock run ahead; the schedule sends none (now).
+    Plan {
+        #[serde(default)]
+        as_of: Option<DateTime<Utc>>,
+    },
+    Page {
+        shard: u32,
+        as_of: DateTime<Utc>,
+        #[serde(default)]
+        cursor: Option<String>,
+    },
+    Check {
+        as_of: DateTime<Utc>,
+        connections: Vec<(TenantId, ConnectionId)>,
+    },
+}
+
+pub struct Health {
+    pub keeper: TokenKeeper<KmsKeys>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl Health {
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        Ok(Self {
+            keeper: TokenKeeper::new(
+                ConnectionStore::new(dynamo, config.table_name.clone()),
+                TokenVault::new(KmsKeys::new(
+                    aws_sdk_kms::Client::new(sdk),
+                    config.token_key_id.clone(),
+                )),
+                LinkedInClient::new(config.linkedin.clone())
+                    .context("building the LinkedIn client")?,
+            )
+            .with_windows(JobScheduler::new(
+                aws_sdk_scheduler::Client::new(sdk),
+                config.require_schedules()?.clone(),
+            )),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            queue_url: config.require_health_queue()?.to_owned(),
+        })
+    }
+
+    /// Sends tasks in batches of 10 (SQS's limit).
+    pub async fn send(&self, tasks: &[HealthTask]) -> anyhow::Result<()> {
+        for chunk in tasks.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(t).expect("tasks serialize"))
+                        .build()
+                        .context("health task entry")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .context("sending health tasks")?;
+            anyhow::ensure!(
+                out.failed().is_empty(),
+                "{} health tasks were not accepted",
+                out.failed().len()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What one check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Healthy,
+    /// Refreshed after a 401; confirmed again (or to be confirmed after propagation).
+    Refreshed,
+    NeedsAttention,
+    /// LinkedIn could not be asked (5xx, timeout); checked again sooner.
+    Unavailable,
+    /// Revoked, missing, or not due (a duplicate task).
+    Skipped,
+}
+
+pub async fn handle(event: SqsEvent, health: &Health) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let task = message
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<HealthTask>(b).ok());
+        let ok = match task {
+            Some(task) => match run(task, health).await {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!(
+                        error = format!("{e:#}"),
+                        "health task failed; SQS will redeliver it"
+                    );
+                    false
+                }
+            },
+            None => {
+                warn!(message_id = ?message.message_id, "unreadable health task");
+                false
+            }
+        };
+        if !ok {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn run(task: HealthTask, health: &Health) -> anyhow::Result<()> {
+    match task {
+        HealthTask::Plan { as_of } => {
+            let as_of = as_of.unwrap_or_else(Utc::now);
+            let pages: Vec<_> = (0..HEALTH_SHARDS)
+                .map(|shard| HealthTask::Page {
+                    shard,
+                    as_of,
+                    cursor: None,
+                })
+                .collect();
+            health.send(&pages).await?;
+            info!(shards = HEALTH_SHARDS, as_of = %as_of, "health round planned");
+        }
+        HealthTask::Page {
+            shard,
+            as_of,
+            cursor,
+        } => {
+            let (due, next) = health
+                .keeper
+                .connections
+                .due_for_health(shard, as_of, PAGE, cursor.as_deref())
+                .await
+                .context("reading the health index")?;
+            let mut tasks: Vec<HealthTask> = due
+                .chunks(CHECKS_PER_TASK)
+                .map(|c| HealthTask::Check {
+                    as_of,
+                    connections: c.to_vec(),
+                })
+                .collect();
+            if let Some(cursor) = next {
+                tasks.push(HealthTask::Page {
+                    shard,
+                    as_of,
+                    cursor: Some(cursor),
+                });
+            }
+            health.send(&tasks).await?;
+        }
+        HealthTask::Check { as_of, connections } => {
+            let results: Vec<_> = futures::stream::iter(connections)
+                .map(|(tenant, id)| async move { (id, check(health, &tenant, id, as_of).await) })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            // A connection whose check could not be recorded is retried with the task.
+            let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+            if let Some((id, Err(e))) = failed.first() {
+                anyhow::bail!("{} checks failed, first {id}: {e:#}", failed.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one connection and records the result on it.
+pub async fn check(
+    health: &Health,
+    tenant: &TenantId,
+    id: ConnectionId,
+    as_of: DateTime<Utc>,
+) -> anyhow::Result<Checked> {
+    let keeper = &health.keeper;
+    let Ok((stored, tokens)) = keeper.open(tenant, id).await else {
+        // Missing, or destroyed by a disconnect.
+        return Ok(Checked::Skipped);
+    };
+    let c = &stored.connection;
+    if c.status == ConnectionStatus::Revoked || c.next_health_check_at.is_none_or(|due| due > as_of)
+    {
+        return Ok(Checked::Skipped);
+    }
+    let mut result = ask(&keeper.linkedin, &tokens.access_token).await;
+    let mut outcome = Checked::Healthy;
+    if matches!(&result, Err(e) if e.retry_class() == RetryClass::RefreshThenRetry) {
+        match keeper.refresh_after_refusal(tenant, id, Utc::now()).await {
+            Ok(RefreshOutcome::Refreshed) => {
+                outcome = Checked::Refreshed;
+                let (_, renewed) = keeper
+                    .open(tenant, id)
+                    .await
+                    .context("reopening refreshed tokens")?;
+                result = match ask(&keeper.linkedin, &renewed.access_token).await {
+                    // A token seconds old may not have propagated: the refresh itself succeeded.
+                    Err(e) if e.may_be_propagation_delay() => Ok(()),
+                    other => other,
+                };
+            }
+            Ok(RefreshOutcome::TooFresh | RefreshOutcome::InProgress) => {
+                outcome = Checked::Refreshed;
+                result = Ok(());
+            }
+            Ok(RefreshOutcome::NeedsReconnect(reason)) => {
+                warn!(
+                    r#type = "health_check_failure",
+                    status = "attention",
+                    platform = PLATFORM,
+                    connection_id = %id,
+                    reason = reason.as_str(),
+                    "health_check_failure"
+                );
+                record(health, tenant, id, as_of, Some(reason), HEALTH_INTERVAL).await?;
+                return Ok(Checked::NeedsAttention);
+            }
+            Err(e) => {
+                result = Err(LinkedInError::Unexpected {
+                    status: 0,
+                    detail: e.to_string(),
+                })
+            }
+        }
+    }
+    match result {
+        Ok(()) => {
+            record(health, tenant, id, as_of, None, HEALTH_INTERVAL).await?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            warn!(
+                r#type = "health_check_failure",
+                status = "unavailable",
+                platform = PLATFORM,
+                connection_id = %id,
+                error = %e,
+                x_li_uuid = e.request_id().unwrap_or(""),
+                "health_check_failure"
+            );
+            record(
+                health,
+                tenant,
+                id,
+                as_of,
+                Some(e.to_string()),
+                RETRY_AFTER_FAILURE,
+            )
+            .await?;
+            Ok(Checked::Unavailable)
+        }
+    }
+}
+
+/// `GET /v2/userinfo` (not /v2/me, which needs extra products and spends throttle budget). A
+/// 403 proves the token valid (an app without OpenID scopes), so it counts as alive.
+async fn ask(
+    linkedin: &LinkedInClient,
+    token: &secrecy::SecretString,
+) -> Result<(), LinkedInError> {
+    match linkedin.userinfo(token).await {
+        Ok(_) | Err(LinkedInError::Rejected { status: 403, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn record(
+    health: &Health,
+    tenant: &TenantId,
+    id: ConnectionId,
+    as_of: DateTime<Utc>,
+    error: Option<String>,
+    next_in: chrono::Duration,
+) -> anyhow::Result<()> {
+    let store = &health.keeper.connections;
+    for _ in 0..3 {
+        let Some(stored) = store.get_stored_connection(tenant, id).await? else {
+            return Ok(());
+        };
+        let mut next = stored.connection.clone();
+        if next.status == ConnectionStatus::Revoked {
+            return Ok(());
+        }
+        next.version += 1;
+        next.last_health_check_at = Some(Utc::now());
+        next.last_health_error = error.clone();
+        next.next_health_check_at = Some(as_of.max(Utc::now()) + next_in);
+        match store
+            .replace_connection(&next, &stored.tokens, stored.connection.version)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("connection {id} kept changing while its health was recorded")
+}

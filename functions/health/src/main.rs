@@ -1,0 +1,17 @@
+//! Wires the `health` function: an SQS consumer of health tasks (plan, page, check).
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let config = connector::config::Config::from_env()?;
+    let sdk = connector::aws::sdk_config().await;
+    let health = health_function::Health::from_config(&config, &sdk)?;
+    let health = &health;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(health_function::handle(event.payload, health).await)
+    }))
+    .await
+}
