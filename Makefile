@@ -1,5 +1,5 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: setup dev test bench build-lambdas
+.PHONY: setup dev test bench bench-health build-lambdas
 
 # The project's own tools (moto, cfn-lint, sam, cargo-lambda) live in .venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -21,6 +21,10 @@ test: setup
 # Publishes posts through the local pipeline and reports calls, CPU and latency per post.
 bench: setup
 	cargo run --release --bin bench-publish
+
+# Health rounds over many connections at LinkedIn latencies of 0 and 150 ms.
+bench-health: setup
+	cargo run --release --bin bench-health
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup

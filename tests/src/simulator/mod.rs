@@ -440,6 +440,50 @@ impl Simulator {
         self.shared.lock().images.values().cloned().collect()
     }
 
+    /// Issues tokens for `member_sub` as if the member had consented `age` ago, without the
+    /// OAuth round trip (for seeding many connections in benchmarks). Returns
+    /// `(access_token, refresh_token)`.
+    pub fn issue_directly(
+        &self,
+        member_sub: &str,
+        scopes: &[&str],
+        age: Duration,
+    ) -> (String, String) {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        let issued_at = now - chrono::Duration::from_std(age).expect("bounded");
+        let (access, refresh) = (new_secret("AQ", 500), new_secret("AQ", 300));
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let access_ttl =
+            chrono::Duration::from_std(state.config.access_token_ttl).expect("bounded");
+        let refresh_ttl =
+            chrono::Duration::from_std(state.config.refresh_token_ttl).expect("bounded");
+        state.refresh_tokens.insert(
+            refresh.clone(),
+            RefreshRecord {
+                member_sub: member_sub.into(),
+                scopes: scopes.clone(),
+                authorized_at: issued_at,
+                expires_at: issued_at + refresh_ttl,
+                revoked: false,
+            },
+        );
+        state.access_tokens.insert(
+            access.clone(),
+            AccessRecord {
+                member_sub: member_sub.into(),
+                scopes,
+                issued_at,
+                expires_at: issued_at + access_ttl,
+                authorized_at: issued_at,
+                refresh_token: Some(refresh.clone()),
+                revoked: false,
+            },
+        );
+        state.access_order.push(access.clone());
+        (access, refresh)
+    }
+
     /// Codes issued so far, in the clear (for the no-secrets-in-logs test).
     pub fn issued_codes(&self) -> Vec<String> {
         self.shared.lock().codes.keys().cloned().collect()
