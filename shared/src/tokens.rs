@@ -211,19 +211,21 @@ impl<K: KeyService> TokenKeeper<K> {
                     refresh_token: Some(grant.refresh_token.unwrap_or(refresh_token)),
                 };
                 let sealed = self.vault.seal(&context, &renewed).await?;
-                let mut next = leased.clone();
-                next.version += 1;
-                next.refresh_lease_until = None;
-                next.access_token_expires_at = grant.access_token_expires_at;
-                if grant.refresh_token_expires_at.is_some() {
-                    next.refresh_token_expires_at = grant.refresh_token_expires_at;
-                }
-                next.token_issued_at = now;
-                next.status = ConnectionStatus::Healthy;
-                next.reason = None;
-                next.updated_at = now;
-                self.connections
-                    .replace_connection(&next, &sealed, leased.version)
+                // Once LinkedIn has issued them, the new tokens must be stored whatever else
+                // changed the row meanwhile (a health check recording its result, say): with
+                // rotating refresh tokens the old one is already dead.
+                let next = self
+                    .update(&current.tenant_id, current.id, Some(&sealed), |c| {
+                        c.refresh_lease_until = None;
+                        c.access_token_expires_at = grant.access_token_expires_at;
+                        if grant.refresh_token_expires_at.is_some() {
+                            c.refresh_token_expires_at = grant.refresh_token_expires_at;
+                        }
+                        c.token_issued_at = now;
+                        c.status = ConnectionStatus::Healthy;
+                        c.reason = None;
+                        c.updated_at = now;
+                    })
                     .await?;
                 tracing::info!(connection_id = %current.id, "access token refreshed");
                 if let Some(windows) = &self.windows {
@@ -259,19 +261,17 @@ impl<K: KeyService> TokenKeeper<K> {
     async fn needs_reconnect(
         &self,
         leased: &crate::domain::Connection,
-        stored: &StoredConnection,
+        _stored: &StoredConnection,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
-        let mut next = leased.clone();
-        next.version += 1;
-        next.refresh_lease_until = None;
-        next.status = ConnectionStatus::Attention;
-        next.reason = Some(reason.to_owned());
-        next.updated_at = now;
-        self.connections
-            .replace_connection(&next, &stored.tokens, leased.version)
-            .await?;
+        self.update(&leased.tenant_id, leased.id, None, |c| {
+            c.refresh_lease_until = None;
+            c.status = ConnectionStatus::Attention;
+            c.reason = Some(reason.to_owned());
+            c.updated_at = now;
+        })
+        .await?;
         tracing::warn!(connection_id = %leased.id, reason, "connection needs attention");
         Ok(())
     }
@@ -280,19 +280,57 @@ impl<K: KeyService> TokenKeeper<K> {
     async fn release(
         &self,
         leased: &crate::domain::Connection,
-        stored: &StoredConnection,
+        _stored: &StoredConnection,
         now: DateTime<Utc>,
     ) {
-        let mut next = leased.clone();
-        next.version += 1;
-        next.refresh_lease_until = None;
-        next.updated_at = now;
-        if let Err(e) = self
-            .connections
-            .replace_connection(&next, &stored.tokens, leased.version)
-            .await
-        {
+        let released = self
+            .update(&leased.tenant_id, leased.id, None, |c| {
+                c.refresh_lease_until = None;
+                c.updated_at = now;
+            })
+            .await;
+        if let Err(e) = released {
             tracing::warn!(connection_id = %leased.id, error = %e, "could not release the refresh lease; it expires by itself");
         }
+    }
+
+    /// Applies `change` to the connection as it is now, with `tokens` if given (else the stored
+    /// ones), in a write conditional on the version just read; a lost race re-reads and
+    /// re-applies. Returns the connection as written.
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        tokens: Option<&crate::vault::SealedTokens>,
+        change: impl Fn(&mut crate::domain::Connection),
+    ) -> Result<crate::domain::Connection, KeeperError> {
+        for _ in 0..5 {
+            let stored = self
+                .connections
+                .get_stored_connection(tenant, id)
+                .await?
+                .ok_or(KeeperError::Missing)?;
+            if stored.connection.status == ConnectionStatus::Revoked {
+                // Disconnected meanwhile: its tokens stay destroyed.
+                return Ok(stored.connection);
+            }
+            let mut next = stored.connection.clone();
+            change(&mut next);
+            next.version = stored.connection.version + 1;
+            match self
+                .connections
+                .replace_connection(
+                    &next,
+                    tokens.unwrap_or(&stored.tokens),
+                    stored.connection.version,
+                )
+                .await
+            {
+                Ok(()) => return Ok(next),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict("connection kept changing".into()).into())
     }
 }

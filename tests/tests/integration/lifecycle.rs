@@ -361,24 +361,21 @@ async fn linkedin_down_in_the_last_window_flags_the_connection_and_asks_for_a_re
 }
 
 #[tokio::test]
-async fn a_refresher_a_publisher_401_and_a_third_caller_at_once_make_one_refresh() {
+async fn a_refresher_a_publisher_401_and_a_health_check_at_once_make_one_refresh() {
     let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
     let (tenant, id) = ids(&connection);
     let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
     stack.simulator().advance(Duration::from_secs(86_400));
     let refresher_request = request(&connection, RefreshWindow::SevenDays);
     let now = Utc::now();
-    let third = async {
-        let stored = stack
-            .refresher
-            .keeper
-            .connections
-            .get_stored_connection(&tenant, id)
-            .await
-            .unwrap()
-            .unwrap();
-        stack.refresher.keeper.refresh(stored, now).await
-    };
+    // The health check meets the same expired-looking token (a 401) at the same moment.
+    stack.simulator().inject(
+        Fault::status("GET", "/v2/userinfo", 401)
+            .body(r#"{"status":401,"serviceErrorCode":65602,"message":"expired"}"#)
+            .times(1),
+    );
+    let third =
+        health_function::check(&stack.health, &tenant, id, now + chrono::Duration::hours(7));
     let (a, b, c) = tokio::join!(
         refresher_function::handle(&refresher_request, &stack.refresher, due),
         stack
@@ -528,4 +525,60 @@ async fn reconnecting_after_a_disconnect_or_attention_makes_it_healthy_again() {
     );
     assert!(open(&stack, &connection).await.is_ok());
     assert_eq!(windows(&stack, &connection).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_health_result_recorded_during_a_refresh_does_not_lose_the_new_tokens() {
+    let (stack, connection) = connected(|o| {
+        o.simulator.rotate_refresh_tokens = true;
+        o.token_propagation_window = Duration::ZERO;
+    })
+    .await;
+    let (tenant, id) = ids(&connection);
+    // LinkedIn takes its time to refresh; meanwhile the health check writes its result.
+    stack
+        .simulator()
+        .inject(Fault::delay("POST", "/oauth/v2/accessToken", Duration::from_millis(600)).times(1));
+    let stored = stack
+        .refresher
+        .keeper
+        .connections
+        .get_stored_connection(&tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let refresh = stack.refresher.keeper.refresh(stored, Utc::now());
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        health_function::check(
+            &stack.health,
+            &tenant,
+            id,
+            Utc::now() + chrono::Duration::hours(7),
+        )
+        .await
+    };
+    let (refreshed, checked) = tokio::join!(refresh, health);
+    assert_eq!(
+        refreshed.unwrap(),
+        connector::tokens::RefreshOutcome::Refreshed
+    );
+    assert_eq!(checked.unwrap(), health_function::Checked::Healthy);
+
+    let stored = open(&stack, &connection).await.unwrap();
+    let issued = stack.simulator().issued_tokens();
+    assert_eq!(
+        stored.access_token.expose_secret(),
+        issued[1].access_token,
+        "the refreshed token is kept"
+    );
+    assert_eq!(
+        stored.refresh_token.unwrap().expose_secret(),
+        issued[1].refresh_token.as_deref().unwrap(),
+        "the rotated refresh token is kept (the old one is dead at LinkedIn)"
+    );
+    assert!(
+        connections(&stack, "acme").await[0]["last_health_check_at"].is_string(),
+        "and the health result too"
+    );
 }
