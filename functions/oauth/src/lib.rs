@@ -418,7 +418,7 @@ async fn save_connection(
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
     };
-    for _ in 0..3 {
+    for attempt in 1..=6u32 {
         let now = Utc::now();
         let existing = match service
             .store
@@ -486,13 +486,13 @@ async fn save_connection(
             Err(e) if e.is_retryable() => {
                 // The member is waiting on this page: a brief retry beats an error page.
                 warn!(error = %e, "store briefly unavailable; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 continue;
             }
             Err(e) => return Err(anyhow::Error::new(e).context("writing the connection")),
         }
     }
-    anyhow::bail!("connection kept changing concurrently; gave up after 3 attempts")
+    anyhow::bail!("could not store the connection after 6 attempts (concurrent changes or the store unavailable)")
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ async fn a_health_round_over_500_connections_checks_each_due_one_once() {
     let stack = test_stack(|o| o.aws_endpoint = Some(proxy)).await;
     // The same member in 500 tenants: 500 connections.
     futures::stream::iter(0..500)
-        .for_each_concurrent(8, |i| {
+        .for_each_concurrent(2, |i| {
             let stack = &stack;
             async move {
                 connect(stack, &format!("tenant-{i}"), None).await;
