@@ -60,6 +60,32 @@ pub struct TokenKeeper<K = KmsKeys> {
     pub windows: Option<JobScheduler>,
 }
 
+impl TokenKeeper<KmsKeys> {
+    /// The keeper every function that touches tokens uses: DynamoDB, KMS, LinkedIn, and the
+    /// scheduler to re-plan refresh windows after each refresh.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        Ok(Self::new(
+            ConnectionStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table_name.clone(),
+            ),
+            TokenVault::new(KmsKeys::new(
+                aws_sdk_kms::Client::new(sdk),
+                config.token_key_id.clone(),
+            )),
+            LinkedInClient::new(config.linkedin.clone()).context("building the LinkedIn client")?,
+        )
+        .with_windows(JobScheduler::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            config.require_schedules()?.clone(),
+        )))
+    }
+}
+
 impl<K: KeyService> TokenKeeper<K> {
     pub fn new(
         connections: ConnectionStore,
@@ -89,37 +115,17 @@ impl<K: KeyService> TokenKeeper<K> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
-        for _ in 0..3 {
-            let stored = self
-                .connections
-                .get_stored_connection(tenant, id)
-                .await?
-                .ok_or(KeeperError::Missing)?;
-            let c = &stored.connection;
-            if c.status == ConnectionStatus::Revoked
-                || (c.status == ConnectionStatus::Attention && c.reason.as_deref() == Some(reason))
-            {
-                return Ok(());
-            }
-            let mut next = c.clone();
-            next.version += 1;
-            next.status = ConnectionStatus::Attention;
-            next.reason = Some(reason.to_owned());
-            next.updated_at = now;
-            match self
-                .connections
-                .replace_connection(&next, &stored.tokens, c.version)
-                .await
-            {
-                Ok(()) => {
-                    tracing::warn!(connection_id = %id, reason, "connection needs attention");
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let written = self
+            .update(tenant, id, None, |c| {
+                c.status = ConnectionStatus::Attention;
+                c.reason = Some(reason.to_owned());
+                c.updated_at = now;
+            })
+            .await?;
+        if written.status == ConnectionStatus::Attention {
+            tracing::warn!(connection_id = %id, reason, "connection needs attention");
         }
-        Err(StoreError::Conflict("connection kept changing".into()).into())
+        Ok(())
     }
 
     /// The connection and its tokens in the clear.
@@ -191,7 +197,7 @@ impl<K: KeyService> TokenKeeper<K> {
         let tokens = match self.vault.open(&context, &stored.tokens).await {
             Ok(t) => t,
             Err(e) => {
-                self.release(&leased, &stored, now).await;
+                self.release(&leased, now).await;
                 return Err(e.into());
             }
         };
@@ -200,7 +206,7 @@ impl<K: KeyService> TokenKeeper<K> {
                 "LinkedIn gave this app no refresh token; the member must reconnect before {}",
                 current.access_token_expires_at.format("%Y-%m-%d")
             );
-            self.needs_reconnect(&leased, &stored, &reason, now).await?;
+            self.needs_reconnect(&leased, &reason, now).await?;
             return Ok(RefreshOutcome::NeedsReconnect(reason));
         };
         match self.linkedin.refresh(&refresh_token).await {
@@ -248,11 +254,11 @@ impl<K: KeyService> TokenKeeper<K> {
             Err(e) if e.is_invalid_grant() => {
                 let reason = "LinkedIn refused the refresh token (revoked or expired); the member must reconnect".to_owned();
                 tracing::warn!(connection_id = %current.id, error = %e, "refresh refused");
-                self.needs_reconnect(&leased, &stored, &reason, now).await?;
+                self.needs_reconnect(&leased, &reason, now).await?;
                 Ok(RefreshOutcome::NeedsReconnect(reason))
             }
             Err(e) => {
-                self.release(&leased, &stored, now).await;
+                self.release(&leased, now).await;
                 Err(e.into())
             }
         }
@@ -261,7 +267,6 @@ impl<K: KeyService> TokenKeeper<K> {
     async fn needs_reconnect(
         &self,
         leased: &crate::domain::Connection,
-        _stored: &StoredConnection,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
@@ -277,12 +282,7 @@ impl<K: KeyService> TokenKeeper<K> {
     }
 
     /// Gives the lease back after a failure that a later try may get past.
-    async fn release(
-        &self,
-        leased: &crate::domain::Connection,
-        _stored: &StoredConnection,
-        now: DateTime<Utc>,
-    ) {
+    async fn release(&self, leased: &crate::domain::Connection, now: DateTime<Utc>) {
         let released = self
             .update(&leased.tenant_id, leased.id, None, |c| {
                 c.refresh_lease_until = None;

@@ -13,10 +13,9 @@ use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
-use connector::schedules::JobScheduler;
-use connector::store::{ConnectionStore, StoreError, HEALTH_SHARDS};
+use connector::store::{StoreError, HEALTH_SHARDS};
 use connector::tokens::{RefreshOutcome, TokenKeeper};
-use connector::vault::{KmsKeys, TokenVault};
+use connector::vault::KmsKeys;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -59,21 +58,9 @@ pub struct Health {
 
 impl Health {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let _dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            keeper: TokenKeeper::new(
-                ConnectionStore::new(dynamo, config.table_name.clone()),
-                TokenVault::new(KmsKeys::new(
-                    aws_sdk_kms::Client::new(sdk),
-                    config.token_key_id.clone(),
-                )),
-                LinkedInClient::new(config.linkedin.clone())
-                    .context("building the LinkedIn client")?,
-            )
-            .with_windows(JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
-                config.require_schedules()?.clone(),
-            )),
+            keeper: TokenKeeper::from_config(config, sdk)?,
             sqs: aws_sdk_sqs::Client::new(sdk),
             queue_url: config.require_health_queue()?.to_owned(),
         })

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use connector::config::{Config, MediaSettings, PostsApi};
@@ -16,9 +15,9 @@ use connector::posts::{
 };
 use connector::queue::{PublishQueue, MAX_VISIBILITY};
 use connector::schedules::JobScheduler;
-use connector::store::{Claim, ConnectionStore, DlqRecord, PostStore, StoreError};
+use connector::store::{Claim, DlqRecord, PostStore, StoreError};
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
-use connector::vault::{KmsKeys, TokenSet, TokenVault, VaultError};
+use connector::vault::{KmsKeys, TokenSet, VaultError};
 use tracing::{error, info, warn, Instrument};
 
 /// How long one attempt owns a post: longer than the function's timeout (60 s in the template).
@@ -45,19 +44,7 @@ impl Publisher {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             posts: PostStore::new(dynamo.clone(), config.table_name.clone()),
-            keeper: TokenKeeper::new(
-                ConnectionStore::new(dynamo, config.table_name.clone()),
-                TokenVault::new(KmsKeys::new(
-                    aws_sdk_kms::Client::new(sdk),
-                    config.token_key_id.clone(),
-                )),
-                LinkedInClient::new(config.linkedin.clone())
-                    .context("building the LinkedIn client")?,
-            )
-            .with_windows(JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
-                config.require_schedules()?.clone(),
-            )),
+            keeper: TokenKeeper::from_config(config, sdk)?,
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),

@@ -2,15 +2,12 @@
 //! token expires), refresh the connection's token through the one single-flight path, plan the
 //! next windows, and say plainly when a person must reconnect.
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::ConnectionStatus;
-use connector::linkedin::LinkedInClient;
-use connector::schedules::{JobScheduler, RefreshRequest};
-use connector::store::ConnectionStore;
+use connector::schedules::RefreshRequest;
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
-use connector::vault::{KmsKeys, TokenVault};
+use connector::vault::KmsKeys;
 use serde::Serialize;
 use tracing::{info, Instrument};
 
@@ -26,21 +23,9 @@ pub struct Refresher {
 
 impl Refresher {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let _dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            keeper: TokenKeeper::new(
-                ConnectionStore::new(dynamo, config.table_name.clone()),
-                TokenVault::new(KmsKeys::new(
-                    aws_sdk_kms::Client::new(sdk),
-                    config.token_key_id.clone(),
-                )),
-                LinkedInClient::new(config.linkedin.clone())
-                    .context("building the LinkedIn client")?,
-            )
-            .with_windows(JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
-                config.require_schedules()?.clone(),
-            )),
+            keeper: TokenKeeper::from_config(config, sdk)?,
         })
     }
 }
