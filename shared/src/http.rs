@@ -73,7 +73,7 @@ impl ApiError {
 }
 
 /// The calling tenant: the `tenant_id` claim that API Gateway's JWT authorizer verified.
-/// Never read from the body or path.
+/// Never read from the body or path. Recorded on the current span's `tenant_id` field.
 pub fn tenant_of(request: &Request) -> Result<TenantId, ApiError> {
     let claim = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
@@ -84,10 +84,13 @@ pub fn tenant_of(request: &Request) -> Result<TenantId, ApiError> {
             .cloned(),
         _ => None,
     };
-    claim
+    let tenant = claim
         .as_deref()
         .and_then(TenantId::parse)
-        .ok_or(ApiError::Unauthenticated)
+        .ok_or(ApiError::Unauthenticated)?;
+    // Every log line of the request names its tenant (a no-op for spans without the field).
+    tracing::Span::current().record("tenant_id", tenant.as_str());
+    Ok(tenant)
 }
 
 /// API Gateway's request id, for log correlation.

@@ -12,11 +12,7 @@ use connector::vault::{SealedTokens, VaultContext};
 use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
-use crate::ApiService;
-
-fn unavailable(context: &'static str) -> impl FnOnce(StoreError) -> ApiError {
-    move |e| ApiError::Unavailable(anyhow::Error::new(e).context(context))
-}
+use crate::{store_error, ApiService};
 
 pub async fn disconnect(
     request: &Request,
@@ -24,13 +20,12 @@ pub async fn disconnect(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let id = ConnectionId::parse(raw_id).ok_or(ApiError::NotFound("connection"))?;
     let stored = service
         .connections
         .get_stored_connection(&tenant, id)
         .await
-        .map_err(unavailable("reading the connection"))?
+        .map_err(store_error("reading the connection"))?
         .ok_or(ApiError::NotFound("connection"))?;
     if stored.connection.status == ConnectionStatus::Revoked {
         return Ok(http::json(200, &stored.connection));
@@ -86,10 +81,10 @@ pub async fn disconnect(
                     .connections
                     .get_connection(&tenant, id)
                     .await
-                    .map_err(unavailable("re-reading the connection"))?
+                    .map_err(store_error("re-reading the connection"))?
                     .ok_or(ApiError::NotFound("connection"))?;
             }
-            Err(e) => return Err(unavailable("destroying the tokens")(e)),
+            Err(e) => return Err(store_error("destroying the tokens")(e)),
         }
     };
 
@@ -101,14 +96,14 @@ pub async fn disconnect(
                 .posts
                 .list(&tenant, Some(id), Some(status), 100, cursor.as_deref())
                 .await
-                .map_err(unavailable("listing the connection's posts"))?;
+                .map_err(store_error("listing the connection's posts"))?;
             for post in posts {
                 if let DeleteDecision::Cancel(next) = post.request_delete(Utc::now()) {
                     match service.posts.replace(&next).await {
                         Ok(()) => cancelled += 1,
                         // It started publishing meanwhile; without tokens it will fail.
                         Err(StoreError::Conflict(_)) => {}
-                        Err(e) => return Err(unavailable("cancelling a post")(e)),
+                        Err(e) => return Err(store_error("cancelling a post")(e)),
                     }
                 }
             }

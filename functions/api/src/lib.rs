@@ -116,7 +116,6 @@ async fn list_connections(
     service: &ApiService,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let params = request.query_string_parameters();
     let limit = page_limit(request)?;
     let cursor = params.first("cursor");
@@ -128,7 +127,7 @@ async fn list_connections(
             StoreError::Invalid(_) if cursor.is_some() => {
                 ApiError::validation("cursor", "cursor is not one this API issued")
             }
-            e => ApiError::internal(anyhow::Error::new(e).context("listing connections")),
+            e => store_error("listing connections")(e),
         })?;
     Ok(http::json(
         200,
@@ -145,15 +144,13 @@ async fn get_connection(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     // Malformed and foreign ids answer exactly like missing ones.
     let id = ConnectionId::parse(raw_id).ok_or(ApiError::NotFound("connection"))?;
     let connection = service
         .connections
         .get_connection(&tenant, id)
         .await
-        .context("reading a connection")
-        .map_err(ApiError::internal)?
+        .map_err(store_error("reading a connection"))?
         .ok_or(ApiError::NotFound("connection"))?;
     Ok(http::json(200, &connection))
 }
@@ -169,5 +166,19 @@ fn page_limit(request: &Request) -> Result<i32, ApiError> {
             .ok_or_else(|| {
                 ApiError::validation("limit", format!("limit must be between 1 and {MAX_PAGE}"))
             }),
+    }
+}
+
+/// The one mapping of a store failure to an answer: retryable ones are a 503 the caller may
+/// retry, the rest an opaque 500; the cause is logged either way.
+pub(crate) fn store_error(context: &'static str) -> impl FnOnce(StoreError) -> ApiError {
+    move |e| {
+        let retryable = e.is_retryable();
+        let e = anyhow::Error::new(e).context(context);
+        if retryable {
+            ApiError::Unavailable(e)
+        } else {
+            ApiError::Internal(e)
+        }
     }
 }

@@ -10,21 +10,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::{page_limit, ApiService};
+use crate::{page_limit, store_error, ApiService};
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-
-fn store_error(context: &'static str) -> impl FnOnce(StoreError) -> ApiError {
-    move |e| {
-        let retryable = e.is_retryable();
-        let e = anyhow::Error::new(e).context(context);
-        if retryable {
-            ApiError::Unavailable(e)
-        } else {
-            ApiError::Internal(e)
-        }
-    }
-}
 
 /// `Idempotency-Key`: printable, at most 255 characters.
 fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
@@ -57,7 +45,6 @@ fn request_hash(request: &Request) -> String {
 
 pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let body: PostRequest = http::json_body(request)?;
     let key = idempotency_key(request)?;
     let connection_id = body
@@ -128,7 +115,6 @@ pub async fn get(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let post = service
         .posts
         .get(&tenant, post_id(raw_id)?)
@@ -140,7 +126,6 @@ pub async fn get(
 
 pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let params = request.query_string_parameters();
     let connection = params
         .first("connection_id")
@@ -187,7 +172,6 @@ pub async fn delete(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let id = post_id(raw_id)?;
     let post = service
         .posts
@@ -242,7 +226,6 @@ pub async fn dlq_records(
     service: &ApiService,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let limit = page_limit(request)?;
     let records = service
         .posts

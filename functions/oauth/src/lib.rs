@@ -99,7 +99,6 @@ struct AuthorizeResponse {
 
 async fn authorize(request: &Request, service: &OAuthService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    tracing::Span::current().record("tenant_id", tenant.as_str());
     let body: AuthorizeBody = http::json_body(request)?;
     let redirect_after = body
         .redirect_after
