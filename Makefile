@@ -28,4 +28,4 @@ bench-health: setup
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup
-	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher --bin health
+	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler

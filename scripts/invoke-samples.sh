@@ -29,7 +29,7 @@ wait_for_port() {
   return 1
 }
 
-cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health
+cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler
 DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   DEV_SIMULATOR_ADDR=127.0.0.1:$sim_port DEV_SIMULATOR_PROPAGATION_MS=0 DEV_CDN_ADDR=127.0.0.1:${SAMPLES_CDN_PORT:-8190} \
   ./target/debug/devstack >"$logs/devstack.log" 2>&1 &
@@ -45,6 +45,7 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   TABLE_NAME=linkedin-connector TOKEN_KEY_ID=alias/linkedin-connector-tokens \
   PUBLISH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish \
   PUBLISH_QUEUE_ARN=arn:aws:sqs:us-east-1:123456789012:linkedin-connector-publish \
+  PUBLISH_DLQ_ARN=arn:aws:sqs:us-east-1:123456789012:linkedin-connector-publish-dlq \
   SCHEDULE_GROUP=linkedin-connector SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/linkedin-connector-scheduler \
   REFRESHER_ARN=arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher \
   HEALTH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-health \
@@ -55,8 +56,9 @@ wait_for_port "$invoke_port" "cargo lambda watch"
 failed=0
 while read -r function event expected; do
   out=$(cargo lambda invoke "$function" -A 127.0.0.1 -P "$invoke_port" --data-file "events/$event" 2>&1) || true
-  # HTTP functions answer a statusCode; the publisher answers the messages to redeliver.
-  status=$(printf '%s' "$out" | python3 -c 'import sys,json; r=json.load(sys.stdin); print(r["statusCode"] if "statusCode" in r else ("outcome=" + r["outcome"]) if "outcome" in r else "failures=%d" % len(r["batchItemFailures"]))' 2>/dev/null || echo "no response")
+  # HTTP functions answer a statusCode; SQS consumers the messages to redeliver; the refresher
+  # its outcome; the reconciler what it found.
+  status=$(printf '%s' "$out" | python3 -c 'import sys,json; r=json.load(sys.stdin); print(r["statusCode"] if "statusCode" in r else ("outcome=" + r["outcome"]) if "outcome" in r else ("found=%d" % r["found"]) if "found" in r else "failures=%d" % len(r["batchItemFailures"]))' 2>/dev/null || echo "no response")
   if [ "$status" = "$expected" ]; then
     echo "invoke-samples: $function $event -> $status ok"
   else
@@ -68,10 +70,15 @@ oauth oauth-authorize.json 200
 oauth oauth-callback.json 400
 api api-list-connections.json 200
 api api-get-connection.json 404
+api api-schedule-post.json 400
+api api-move-post.json 404
 publisher publisher-sqs.json failures=0
+publisher publisher-scheduled-sqs.json failures=0
 refresher refresher-window.json outcome=disconnected
 health health-sqs.json failures=0
+health health-round-sqs.json failures=0
+reconciler reconciler-round.json found=0
 SAMPLES
-passed=$((7 - failed))
+passed=$((12 - failed))
 echo "invoke-samples: $passed passed, $failed failed"
 [ "$failed" = 0 ] || { cat "$logs/watch.log" >&2; exit 1; }

@@ -21,12 +21,46 @@ pub const MAX_ALT_TEXT_CHARS: usize = 4086;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// A job older than this goes to the DLQ instead of being tried again.
 pub const MAX_JOB_AGE: chrono::Duration = chrono::Duration::days(7);
+/// How far ahead a post may be scheduled.
+pub const MAX_SCHEDULE_AHEAD: chrono::Duration = chrono::Duration::days(365);
+
+/// `scheduled_at` as the caller sent it: RFC 3339 with an offset, after `now` and at most a
+/// year ahead. Kept to the second, as EventBridge Scheduler's `at()` takes it.
+pub fn parse_scheduled_at(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| {
+            invalid(
+                "scheduled_at",
+                "scheduled_at must be an RFC 3339 time with an offset, like 2026-12-01T09:00:00+01:00",
+            )
+        })?
+        .with_timezone(&Utc);
+    let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
+    if at <= now {
+        return Err(invalid(
+            "scheduled_at",
+            format!("scheduled_at {raw} is in the past; omit it to publish now"),
+        ));
+    }
+    if at > now + MAX_SCHEDULE_AHEAD {
+        return Err(invalid(
+            "scheduled_at",
+            "scheduled_at may be at most one year ahead",
+        ));
+    }
+    Ok(at)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PostId(Uuid);
 
 impl PostId {
+    /// The name of the post's one-time schedule (one per post, so a move replaces it).
+    pub fn schedule_name(self) -> String {
+        format!("post-{self}")
+    }
+
     pub fn new() -> Self {
         Self(Uuid::new_v4())
     }
@@ -115,6 +149,23 @@ pub struct PostRequest {
     pub scheduled_at: Option<String>,
 }
 
+/// `PATCH /v1/posts/{id}`: move a scheduled post.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostMove {
+    pub scheduled_at: Option<String>,
+}
+
+impl PostMove {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
+        let raw = self
+            .scheduled_at
+            .as_deref()
+            .ok_or_else(|| invalid("scheduled_at", "scheduled_at is required"))?;
+        parse_scheduled_at(raw, now)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMedia {
@@ -147,6 +198,8 @@ pub struct PostDraft {
     pub text: String,
     pub media: Vec<MediaItem>,
     pub visibility: Visibility,
+    /// When to publish; `None` publishes now.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 impl PostRequest {
@@ -166,7 +219,11 @@ impl PostRequest {
 
     /// Every rule LinkedIn would enforce, checked before anything is recorded.
     /// `connection` is the tenant's connection named by `connection_id`, if it exists.
-    pub fn validate(&self, connection: Option<&Connection>) -> Result<PostDraft, Invalid> {
+    pub fn validate(
+        &self,
+        connection: Option<&Connection>,
+        now: DateTime<Utc>,
+    ) -> Result<PostDraft, Invalid> {
         let connection_id = self.connection_id()?;
         let connection = connection.ok_or_else(|| {
             invalid(
@@ -259,12 +316,11 @@ impl PostRequest {
                 ))
             }
         };
-        if self.scheduled_at.is_some() {
-            return Err(invalid(
-                "scheduled_at",
-                "scheduled posts are not available yet; omit scheduled_at to publish now",
-            ));
-        }
+        let scheduled_at = self
+            .scheduled_at
+            .as_deref()
+            .map(|raw| parse_scheduled_at(raw, now))
+            .transpose()?;
 
         Ok(PostDraft {
             connection_id,
@@ -272,6 +328,7 @@ impl PostRequest {
             text,
             media,
             visibility,
+            scheduled_at,
         })
     }
 }
@@ -327,6 +384,8 @@ pub struct Post {
     pub media: Vec<MediaItem>,
     pub visibility: Visibility,
     pub status: PostStatus,
+    /// When a scheduled post is to be published.
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub linkedin_urn: Option<String>,
     pub attempts: u32,
     pub last_error: Option<PostError>,
@@ -363,7 +422,12 @@ impl Post {
             text: draft.text,
             media: draft.media,
             visibility: draft.visibility,
-            status: PostStatus::Queued,
+            status: if draft.scheduled_at.is_some() {
+                PostStatus::Scheduled
+            } else {
+                PostStatus::Queued
+            },
+            scheduled_at: draft.scheduled_at,
             linkedin_urn: None,
             attempts: 0,
             last_error: None,
@@ -389,11 +453,19 @@ impl Post {
         }
     }
 
-    /// Takes the post for one publish attempt, if nobody holds it: a queued post, or one
-    /// whose previous holder's lease ran out (it crashed or timed out mid-attempt).
-    pub fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Option<Self> {
+    /// Takes the post for one publish attempt, if nobody holds it: a queued post, one whose
+    /// previous holder's lease ran out (it crashed or timed out mid-attempt), or a scheduled
+    /// post whose time the job was made for (`fired_for`): a job from before a move, or for a
+    /// cancelled post, takes nothing.
+    pub fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        fired_for: Option<DateTime<Utc>>,
+    ) -> Option<Self> {
         let free = match self.status {
             PostStatus::Queued => true,
+            PostStatus::Scheduled => fired_for.is_some() && fired_for == self.scheduled_at,
             PostStatus::Publishing => self.lease_until.is_none_or(|until| until <= now),
             _ => false,
         };
@@ -479,6 +551,26 @@ impl Post {
         }
     }
 
+    /// A scheduled post moved to `at`; `None` if it is no longer scheduled.
+    pub fn moved(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Option<Self> {
+        (self.status == PostStatus::Scheduled).then(|| {
+            let mut next = self.next(now);
+            next.scheduled_at = Some(at);
+            next
+        })
+    }
+
+    /// The job that publishes this post: for a scheduled post, made for its time.
+    pub fn publish_job(&self, enqueued_at: DateTime<Utc>) -> Job {
+        Job {
+            action: JobAction::Publish,
+            tenant_id: self.tenant_id.clone(),
+            post_id: self.id,
+            enqueued_at: self.scheduled_at.unwrap_or(enqueued_at),
+            scheduled_at: self.scheduled_at,
+        }
+    }
+
     pub fn deleted(&self, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.status = PostStatus::Deleted;
@@ -501,7 +593,11 @@ pub struct Job {
     pub action: JobAction,
     pub tenant_id: TenantId,
     pub post_id: PostId,
+    /// When the job went on the queue (for a scheduled post: its time).
     pub enqueued_at: DateTime<Utc>,
+    /// For a scheduled post, the time this job was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -578,7 +674,7 @@ mod tests {
     #[test]
     fn a_plain_text_post_is_by_the_member_and_public() {
         let c = connection();
-        let draft = request(&c).validate(Some(&c)).unwrap();
+        let draft = request(&c).validate(Some(&c), Utc::now()).unwrap();
         assert_eq!(draft.author, "urn:li:person:abc");
         assert_eq!(draft.visibility, Visibility::Public);
     }
@@ -591,37 +687,43 @@ mod tests {
                 text: Some(bad.into()),
                 ..request(&c)
             };
-            assert_eq!(field_of(r.validate(Some(&c))), "text");
+            assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
         }
         let r = PostRequest {
             text: None,
             ..request(&c)
         };
-        assert_eq!(field_of(r.validate(Some(&c))), "text");
+        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
         // Characters, not bytes: 3000 two-byte characters are fine, 3001 are not.
         let r = PostRequest {
             text: Some("é".repeat(3000)),
             ..request(&c)
         };
-        assert!(r.validate(Some(&c)).is_ok());
+        assert!(r.validate(Some(&c), Utc::now()).is_ok());
         let r = PostRequest {
             text: Some("é".repeat(3001)),
             ..request(&c)
         };
-        assert_eq!(field_of(r.validate(Some(&c))), "text");
+        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
     }
 
     #[test]
     fn the_connection_must_exist_and_not_be_revoked() {
         let mut c = connection();
-        assert_eq!(field_of(request(&c).validate(None)), "connection_id");
+        assert_eq!(
+            field_of(request(&c).validate(None, Utc::now())),
+            "connection_id"
+        );
         c.status = ConnectionStatus::Revoked;
-        assert_eq!(field_of(request(&c).validate(Some(&c))), "connection_id");
+        assert_eq!(
+            field_of(request(&c).validate(Some(&c), Utc::now())),
+            "connection_id"
+        );
         let r = PostRequest {
             connection_id: Some("nope".into()),
             ..request(&c)
         };
-        assert_eq!(field_of(r.validate(Some(&c))), "connection_id");
+        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "connection_id");
     }
 
     #[test]
@@ -633,21 +735,21 @@ mod tests {
         };
         assert_eq!(
             as_org("urn:li:organization:1")
-                .validate(Some(&c))
+                .validate(Some(&c), Utc::now())
                 .unwrap()
                 .author,
             "urn:li:organization:1"
         );
         assert_eq!(
-            field_of(as_org("urn:li:organization:2").validate(Some(&c))),
+            field_of(as_org("urn:li:organization:2").validate(Some(&c), Utc::now())),
             "author"
         );
         assert_eq!(
-            field_of(as_org("urn:li:organization:3").validate(Some(&c))),
+            field_of(as_org("urn:li:organization:3").validate(Some(&c), Utc::now())),
             "author"
         );
         assert_eq!(
-            field_of(as_org("urn:li:person:other").validate(Some(&c))),
+            field_of(as_org("urn:li:person:other").validate(Some(&c), Utc::now())),
             "author"
         );
     }
@@ -662,17 +764,19 @@ mod tests {
         };
         assert_eq!(
             with("CONNECTIONS", None)
-                .validate(Some(&c))
+                .validate(Some(&c), Utc::now())
                 .unwrap()
                 .visibility,
             Visibility::Connections
         );
         assert_eq!(
-            field_of(with("FRIENDS", None).validate(Some(&c))),
+            field_of(with("FRIENDS", None).validate(Some(&c), Utc::now())),
             "visibility"
         );
         assert_eq!(
-            field_of(with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c))),
+            field_of(
+                with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c), Utc::now())
+            ),
             "visibility"
         );
     }
@@ -691,34 +795,40 @@ mod tests {
         };
         assert_eq!(
             with(vec![image("https://cdn.example.com/a.png")])
-                .validate(Some(&c))
+                .validate(Some(&c), Utc::now())
                 .unwrap()
                 .media
                 .len(),
             1
         );
         assert_eq!(
-            field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c))),
+            field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c), Utc::now())),
             "media"
         );
         assert_eq!(
-            field_of(with(vec![image("not a url")]).validate(Some(&c))),
+            field_of(with(vec![image("not a url")]).validate(Some(&c), Utc::now())),
             "media"
         );
         let video = RawMedia {
             kind: Some("video".into()),
             ..image("https://x.example/v.mp4")
         };
-        assert_eq!(field_of(with(vec![video]).validate(Some(&c))), "media");
+        assert_eq!(
+            field_of(with(vec![video]).validate(Some(&c), Utc::now())),
+            "media"
+        );
         let many = (0..21)
             .map(|i| image(&format!("https://cdn.example.com/{i}.png")))
             .collect();
-        assert_eq!(field_of(with(many).validate(Some(&c))), "media");
+        assert_eq!(field_of(with(many).validate(Some(&c), Utc::now())), "media");
         let long_alt = RawMedia {
             alt_text: Some("a".repeat(4087)),
             ..image("https://x.example/a.png")
         };
-        assert_eq!(field_of(with(vec![long_alt]).validate(Some(&c))), "media");
+        assert_eq!(
+            field_of(with(vec![long_alt]).validate(Some(&c), Utc::now())),
+            "media"
+        );
     }
 
     #[test]
@@ -739,6 +849,66 @@ mod tests {
     fn a_retry_never_comes_before_linkedin_allows_it() {
         let d = retry_delay(0, Some(Duration::from_secs(3600)));
         assert_eq!(d, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn scheduled_at_is_rfc3339_with_an_offset_in_the_future_and_within_a_year() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = parse_scheduled_at("2026-11-23T14:00:30.750+01:00", now).unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-23T13:00:30+00:00");
+        for bad in [
+            "2026-11-23T11:59:59Z",
+            "2026-11-23T12:00:00Z",
+            "2027-11-24T12:00:00Z",
+            "2026-11-24T09:00:00",
+            "tomorrow",
+        ] {
+            assert_eq!(
+                parse_scheduled_at(bad, now).unwrap_err().field,
+                "scheduled_at",
+                "{bad}"
+            );
+        }
+        assert!(parse_scheduled_at("2027-11-23T12:00:00Z", now).is_ok());
+        let c = connection();
+        let r = PostRequest {
+            scheduled_at: Some("2020-01-01T00:00:00Z".into()),
+            ..request(&c)
+        };
+        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "scheduled_at");
+    }
+
+    #[test]
+    fn a_scheduled_post_is_claimed_only_by_a_job_made_for_its_time() {
+        let c = connection();
+        let now = Utc::now();
+        let at = now + chrono::Duration::hours(1);
+        let draft = PostRequest {
+            scheduled_at: Some(at.to_rfc3339()),
+            ..request(&c)
+        }
+        .validate(Some(&c), now)
+        .unwrap();
+        let post = Post::new(PostId::new(), c.tenant_id.clone(), draft, now);
+        assert_eq!(post.status, PostStatus::Scheduled);
+        let lease = Duration::from_secs(90);
+        let job = post.publish_job(now);
+        assert_eq!(job.scheduled_at, post.scheduled_at);
+        assert!(post.claim(now, lease, None).is_none(), "a publish-now job");
+        assert!(post.claim(now, lease, job.scheduled_at).is_some());
+        // Moved: the old time's job takes nothing, the new one does.
+        let moved = post.moved(at + chrono::Duration::hours(1), now).unwrap();
+        assert!(moved.claim(now, lease, job.scheduled_at).is_none());
+        let new_job = moved.publish_job(now);
+        assert!(moved.claim(now, lease, new_job.scheduled_at).is_some());
+        // Cancelled: nothing takes it, and it can no longer be moved.
+        let DeleteDecision::Cancel(cancelled) = moved.request_delete(now) else {
+            panic!("a scheduled post is cancelled");
+        };
+        assert!(cancelled.claim(now, lease, new_job.scheduled_at).is_none());
+        assert!(cancelled.moved(at, now).is_none());
     }
 
     #[test]

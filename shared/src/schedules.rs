@@ -1,6 +1,6 @@
-//! One-time EventBridge schedules that put a job back on the publish queue at a given time:
-//! for waits longer than SQS allows (LinkedIn's daily limits reset at midnight UTC), and
-//! later for scheduled posts.
+//! One-time EventBridge schedules, all in the product's schedule group: scheduled posts and
+//! retries longer than SQS allows (LinkedIn's daily limits reset at midnight UTC) put a job on
+//! the publish queue at their time; refresh windows invoke the refresher.
 
 use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_scheduler::types::{
@@ -12,7 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{ConnectionId, TenantId};
-use crate::posts::Job;
+use crate::posts::{Job, Post, PostId};
+
+/// EventBridge Scheduler replaces this in a target's input with the time the schedule was due.
+pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -82,6 +85,21 @@ pub struct RefreshRequest {
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
     pub window: RefreshWindow,
+    /// When the window opened, as the scheduler fills it in ([`SCHEDULED_TIME`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<String>,
+}
+
+impl RefreshRequest {
+    /// The time to reason about the window at: when it opened, or `now` if that is later (or
+    /// unknown). A scheduler running on a clock ahead of ours (the local stack's time travel)
+    /// is believed.
+    pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.scheduled_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now, |t| now.max(t.with_timezone(&Utc)))
+    }
 }
 
 /// The windows still ahead for a token expiring at `expires_at`.
@@ -143,43 +161,82 @@ impl JobScheduler {
                 tenant_id: tenant.clone(),
                 connection_id: connection,
                 window,
+                scheduled_time: Some(SCHEDULED_TIME.into()),
             })
             .expect("requests serialize");
             let target = self.target(&refresher, input, 6 * 3600)?;
             // Refreshes may run anywhere in the half hour after the window opens.
-            let flexible = self.flexible(30)?;
-            let updated = self
-                .client
-                .update_schedule()
-                .name(&name)
-                .group_name(&self.settings.group)
-                .schedule_expression(at_expression(*at))
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(flexible.clone())
-                .action_after_completion(ActionAfterCompletion::Delete)
-                .target(target.clone())
-                .send()
-                .await;
-            match updated.map_err(classify) {
-                Ok(_) => {}
-                Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => {
-                    self.client
-                        .create_schedule()
-                        .name(&name)
-                        .group_name(&self.settings.group)
-                        .schedule_expression(at_expression(*at))
-                        .schedule_expression_timezone("UTC")
-                        .flexible_time_window(flexible)
-                        .action_after_completion(ActionAfterCompletion::Delete)
-                        .target(target)
-                        .send()
-                        .await
-                        .map_err(classify)?;
-                }
-                Err(e) => return Err(e),
-            }
+            self.put(&name, *at, self.flexible(30)?, target).await?;
         }
         Ok(ahead.len())
+    }
+
+    /// Creates the schedule `name`, or replaces it if it exists: never two of one name.
+    async fn put(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        window: FlexibleTimeWindow,
+        target: Target,
+    ) -> Result<(), ScheduleError> {
+        let updated = self
+            .client
+            .update_schedule()
+            .name(name)
+            .group_name(&self.settings.group)
+            .schedule_expression(at_expression(at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window.clone())
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .target(target.clone())
+            .send()
+            .await;
+        match updated.map_err(classify) {
+            Ok(_) => Ok(()),
+            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => {
+                let created = self
+                    .client
+                    .create_schedule()
+                    .name(name)
+                    .group_name(&self.settings.group)
+                    .schedule_expression(at_expression(at))
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(window)
+                    .action_after_completion(ActionAfterCompletion::Delete)
+                    .target(target)
+                    .send()
+                    .await;
+                match created.map_err(classify) {
+                    // Created meanwhile by a concurrent put: this one's content wins on retry.
+                    Err(ScheduleError::Refused(detail)) if detail.contains("ConflictException") => {
+                        Err(ScheduleError::Unavailable(detail))
+                    }
+                    other => other.map(|_| ()),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts a scheduled post's one-time schedule in place at its `scheduled_at`: created, or
+    /// replaced when the post moves. Its target is the publish queue with the job made for
+    /// that time, exactly then (no flexible window), with a retry policy and the DLQ.
+    pub async fn schedule_post(&self, post: &Post) -> Result<(), ScheduleError> {
+        let at = post
+            .scheduled_at
+            .ok_or_else(|| ScheduleError::Refused("the post has no scheduled_at".into()))?;
+        let input = serde_json::to_string(&post.publish_job(at)).expect("jobs serialize");
+        let target = self.target(&self.settings.queue_arn, input, 86_400)?;
+        let exact = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| ScheduleError::Refused(e.to_string()))?;
+        self.put(&post.id.schedule_name(), at, exact, target).await
+    }
+
+    /// Deletes a scheduled post's schedule; one already gone (fired, or never made) is fine.
+    pub async fn unschedule_post(&self, id: PostId) -> Result<(), ScheduleError> {
+        self.delete(&id.schedule_name()).await
     }
 
     /// Removes the connection's refresh windows (disconnect).

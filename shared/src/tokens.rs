@@ -211,6 +211,7 @@ impl<K: KeyService> TokenKeeper<K> {
         };
         match self.linkedin.refresh(&refresh_token).await {
             Ok(grant) => {
+                let (access_expires_at, refresh_expires_at) = grant.expiries_as_of(now);
                 let renewed = TokenSet {
                     access_token: grant.access_token,
                     // LinkedIn returns the same refresh token; others rotate. Keep what came.
@@ -223,9 +224,9 @@ impl<K: KeyService> TokenKeeper<K> {
                 let next = self
                     .update(&current.tenant_id, current.id, Some(&sealed), |c| {
                         c.refresh_lease_until = None;
-                        c.access_token_expires_at = grant.access_token_expires_at;
-                        if grant.refresh_token_expires_at.is_some() {
-                            c.refresh_token_expires_at = grant.refresh_token_expires_at;
+                        c.access_token_expires_at = access_expires_at;
+                        if refresh_expires_at.is_some() {
+                            c.refresh_token_expires_at = refresh_expires_at;
                         }
                         c.token_issued_at = now;
                         c.status = ConnectionStatus::Healthy;

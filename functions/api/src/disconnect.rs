@@ -50,7 +50,7 @@ pub async fn disconnect(
         warn!(connection_id = %id, failure, "revoke at LinkedIn failed");
     }
     service
-        .windows
+        .scheduler
         .delete_refresh_windows(id)
         .await
         .map_err(|e| {
@@ -100,6 +100,13 @@ pub async fn disconnect(
             for post in posts {
                 if let DeleteDecision::Cancel(next) = post.request_delete(Utc::now()) {
                     match service.posts.replace(&next).await {
+                        Ok(()) if status == PostStatus::Scheduled => {
+                            cancelled += 1;
+                            // Best effort: a schedule that still fires finds it cancelled.
+                            if let Err(e) = service.scheduler.unschedule_post(post.id).await {
+                                warn!(post_id = %post.id, error = %e, "could not delete a cancelled post's schedule");
+                            }
+                        }
                         Ok(()) => cancelled += 1,
                         // It started publishing meanwhile; without tokens it will fail.
                         Err(StoreError::Conflict(_)) => {}

@@ -20,10 +20,11 @@ pub struct ApiService {
     pub connections: ConnectionStore,
     pub posts: PostStore,
     pub queue: PublishQueue,
-    /// For disconnect: open the tokens to revoke them, remove the refresh windows.
+    /// For disconnect: open the tokens to revoke them.
     pub vault: connector::vault::TokenVault,
     pub linkedin: connector::linkedin::LinkedInClient,
-    pub windows: connector::schedules::JobScheduler,
+    /// Scheduled posts, and the refresh windows a disconnect removes.
+    pub scheduler: connector::schedules::JobScheduler,
 }
 
 impl ApiService {
@@ -42,7 +43,7 @@ impl ApiService {
             )),
             linkedin: connector::linkedin::LinkedInClient::new(config.linkedin.clone())
                 .context("building the LinkedIn client")?,
-            windows: connector::schedules::JobScheduler::new(
+            scheduler: connector::schedules::JobScheduler::new(
                 aws_sdk_scheduler::Client::new(sdk),
                 config.require_schedules()?.clone(),
             ),
@@ -91,6 +92,7 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
         ["v1", "posts", id] => match request.method().as_str() {
             "GET" => posts::get(request, service, id).await,
             "DELETE" => posts::delete(request, service, id).await,
+            "PATCH" => posts::reschedule(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
         _ => Err(ApiError::NoRoute),

@@ -1,9 +1,11 @@
-//! `/v1/posts`: publish, read, list, delete.
+//! `/v1/posts`: publish now or at a time, move, read, list, cancel or delete.
 
 use chrono::Utc;
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
-use connector::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostRequest, PostStatus};
+use connector::posts::{
+    DeleteDecision, Job, JobAction, Post, PostId, PostMove, PostRequest, PostStatus,
+};
 use connector::store::{Recorded, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -55,11 +57,11 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         .get_connection(&tenant, connection_id)
         .await
         .map_err(store_error("reading the post's connection"))?;
+    let now = Utc::now();
     let draft = body
-        .validate(connection.as_ref())
+        .validate(connection.as_ref(), now)
         .map_err(|i| ApiError::validation(i.field, i.message))?;
 
-    let now = Utc::now();
     let post = Post::new(PostId::new(), tenant.clone(), draft, now);
     let hash = request_hash(request);
     let recorded = service
@@ -83,26 +85,92 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         }
     }
 
-    let job = Job {
-        action: JobAction::Publish,
-        tenant_id: tenant,
-        post_id: post.id,
-        enqueued_at: now,
+    // A post for later gets its one-time schedule; a post for now goes on the queue. Either
+    // way, if that fails the record is taken back: nothing may claim to be scheduled or queued
+    // that will never run.
+    let handed_over = match post.scheduled_at {
+        Some(_) => service
+            .scheduler
+            .schedule_post(&post)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("scheduling the post")),
+        None => service
+            .queue
+            .enqueue(&post.publish_job(now))
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("enqueueing the post")),
     };
-    if let Err(e) = service.queue.enqueue(&job).await {
-        // Nothing may claim to be queued that will never run: take the record back.
+    if let Err(e) = handed_over {
         if let Err(undo) = service.posts.withdraw(&post, key.as_deref()).await {
-            tracing::error!(post_id = %post.id, error = %undo, "could not withdraw a post that was never enqueued");
+            tracing::error!(post_id = %post.id, error = %undo, "could not withdraw a post that was never handed over; the reconciler will find it if it was scheduled");
         }
-        return Err(ApiError::Unavailable(
-            anyhow::Error::new(e).context("enqueueing the post"),
-        ));
+        return Err(ApiError::Unavailable(e));
     }
-    info!(post_id = %post.id, connection_id = %post.connection_id, author = %post.author, "post queued");
+    info!(
+        post_id = %post.id,
+        connection_id = %post.connection_id,
+        author = %post.author,
+        scheduled_at = ?post.scheduled_at,
+        status = post.status.as_str(),
+        "post accepted"
+    );
     Ok(http::json(
         202,
-        &json!({ "id": post.id, "status": post.status }),
+        &json!({ "id": post.id, "status": post.status, "scheduled_at": post.scheduled_at }),
     ))
+}
+
+/// `PATCH /v1/posts/{id}` with `{scheduled_at}`: moves a scheduled post. The record moves
+/// first, then its schedule is replaced (same name, so never two); if the schedule cannot be
+/// replaced the record moves back, and a schedule firing for the old time takes nothing.
+pub async fn reschedule(
+    request: &Request,
+    service: &ApiService,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    let id = post_id(raw_id)?;
+    let body: PostMove = http::json_body(request)?;
+    let now = Utc::now();
+    let at = body
+        .validate(now)
+        .map_err(|i| ApiError::validation(i.field, i.message))?;
+    let post = service
+        .posts
+        .get(&tenant, id)
+        .await
+        .map_err(store_error("reading a post"))?
+        .ok_or(ApiError::NotFound("post"))?;
+    let Some(moved) = post.moved(at, now) else {
+        return Err(ApiError::Conflict(format!(
+            "the post is {}; only a scheduled post can be moved",
+            post.status.as_str()
+        )));
+    };
+    service.posts.replace(&moved).await.map_err(conflict)?;
+    if let Err(e) = service.scheduler.schedule_post(&moved).await {
+        let mut back = post.clone();
+        back.version = moved.version + 1;
+        back.updated_at = Utc::now();
+        if let Err(undo) = service.posts.replace(&back).await {
+            warn!(post_id = %id, error = %undo, "could not move a post back after its schedule failed; the reconciler will publish it at the new time");
+        }
+        return Err(ApiError::Unavailable(
+            anyhow::Error::new(e).context("moving the post's schedule"),
+        ));
+    }
+    info!(post_id = %id, scheduled_at = %at, "post moved");
+    Ok(http::json(200, &moved))
+}
+
+/// A lost race on a post's version is the caller's to retry; the rest is a store failure.
+fn conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("the post changed meanwhile; try again".into())
+        }
+        e => store_error("updating a post")(e),
+    }
 }
 
 fn post_id(raw: &str) -> Result<PostId, ApiError> {
@@ -180,15 +248,16 @@ pub async fn delete(
         .map_err(store_error("reading a post"))?
         .ok_or(ApiError::NotFound("post"))?;
     let now = Utc::now();
-    let conflict = |e: StoreError| match e {
-        StoreError::Conflict(_) => {
-            ApiError::Conflict("the post changed meanwhile; try again".into())
-        }
-        e => store_error("updating a post")(e),
-    };
     match post.request_delete(now) {
         DeleteDecision::Cancel(next) => {
             service.posts.replace(&next).await.map_err(conflict)?;
+            if post.status == PostStatus::Scheduled {
+                // If this fails, or the schedule fires in a race with this cancel, the
+                // publisher finds the post cancelled and does nothing.
+                if let Err(e) = service.scheduler.unschedule_post(id).await {
+                    warn!(post_id = %id, error = %e, "could not delete a cancelled post's schedule; its firing will do nothing");
+                }
+            }
             info!(post_id = %id, "post cancelled");
             Ok(http::json(200, &next))
         }
@@ -199,6 +268,7 @@ pub async fn delete(
                 tenant_id: tenant,
                 post_id: id,
                 enqueued_at: now,
+                scheduled_at: None,
             };
             if let Err(e) = service.queue.enqueue(&job).await {
                 // Undo the request so a later DELETE tries again.

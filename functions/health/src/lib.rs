@@ -13,15 +13,16 @@ use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
-use connector::store::{StoreError, HEALTH_SHARDS};
+use connector::store::{StoreError, StoredConnection, HEALTH_SHARDS};
 use connector::tokens::{RefreshOutcome, TokenKeeper};
 use connector::vault::KmsKeys;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-/// Connections read per page of the health index.
-pub const PAGE: i32 = 100;
+/// Connections read per page of the health index (projected items are small: 1,000 of them
+/// stay far below a Query's 1 MB page).
+pub const PAGE: i32 = 1000;
 /// Connections per check task.
 pub const CHECKS_PER_TASK: usize = 25;
 /// Checks in flight at once within one task.
@@ -33,7 +34,8 @@ const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(30);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "task", rename_all = "snake_case")]
 pub enum HealthTask {
-    /// Start a round. `as_of` lets a local clock run ahead; the schedule sends none (now).
+    /// Start a round of what is due by `as_of`: the schedule sends its scheduled time (a
+    /// local scheduler's clock may run ahead); none means now.
     Plan {
         #[serde(default)]
         as_of: Option<DateTime<Utc>>,
@@ -58,7 +60,6 @@ pub struct Health {
 
 impl Health {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let _dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             keeper: TokenKeeper::from_config(config, sdk)?,
             sqs: aws_sdk_sqs::Client::new(sdk),
@@ -246,7 +247,16 @@ pub async fn check(
                     reason = reason.as_str(),
                     "health_check_failure"
                 );
-                record(health, tenant, id, as_of, Some(reason), HEALTH_INTERVAL).await?;
+                record(
+                    health,
+                    tenant,
+                    id,
+                    as_of,
+                    Some(reason),
+                    HEALTH_INTERVAL,
+                    None,
+                )
+                .await?;
                 return Ok(Checked::NeedsAttention);
             }
             Err(e) => {
@@ -259,7 +269,9 @@ pub async fn check(
     }
     match result {
         Ok(()) => {
-            record(health, tenant, id, as_of, None, HEALTH_INTERVAL).await?;
+            // Without a refresh the row read before the check is still the likely current one.
+            let known = (outcome == Checked::Healthy).then_some(stored);
+            record(health, tenant, id, as_of, None, HEALTH_INTERVAL, known).await?;
             Ok(outcome)
         }
         Err(e) => {
@@ -279,6 +291,7 @@ pub async fn check(
                 as_of,
                 Some(e.to_string()),
                 RETRY_AFTER_FAILURE,
+                None,
             )
             .await?;
             Ok(Checked::Unavailable)
@@ -305,11 +318,18 @@ async fn record(
     as_of: DateTime<Utc>,
     error: Option<String>,
     next_in: chrono::Duration,
+    known: Option<StoredConnection>,
 ) -> anyhow::Result<()> {
     let store = &health.keeper.connections;
+    let mut known = known;
     for _ in 0..3 {
-        let Some(stored) = store.get_stored_connection(tenant, id).await? else {
-            return Ok(());
+        // The row the check read is tried first; a lost race re-reads.
+        let stored = match known.take() {
+            Some(stored) => stored,
+            None => match store.get_stored_connection(tenant, id).await? {
+                Some(stored) => stored,
+                None => return Ok(()),
+            },
         };
         let mut next = stored.connection.clone();
         if next.status == ConnectionStatus::Revoked {

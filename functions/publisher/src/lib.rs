@@ -386,7 +386,13 @@ async fn publish(job: &Job, message: &SqsMessage, publisher: &Publisher) -> Outc
     let now = Utc::now();
     let claim = match publisher
         .posts
-        .claim(&job.tenant_id, job.post_id, now, publisher.lease)
+        .claim(
+            &job.tenant_id,
+            job.post_id,
+            now,
+            publisher.lease,
+            job.scheduled_at,
+        )
         .await
     {
         Ok(c) => c,
@@ -395,7 +401,8 @@ async fn publish(job: &Job, message: &SqsMessage, publisher: &Publisher) -> Outc
     let post = match claim {
         Claim::Claimed(post) => *post,
         Claim::NotClaimable(post) => {
-            // A duplicate delivery, a cancelled post, or another invocation holds it now.
+            // A duplicate delivery, a cancelled post, a scheduled post's firing for a time it
+            // was moved from, or another invocation holds it now.
             info!(
                 status = post.status.as_str(),
                 "nothing to do for this delivery"

@@ -23,7 +23,6 @@ pub struct Refresher {
 
 impl Refresher {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let _dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             keeper: TokenKeeper::from_config(config, sdk)?,
         })

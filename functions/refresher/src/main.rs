@@ -12,8 +12,12 @@ async fn main() -> Result<(), Error> {
     let refresher = &refresher;
     run(service_fn(
         move |event: LambdaEvent<RefreshRequest>| async move {
-            let outcome =
-                refresher_function::handle(&event.payload, refresher, chrono::Utc::now()).await?;
+            let outcome = refresher_function::handle(
+                &event.payload,
+                refresher,
+                event.payload.as_of(chrono::Utc::now()),
+            )
+            .await?;
             Ok::<_, Error>(outcome)
         },
     ))

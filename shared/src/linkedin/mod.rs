@@ -29,6 +29,22 @@ pub struct TokenGrant {
     /// Only apps approved for programmatic refresh tokens get one.
     pub refresh_token: Option<SecretString>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// When the grant was received (what the expiries above count from).
+    pub received_at: DateTime<Utc>,
+}
+
+impl TokenGrant {
+    /// The expiries counted from `as_of` instead of the time of receipt: for a caller that
+    /// reasons at a scheduled time (a refresh window opened by a scheduler whose clock runs
+    /// ahead, as the local stack's does). With `as_of` just before receipt, as in AWS, they
+    /// come a moment earlier, which errs on the safe side.
+    pub fn expiries_as_of(&self, as_of: DateTime<Utc>) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        let shift = as_of - self.received_at;
+        (
+            self.access_token_expires_at + shift,
+            self.refresh_token_expires_at.map(|t| t + shift),
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -350,6 +366,7 @@ impl LinkedInClient {
             refresh_token_expires_at: token
                 .refresh_token_expires_in
                 .map(|s| now + chrono::Duration::seconds(s)),
+            received_at: now,
         })
     }
 

@@ -300,6 +300,43 @@ impl ConnectionStore {
         Ok(())
     }
 
+    /// Writes up to 25 connections in one BatchWriteItem, without their member items: for
+    /// benchmarks that seed many connections (health checks never read member items).
+    #[cfg(feature = "test-util")]
+    pub async fn seed_connections(
+        &self,
+        batch: &[(Connection, SealedTokens)],
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = batch
+            .iter()
+            .map(|(c, t)| {
+                Ok(WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(connection_item(c, t)?))
+                            .build()
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        while !requests.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| classify("BatchWriteItem connections", e))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+        }
+        Ok(())
+    }
+
     /// A connection with its sealed tokens (for the functions that must open them).
     pub async fn get_stored_connection(
         &self,
@@ -339,47 +376,18 @@ impl ConnectionStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<(TenantId, ConnectionId)>, Option<String>), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(HEALTH_INDEX)
-            .key_condition_expression("health_shard = :shard AND next_health_check_at <= :as_of")
-            .expression_attribute_values(":shard", AttributeValue::S(format!("HEALTH#{shard}")))
-            .expression_attribute_values(
-                ":as_of",
-                AttributeValue::S(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-            )
-            .limit(limit);
-        if let Some(cursor) = cursor {
-            let key: HashMap<String, String> =
-                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, cursor)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .ok_or_else(|| {
-                        StoreError::Invalid("health cursor is not one of ours".into())
-                    })?;
-            for (k, v) in key {
-                query = query.exclusive_start_key(k, AttributeValue::S(v));
-            }
-        }
-        let out = query
-            .send()
-            .await
-            .map_err(|e| classify("Query health index", e))?;
-        let next = out.last_evaluated_key.as_ref().map(|key| {
-            let plain: HashMap<&String, &String> = key
-                .iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s)))
-                .collect();
-            base64::Engine::encode(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                serde_json::to_vec(&plain).expect("strings serialize"),
-            )
-        });
-        let refs = out
-            .items
-            .unwrap_or_default()
+        let (items, next) = super::due_page(
+            &self.client,
+            &self.table,
+            HEALTH_INDEX,
+            ("health_shard", format!("HEALTH#{shard}")),
+            "next_health_check_at",
+            as_of,
+            limit,
+            cursor,
+        )
+        .await?;
+        let refs = items
             .into_iter()
             .filter_map(|item| {
                 let tenant = item
@@ -418,11 +426,7 @@ pub const HEALTH_SHARDS: u32 = 16;
 pub const HEALTH_INDEX: &str = "HealthDue";
 
 fn health_shard(id: ConnectionId) -> String {
-    let hash = id
-        .to_string()
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    format!("HEALTH#{}", hash % HEALTH_SHARDS)
+    format!("HEALTH#{}", super::shard_of(&id.to_string(), HEALTH_SHARDS))
 }
 
 fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {

@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 pub use connections::{ConnectionStore, StoredConnection, HEALTH_INDEX, HEALTH_SHARDS};
-pub use posts::{Claim, DlqRecord, PostStore, Recorded};
+pub use posts::{Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -64,6 +64,64 @@ pub(crate) fn page<T>(
         .map(decode)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((items, next))
+}
+
+/// One page of a sparse "due" index (partition `shard_attr` = `shard`, sort `due_attr` up to
+/// `as_of`): the projected items and an opaque cursor to the next page. Never a table scan.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn due_page(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: &str,
+    (shard_attr, shard): (&str, String),
+    due_attr: &str,
+    as_of: chrono::DateTime<chrono::Utc>,
+    limit: i32,
+    cursor: Option<&str>,
+) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    let mut query = client
+        .query()
+        .table_name(table)
+        .index_name(index)
+        .key_condition_expression("#shard = :shard AND #due <= :as_of")
+        .expression_attribute_names("#shard", shard_attr)
+        .expression_attribute_names("#due", due_attr)
+        .expression_attribute_values(":shard", AttributeValue::S(shard))
+        .expression_attribute_values(
+            ":as_of",
+            AttributeValue::S(as_of.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        )
+        .limit(limit);
+    if let Some(cursor) = cursor {
+        let key: HashMap<String, String> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| StoreError::Invalid(format!("{index} cursor is not one of ours")))?;
+        for (k, v) in key {
+            query = query.exclusive_start_key(k, AttributeValue::S(v));
+        }
+    }
+    let out = query
+        .send()
+        .await
+        .map_err(|e| classify(&format!("Query {index}"), e))?;
+    let next = out.last_evaluated_key.as_ref().map(|key| {
+        let plain: HashMap<&String, &String> = key
+            .iter()
+            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s)))
+            .collect();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&plain).expect("strings serialize"))
+    });
+    Ok((out.items.unwrap_or_default(), next))
+}
+
+/// A shard number from an id's text, stable across processes.
+pub(crate) fn shard_of(id: &str, shards: u32) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % shards
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,10 @@
 //! | idempotency key | `TENANT#{tenant}` | `IDEMPOTENCY#{key}` |
 //! | DLQ record | `TENANT#{tenant}` | `DLQ#{created_at}#{job_id}` |
 //!
+//! While a post is `scheduled` it is also in the sparse `ScheduledDue` index
+//! (`scheduled_shard`, `scheduled_at`), where the reconciler finds posts whose time passed
+//! without a run.
+//!
 //! Every change to a post is a whole-item write conditional on the version that was read, so
 //! two invocations acting on the same post never both succeed.
 
@@ -15,9 +19,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{classify, from_item, page, tenant_pk, tenant_query, to_item, Item, StoreError};
+use super::{
+    classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item,
+    StoreError,
+};
 use crate::domain::{ConnectionId, TenantId};
 use crate::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+
+/// The sparse index of scheduled posts by time.
+pub const SCHEDULED_INDEX: &str = "ScheduledDue";
+/// Partitions of that index (spreads the writes of many posts scheduled for the same time).
+pub const SCHEDULED_SHARDS: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct PostStore {
@@ -79,6 +91,11 @@ struct PostItem {
     visibility: Visibility,
     status: PostStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    scheduled_at: Option<DateTime<Utc>>,
+    /// Present only while the post is scheduled: its partition of the ScheduledDue index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scheduled_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     linkedin_urn: Option<String>,
     attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +141,15 @@ fn post_item(p: &Post) -> Result<Item, StoreError> {
         media: p.media.clone(),
         visibility: p.visibility,
         status: p.status,
+        scheduled_at: p.scheduled_at,
+        scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some()).then(
+            || {
+                format!(
+                    "SCHEDULED#{}",
+                    shard_of(&p.id.to_string(), SCHEDULED_SHARDS)
+                )
+            },
+        ),
         linkedin_urn: p.linkedin_urn.clone(),
         attempts: p.attempts,
         last_error: p.last_error.clone(),
@@ -152,6 +178,7 @@ fn post_from_item(item: Item) -> Result<Post, StoreError> {
         media: i.media,
         visibility: i.visibility,
         status: i.status,
+        scheduled_at: i.scheduled_at,
         linkedin_urn: i.linkedin_urn,
         attempts: i.attempts,
         last_error: i.last_error,
@@ -332,12 +359,13 @@ impl PostStore {
         id: PostId,
         now: DateTime<Utc>,
         lease: std::time::Duration,
+        fired_for: Option<DateTime<Utc>>,
     ) -> Result<Claim, StoreError> {
         for _ in 0..2 {
             let Some(post) = self.get(tenant, id).await? else {
                 return Ok(Claim::Missing);
             };
-            let Some(claimed) = post.claim(now, lease) else {
+            let Some(claimed) = post.claim(now, lease, fired_for) else {
                 return Ok(Claim::NotClaimable(Box::new(post)));
             };
             match self.replace(&claimed).await {
@@ -378,6 +406,45 @@ impl PostStore {
         }
         let out = query.send().await.map_err(|e| classify("Query posts", e))?;
         page(out, post_from_item)
+    }
+
+    /// One page of shard `shard`'s scheduled posts whose time is at or before `as_of`, from the
+    /// ScheduledDue index, and the cursor to the next page.
+    pub async fn scheduled_due(
+        &self,
+        shard: u32,
+        as_of: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<(TenantId, PostId)>, Option<String>), StoreError> {
+        let (items, next) = due_page(
+            &self.client,
+            &self.table,
+            SCHEDULED_INDEX,
+            ("scheduled_shard", format!("SCHEDULED#{shard}")),
+            "scheduled_at",
+            as_of,
+            limit,
+            cursor,
+        )
+        .await?;
+        let refs = items
+            .into_iter()
+            .filter_map(|item| {
+                let tenant = item
+                    .get("tenant_id")?
+                    .as_s()
+                    .ok()
+                    .and_then(|t| TenantId::parse(t))?;
+                let id = item
+                    .get("post_id")?
+                    .as_s()
+                    .ok()
+                    .and_then(|p| PostId::parse(p))?;
+                Some((tenant, id))
+            })
+            .collect();
+        Ok((refs, next))
     }
 
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {

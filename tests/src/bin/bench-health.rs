@@ -1,8 +1,9 @@
 //! `make bench-health`: health rounds over many connections on the local stack, with the
 //! simulator's LinkedIn latency at 0 and 150 ms. Reports per connection the AWS and LinkedIn
-//! calls of a health check and of a refresh, and the throughput; the time for 100,000
-//! connections is extrapolated from the measured rate (seeding 100,000 on moto takes longer
-//! than the round itself). Counts, not timed assertions.
+//! calls of a health check and of a refresh, the round's time and throughput, and the time
+//! for 100,000 connections (measured when `BENCH_CONNECTIONS=100000`, else scaled from the
+//! measured rate). Connections are seeded 25 to a BatchWriteItem. Counts, not timed
+//! assertions.
 //!
 //! `BENCH_CONNECTIONS` (default 2000), `BENCH_LATENCIES_MS` (default "0,150"),
 //! `BENCH_CONSUMERS` (default 5, the template's MaximumConcurrency).
@@ -52,69 +53,26 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("seeding {n} connections…");
     let seeded = Instant::now();
     let now = Utc::now();
-    futures::stream::iter(0..n)
-        .for_each_concurrent(4, |i| {
+    let chunks: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(25)
+        .map(|c| c.to_vec())
+        .collect();
+    futures::stream::iter(chunks)
+        .for_each_concurrent(4, |chunk| {
             let stack = stack.clone();
             async move {
-                let (access, refresh) = stack.simulator().issue_directly(
-                    "sim-ada-7f3k",
-                    &["openid", "profile", "email", "w_member_social"],
-                    Duration::from_secs(3600),
-                );
-                let tenant = TenantId::parse(&format!("bench-{i}")).expect("tenant");
-                let id = ConnectionId::new();
-                let connection = Connection {
-                    id,
-                    tenant_id: tenant.clone(),
-                    platform: PLATFORM,
-                    member_urn: MemberUrn::from_member_id("sim-ada-7f3k"),
-                    name: "Ada Lovelace".into(),
-                    email: None,
-                    picture: None,
-                    status: ConnectionStatus::Healthy,
-                    reason: None,
-                    scopes: vec!["openid".into(), "profile".into()],
-                    access_token_expires_at: now + chrono::Duration::days(59),
-                    refresh_token_expires_at: Some(now + chrono::Duration::days(364)),
-                    authorized_at: now - chrono::Duration::hours(1),
-                    last_health_check_at: None,
-                    last_health_error: None,
-                    next_health_check_at: Some(now),
-                    organizations: vec![],
-                    created_at: now,
-                    updated_at: now,
-                    connect_count: 1,
-                    token_issued_at: now - chrono::Duration::hours(1),
-                    refresh_lease_until: None,
-                    version: 1,
-                };
-                let sealed = stack
+                let batch: Vec<_> = futures::stream::iter(chunk)
+                    .map(|i| seed_one(&stack, i, now))
+                    .buffer_unordered(8)
+                    .collect()
+                    .await;
+                stack
                     .oauth
-                    .vault
-                    .seal(
-                        &VaultContext::new(&tenant, id),
-                        &TokenSet {
-                            access_token: SecretString::from(access),
-                            refresh_token: Some(SecretString::from(refresh)),
-                        },
-                    )
+                    .store
+                    .seed_connections(&batch)
                     .await
-                    .expect("seal");
-                // moto's transactions are not safe under concurrency: retry its 500s.
-                for attempt in 0.. {
-                    match stack
-                        .oauth
-                        .store
-                        .create_connection(&connection, &sealed)
-                        .await
-                    {
-                        Ok(()) => break,
-                        Err(e) if e.is_retryable() && attempt < 20 => {
-                            tokio::time::sleep(Duration::from_millis(50)).await
-                        }
-                        Err(e) => panic!("seeding: {e}"),
-                    }
-                }
+                    .expect("seeding connections");
             }
         })
         .await;
@@ -139,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
     println!("| LinkedIn latency | connections | consumers | LinkedIn calls/connection | AWS calls/connection | round time | connections/s | 100,000 connections (extrapolated) |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut as_of = Utc::now() + chrono::Duration::hours(7);
+    let mut per_operation = Vec::new();
     for latency_ms in latencies {
         sim.configure(|c| c.latency = Duration::from_millis(latency_ms));
         counter.take();
@@ -167,7 +126,20 @@ async fn main() -> anyhow::Result<()> {
             elapsed.as_secs_f64() * 100_000.0 / n as f64 / 60.0,
         );
         eprintln!("  AWS calls by operation: {aws:?}");
-        as_of += chrono::Duration::hours(7);
+        let (checks, refreshes) =
+            time_operations(&stack, as_of + chrono::Duration::hours(7)).await?;
+        per_operation.push((latency_ms, checks, refreshes));
+        as_of += chrono::Duration::hours(14);
+    }
+    println!("\nOne operation at a time, wall time including the local stack's AWS round trips:");
+    println!("| LinkedIn latency | health check p50 / p95 | refresh p50 / p95 |");
+    println!("|---|---|---|");
+    for (latency_ms, checks, refreshes) in per_operation {
+        println!(
+            "| {latency_ms} ms | {} | {} |",
+            percentiles(checks),
+            percentiles(refreshes)
+        );
     }
     let (aws, linkedin) = refresh_calls;
     println!(
@@ -177,6 +149,104 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(moto);
     Ok(())
+}
+
+/// One connection with freshly issued tokens, sealed by the vault (one KMS call).
+async fn seed_one(
+    stack: &LocalStack,
+    i: usize,
+    now: chrono::DateTime<Utc>,
+) -> (Connection, connector::vault::SealedTokens) {
+    let (access, refresh) = stack.simulator().issue_directly(
+        "sim-ada-7f3k",
+        &["openid", "profile", "email", "w_member_social"],
+        Duration::from_secs(3600),
+    );
+    let tenant = TenantId::parse(&format!("bench-{i}")).expect("tenant");
+    let id = ConnectionId::new();
+    let connection = Connection {
+        id,
+        tenant_id: tenant.clone(),
+        platform: PLATFORM,
+        member_urn: MemberUrn::from_member_id("sim-ada-7f3k"),
+        name: "Ada Lovelace".into(),
+        email: None,
+        picture: None,
+        status: ConnectionStatus::Healthy,
+        reason: None,
+        scopes: vec!["openid".into(), "profile".into()],
+        access_token_expires_at: now + chrono::Duration::days(59),
+        refresh_token_expires_at: Some(now + chrono::Duration::days(364)),
+        authorized_at: now - chrono::Duration::hours(1),
+        last_health_check_at: None,
+        last_health_error: None,
+        next_health_check_at: Some(now),
+        organizations: vec![],
+        created_at: now,
+        updated_at: now,
+        connect_count: 1,
+        token_issued_at: now - chrono::Duration::hours(1),
+        refresh_lease_until: None,
+        version: 1,
+    };
+    let sealed = stack
+        .oauth
+        .vault
+        .seal(
+            &VaultContext::new(&tenant, id),
+            &TokenSet {
+                access_token: SecretString::from(access),
+                refresh_token: Some(SecretString::from(refresh)),
+            },
+        )
+        .await
+        .expect("seal");
+    (connection, sealed)
+}
+
+/// Times `SAMPLE` health checks and refreshes, one at a time, on connections from shard 0.
+async fn time_operations(
+    stack: &LocalStack,
+    as_of: chrono::DateTime<Utc>,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    const SAMPLE: i32 = 100;
+    let keeper = &stack.refresher.keeper;
+    let (due, _) = keeper
+        .connections
+        .due_for_health(0, as_of, SAMPLE, None)
+        .await?;
+    let mut checks = Vec::new();
+    for (tenant, id) in &due {
+        let started = Instant::now();
+        health_function::check(&stack.health, tenant, *id, as_of).await?;
+        checks.push(started.elapsed());
+    }
+    let mut refreshes = Vec::new();
+    for (tenant, id) in due.iter().take(SAMPLE as usize / 2) {
+        let stored = keeper
+            .connections
+            .get_stored_connection(tenant, *id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("connection {id} vanished"))?;
+        let started = Instant::now();
+        keeper.refresh(stored, Utc::now()).await?;
+        refreshes.push(started.elapsed());
+    }
+    Ok((checks, refreshes))
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    if samples.is_empty() {
+        return "-".into();
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "{:.0} / {:.0} ms ({} samples)",
+        at(0.5).as_secs_f64() * 1000.0,
+        at(0.95).as_secs_f64() * 1000.0,
+        samples.len()
+    )
 }
 
 async fn first_connection(stack: &LocalStack) -> anyhow::Result<(TenantId, ConnectionId)> {

@@ -55,14 +55,9 @@ async fn main() -> anyhow::Result<()> {
         ..StackOptions::default()
     };
     options.simulator.propagation_window = std::time::Duration::from_millis(propagation_ms);
-    // Health rounds on the product's 6 hours unless told otherwise.
-    options.health_every = Some(std::time::Duration::from_secs(
-        env("DEV_HEALTH_INTERVAL_SECONDS")
-            .map(|v| v.parse())
-            .transpose()
-            .context("DEV_HEALTH_INTERVAL_SECONDS must be a number")?
-            .unwrap_or(6 * 3600),
-    ));
+    // EventBridge Scheduler, locally: scheduled posts, refresh windows, the 6-hourly health
+    // round and the hourly reconciler fire on time.
+    options.run_scheduler = Some(std::time::Duration::from_secs(1));
     if let Some(region) = env("AWS_REGION") {
         options.region = region;
     }

@@ -93,6 +93,12 @@ const ROUTES: &[Route] = &[
         public: false,
     },
     Route {
+        method: "PATCH",
+        path: "/v1/posts/{id}",
+        function: Function::Api,
+        public: false,
+    },
+    Route {
         method: "GET",
         path: "/v1/dlq-records",
         function: Function::Api,

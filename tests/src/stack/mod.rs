@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod moto;
 pub mod poller;
 pub mod provision;
+pub mod scheduler;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +25,11 @@ use gateway::{Gateway, JwtSettings};
 use moto::MotoServer;
 
 pub const CALLBACK_PATH: &str = "/v1/oauth/linkedin/callback";
+/// The in-process functions' ARNs, as schedules name them.
+pub const REFRESHER_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher";
+pub const RECONCILER_ARN: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-reconciler";
 
 /// What to start, and the configuration to run the functions with.
 pub struct StackOptions {
@@ -48,9 +54,10 @@ pub struct StackOptions {
     pub run_publisher: bool,
     /// Below this age a token's 401 is waited out instead of refreshed.
     pub token_propagation_window: std::time::Duration,
-    /// Run health rounds on this interval with a consumer of the health queue, as the
-    /// rate(6 hours) schedule and Lambda would. Off in tests, which run rounds themselves.
-    pub health_every: Option<std::time::Duration>,
+    /// Fire due schedules on this tick (refresh windows, scheduled posts, the health and
+    /// reconcile rounds) and consume the health queue, as EventBridge Scheduler and Lambda
+    /// would. Off in tests, which fire and drain when they choose.
+    pub run_scheduler: Option<std::time::Duration>,
 }
 
 impl Default for StackOptions {
@@ -74,7 +81,7 @@ impl Default for StackOptions {
             cdn_addr: "127.0.0.1:0".parse().expect("literal"),
             run_publisher: true,
             token_propagation_window: connector::tokens::PROPAGATION_WINDOW,
-            health_every: None,
+            run_scheduler: None,
         }
     }
 }
@@ -93,17 +100,20 @@ pub struct LocalStack {
     pub publisher: Arc<publisher_function::Publisher>,
     pub refresher: Arc<refresher_function::Refresher>,
     pub health: Arc<health_function::Health>,
+    pub reconciler: Arc<reconciler_function::Reconciler>,
+    /// EventBridge Scheduler, locally: fires moto's schedules on its own (advanceable) clock.
+    pub scheduler: Arc<scheduler::LocalScheduler>,
     pub cdn: cdn::Cdn,
     _moto: Option<MotoServer>,
     gateway: tokio::task::JoinHandle<()>,
     poller: Option<tokio::task::JoinHandle<()>>,
-    health_loop: Option<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.gateway.abort();
-        for task in [&self.poller, &self.health_loop].into_iter().flatten() {
+        for task in self.poller.iter().chain(&self.background) {
             task.abort();
         }
     }
@@ -180,7 +190,7 @@ impl LocalStack {
             }
         };
 
-        let (health_queue_url, _) = provision::ensure_health_queue(
+        let (health_queue_url, health_queue_arn) = provision::ensure_health_queue(
             &sdk,
             &format!("{}-health", settings["PUBLISH_QUEUE_NAME"]),
         )
@@ -201,11 +211,7 @@ impl LocalStack {
             ("PUBLISH_DLQ_ARN", queues.dlq_arn),
             ("SCHEDULE_GROUP", "linkedin-connector".to_owned()),
             // Locally the refresher is invoked in-process (LocalStack::refresher).
-            (
-                "REFRESHER_ARN",
-                "arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher"
-                    .to_owned(),
-            ),
+            ("REFRESHER_ARN", REFRESHER_ARN.to_owned()),
             // moto does not check roles; in AWS this is the template's SchedulerRole.
             (
                 "SCHEDULER_ROLE_ARN",
@@ -217,7 +223,9 @@ impl LocalStack {
         let config = Config::from_lookup(|k| settings.get(k).cloned())?;
         provision::create_table(&sdk, &config.table_name).await?;
         provision::ensure_token_key(&sdk, &config.token_key_id).await?;
-        provision::ensure_schedule_group(&sdk, &config.require_schedules()?.group).await?;
+        let schedules = config.require_schedules()?.clone();
+        provision::ensure_schedule_group(&sdk, &schedules.group).await?;
+        provision::ensure_rounds(&sdk, &schedules, &health_queue_arn, RECONCILER_ARN).await?;
 
         let mut oauth = oauth_function::OAuthService::from_config(&config, &sdk)?;
         oauth.patience = options.patience;
@@ -240,26 +248,26 @@ impl LocalStack {
         let mut refresher = refresher_function::Refresher::from_config(&config, &sdk)?;
         refresher.keeper.propagation_window = options.token_propagation_window;
         let refresher = Arc::new(refresher);
-        let health_loop = options.health_every.map(|every| {
-            let sqs = aws_sdk_sqs::Client::new(&sdk);
-            let health = health.clone();
-            tokio::spawn(async move {
-                let consumer = poller::health(health.clone());
-                let mut next_round = tokio::time::Instant::now() + every;
-                loop {
-                    if tokio::time::Instant::now() >= next_round {
-                        next_round += every;
-                        if let Err(e) = health
-                            .send(&[health_function::HealthTask::Plan { as_of: None }])
-                            .await
-                        {
-                            tracing::warn!(error = %e, "could not start a health round");
-                        }
+        let reconciler = Arc::new(reconciler_function::Reconciler::from_config(&config, &sdk)?);
+        let scheduler = Arc::new(scheduler::LocalScheduler::new(
+            &sdk,
+            schedules.group.clone(),
+            functions(&refresher, &reconciler),
+        ));
+        let background = match options.run_scheduler {
+            None => Vec::new(),
+            Some(tick) => {
+                let sqs = aws_sdk_sqs::Client::new(&sdk);
+                let health = health.clone();
+                let health_consumer = tokio::spawn(async move {
+                    let consumer = poller::health(health.clone());
+                    loop {
+                        poller::poll_once(&sqs, &health.queue_url, &consumer, 10, 1).await;
                     }
-                    poller::poll_once(&sqs, &health.queue_url, &consumer, 10, 1).await;
-                }
-            })
-        });
+                });
+                vec![scheduler.clone().spawn(tick), health_consumer]
+            }
+        };
         let cdn = cdn::Cdn::start(options.cdn_addr).await?;
         let gateway = gateway::serve(
             listener,
@@ -282,11 +290,13 @@ impl LocalStack {
             publisher,
             refresher,
             health,
+            reconciler,
+            scheduler,
             cdn,
             _moto: moto,
             gateway,
             poller,
-            health_loop,
+            background,
         })
     }
 
@@ -294,6 +304,20 @@ impl LocalStack {
         self.simulator
             .as_ref()
             .expect("this stack runs the simulator")
+    }
+
+    /// The local clock (the scheduler's; the simulator's moves with it).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.scheduler.now()
+    }
+
+    /// Moves the local clock ahead: the scheduler's and, if it runs, the simulator's (so
+    /// tokens age too).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.scheduler.advance(by);
+        if let Some(sim) = &self.simulator {
+            sim.advance(by.to_std().expect("time only moves ahead"));
+        }
     }
 
     /// Runs one health round now, as the rate(6 hours) schedule would, checking what is due by
@@ -306,6 +330,11 @@ impl LocalStack {
         self.health
             .send(&[health_function::HealthTask::Plan { as_of: Some(as_of) }])
             .await?;
+        self.drain_health_queue().await
+    }
+
+    /// Handles health tasks until the health queue stays empty; returns how many.
+    pub async fn drain_health_queue(&self) -> anyhow::Result<usize> {
         let consumer = poller::health(self.health.clone());
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let (mut handled, mut idle) = (0, 0);
@@ -321,6 +350,43 @@ impl LocalStack {
     pub fn token_for(&self, tenant_id: &str) -> String {
         self.jwt.mint(tenant_id, 24)
     }
+}
+
+/// The stack's in-process Lambda functions that schedules invoke, by ARN.
+fn functions(
+    refresher: &Arc<refresher_function::Refresher>,
+    reconciler: &Arc<reconciler_function::Reconciler>,
+) -> HashMap<String, scheduler::Invoke> {
+    let refresher = refresher.clone();
+    let reconciler = reconciler.clone();
+    HashMap::from([
+        (
+            REFRESHER_ARN.to_owned(),
+            Arc::new(move |input: String| {
+                let refresher = refresher.clone();
+                Box::pin(async move {
+                    let request: connector::schedules::RefreshRequest =
+                        serde_json::from_str(&input).context("refresher event")?;
+                    let as_of = request.as_of(chrono::Utc::now());
+                    refresher_function::handle(&request, &refresher, as_of).await?;
+                    Ok(())
+                }) as futures::future::BoxFuture<'static, anyhow::Result<()>>
+            }) as scheduler::Invoke,
+        ),
+        (
+            RECONCILER_ARN.to_owned(),
+            Arc::new(move |input: String| {
+                let reconciler = reconciler.clone();
+                Box::pin(async move {
+                    let request: reconciler_function::ReconcileRequest =
+                        serde_json::from_str(&input).context("reconciler event")?;
+                    let as_of = request.as_of(chrono::Utc::now());
+                    reconciler_function::handle(&reconciler, as_of).await?;
+                    Ok(())
+                }) as futures::future::BoxFuture<'static, anyhow::Result<()>>
+            }) as scheduler::Invoke,
+        ),
+    ])
 }
 
 /// One moto for the whole test process; each test gets its own table so tests stay apart.

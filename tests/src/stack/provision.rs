@@ -47,6 +47,8 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .attribute_definitions(attr("SK"))
         .attribute_definitions(attr("health_shard"))
         .attribute_definitions(attr("next_health_check_at"))
+        .attribute_definitions(attr("scheduled_shard"))
+        .attribute_definitions(attr("scheduled_at"))
         // Sparse: only connections with a next check (not revoked ones) are in it.
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -58,6 +60,22 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
                         .projection_type(ProjectionType::Include)
                         .non_key_attributes("tenant_id")
                         .non_key_attributes("connection_id")
+                        .build(),
+                )
+                .build()
+                .expect("complete index"),
+        )
+        // Sparse: only posts in `scheduled` are in it (the reconciler's view).
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(connector::store::SCHEDULED_INDEX)
+                .key_schema(key("scheduled_shard", KeyType::Hash))
+                .key_schema(key("scheduled_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("tenant_id")
+                        .non_key_attributes("post_id")
                         .build(),
                 )
                 .build()
@@ -190,6 +208,67 @@ pub async fn ensure_schedule_group(sdk: &aws_config::SdkConfig, name: &str) -> a
         Err(e) if format!("{e:?}").contains("Conflict") => Ok(()),
         Err(e) => Err(anyhow::Error::new(e).context("creating the schedule group")),
     }
+}
+
+/// The two recurring schedules of the template: the health round every 6 hours (to the health
+/// queue) and the reconciler every hour (a Lambda invoke). Both receive their scheduled time.
+pub async fn ensure_rounds(
+    sdk: &aws_config::SdkConfig,
+    settings: &connector::schedules::ScheduleSettings,
+    health_queue_arn: &str,
+    reconciler_arn: &str,
+) -> anyhow::Result<()> {
+    use aws_sdk_scheduler::types::{
+        FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+    };
+    let scheduler = aws_sdk_scheduler::Client::new(sdk);
+    let time = connector::schedules::SCHEDULED_TIME;
+    for (name, expression, arn, input) in [
+        (
+            "health-round",
+            "rate(6 hours)",
+            health_queue_arn,
+            serde_json::json!({ "task": "plan", "as_of": time }),
+        ),
+        (
+            "reconcile-round",
+            "rate(1 hour)",
+            reconciler_arn,
+            serde_json::json!({ "as_of": time }),
+        ),
+    ] {
+        let created = scheduler
+            .create_schedule()
+            .name(name)
+            .group_name(&settings.group)
+            .schedule_expression(expression)
+            .flexible_time_window(
+                FlexibleTimeWindow::builder()
+                    .mode(FlexibleTimeWindowMode::Off)
+                    .build()?,
+            )
+            .target(
+                Target::builder()
+                    .arn(arn)
+                    .role_arn(&settings.role_arn)
+                    .input(input.to_string())
+                    .retry_policy(
+                        RetryPolicy::builder()
+                            .maximum_retry_attempts(10)
+                            .maximum_event_age_in_seconds(3600)
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if format!("{e:?}").contains("Conflict") => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("creating {name}"))),
+        }
+    }
+    Ok(())
 }
 
 /// The publish queue and its dead-letter queue (redrive after 5 receives: a job that crashes

@@ -48,6 +48,19 @@ async fn every_sample_event_is_served_by_its_function() {
         (404, Some("not_found")),
         "{body}"
     );
+
+    // Scheduling for a connection that is not the tenant's: refused, naming the field.
+    let (status, body) =
+        body_of(api_function::handle(load("api-schedule-post.json"), &stack.api).await).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("connection_id")),
+        "{body}"
+    );
+    // Moving a post that does not exist.
+    let (status, body) =
+        body_of(api_function::handle(load("api-move-post.json"), &stack.api).await).await;
+    assert_eq!(status, 404, "{body}");
 }
 
 #[test]
@@ -63,25 +76,53 @@ fn every_file_in_events_is_named_by_a_test() {
         [
             "api-get-connection.json",
             "api-list-connections.json",
+            "api-move-post.json",
+            "api-schedule-post.json",
+            "health-round-sqs.json",
             "health-sqs.json",
             "oauth-authorize.json",
             "oauth-callback.json",
+            "publisher-scheduled-sqs.json",
             "publisher-sqs.json",
+            "reconciler-round.json",
             "refresher-window.json"
         ]
     );
 }
 
+fn sqs_event(name: &str) -> aws_lambda_events::event::sqs::SqsEvent {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[tokio::test]
-async fn the_publisher_sample_is_an_sqs_batch_it_understands() {
+async fn the_publisher_samples_are_sqs_batches_it_understands() {
     let stack = test_stack(|o| o.run_publisher = false).await;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/publisher-sqs.json");
-    let event: aws_lambda_events::event::sqs::SqsEvent =
+    // A job to publish now, and one fired by a scheduled post's schedule.
+    for name in ["publisher-sqs.json", "publisher-scheduled-sqs.json"] {
+        let event = sqs_event(name);
+        assert_eq!(event.records.len(), 1);
+        let job: connector::posts::Job =
+            serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+        assert_eq!(job.scheduled_at.is_some(), name.contains("scheduled"));
+        // Its post does not exist here: nothing to do, nothing to redeliver.
+        let response = publisher_function::handle(event, &stack.publisher).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_reconciler_sample_is_a_round_it_understands() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/reconciler-round.json");
+    let request: reconciler_function::ReconcileRequest =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(event.records.len(), 1);
-    // Its post does not exist here: nothing to do, nothing to redeliver.
-    let response = publisher_function::handle(event, &stack.publisher).await;
-    assert!(response.batch_item_failures.is_empty());
+    let found = reconciler_function::handle(&stack.reconciler, request.as_of(chrono::Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(found.found, 0);
 }
 
 #[tokio::test]
@@ -105,5 +146,15 @@ async fn the_health_sample_is_a_check_task_it_understands() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // Its connection does not exist here: skipped, nothing to redeliver.
     let response = health_function::handle(event, &stack.health).await;
+    assert!(response.batch_item_failures.is_empty());
+    // The round's schedule puts a plan task with its scheduled time on the queue.
+    let round = sqs_event("health-round-sqs.json");
+    let task: health_function::HealthTask =
+        serde_json::from_str(round.records[0].body.as_deref().unwrap()).unwrap();
+    assert!(matches!(
+        task,
+        health_function::HealthTask::Plan { as_of: Some(_) }
+    ));
+    let response = health_function::handle(round, &stack.health).await;
     assert!(response.batch_item_failures.is_empty());
 }

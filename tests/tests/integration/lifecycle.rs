@@ -22,7 +22,7 @@ async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, Strin
 }
 
 /// The connection's refresh windows: name -> (at, target ARN, input).
-async fn windows(
+pub(crate) async fn windows(
     stack: &LocalStack,
     connection: &str,
 ) -> Vec<(String, DateTime<Utc>, String, RefreshRequest)> {
@@ -84,14 +84,14 @@ async fn windows(
     out
 }
 
-fn ids(connection: &str) -> (TenantId, ConnectionId) {
+pub(crate) fn ids(connection: &str) -> (TenantId, ConnectionId) {
     (
         TenantId::parse("acme").unwrap(),
         ConnectionId::parse(connection).unwrap(),
     )
 }
 
-async fn expiry(stack: &LocalStack, connection: &str) -> DateTime<Utc> {
+pub(crate) async fn expiry(stack: &LocalStack, connection: &str) -> DateTime<Utc> {
     let (tenant, id) = ids(connection);
     stack
         .oauth
@@ -109,10 +109,11 @@ fn request(connection: &str, window: RefreshWindow) -> RefreshRequest {
         tenant_id,
         connection_id,
         window,
+        scheduled_time: None,
     }
 }
 
-async fn refresh_calls(stack: &LocalStack) -> usize {
+pub(crate) async fn refresh_calls(stack: &LocalStack) -> usize {
     // Every accessToken call after the connect's code exchange is a refresh.
     stack.simulator().count("POST", "/oauth/v2/accessToken") - 1
 }

@@ -7,6 +7,7 @@ mod events;
 mod health;
 mod lifecycle;
 mod publish;
+mod schedule;
 mod secrets;
 mod simulator;
 mod support;

@@ -362,6 +362,7 @@ fn job_message(
         tenant_id: TenantId::parse(tenant).unwrap(),
         post_id: PostId::parse(post_id).unwrap(),
         enqueued_at,
+        scheduled_at: None,
     };
     let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
     m.message_id = Some(message_id.into());

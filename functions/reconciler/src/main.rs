@@ -1,0 +1,20 @@
+//! Wires the `reconciler` function: EventBridge Scheduler invokes it every hour.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use reconciler_function::{ReconcileRequest, Reconciler};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    connector::telemetry::init();
+    let config = connector::config::Config::from_env()?;
+    let sdk = connector::aws::sdk_config().await;
+    let reconciler = Reconciler::from_config(&config, &sdk)?;
+    let reconciler = &reconciler;
+    run(service_fn(
+        move |event: LambdaEvent<ReconcileRequest>| async move {
+            let as_of = event.payload.as_of(chrono::Utc::now());
+            Ok::<_, Error>(reconciler_function::handle(reconciler, as_of).await?)
+        },
+    ))
+    .await
+}
