@@ -91,15 +91,19 @@ pub struct RefreshRequest {
 }
 
 impl RefreshRequest {
-    /// The time to reason about the window at: when it opened, or `now` if that is later (or
-    /// unknown). A scheduler running on a clock ahead of ours (the local stack's time travel)
-    /// is believed.
+    /// The time to reason about the window at (see [`as_of`]).
     pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.scheduled_time
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(now, |t| now.max(t.with_timezone(&Utc)))
+        as_of(self.scheduled_time.as_deref(), now)
     }
+}
+
+/// The time a scheduled invocation reasons at: the schedule's time as the scheduler filled it
+/// in, or `now` if that is later (or missing, or not a time). A scheduler on a clock ahead of
+/// ours (the local stack's time travel) is believed; in AWS the two are a moment apart.
+pub fn as_of(scheduled_time: Option<&str>, now: DateTime<Utc>) -> DateTime<Utc> {
+    scheduled_time
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(now, |t| now.max(t.with_timezone(&Utc)))
 }
 
 /// The windows still ahead for a token expiring at `expires_at`.
@@ -395,6 +399,18 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(request.window, RefreshWindow::SevenDays);
+    }
+
+    #[test]
+    fn a_scheduled_time_ahead_of_now_is_believed_and_a_placeholder_is_not() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        assert_eq!(
+            as_of(Some("2027-01-15T09:00:00Z"), now).to_rfc3339(),
+            "2027-01-15T09:00:00+00:00"
+        );
+        assert_eq!(as_of(Some("2026-11-23T08:59:58Z"), now), now);
+        assert_eq!(as_of(Some(SCHEDULED_TIME), now), now);
+        assert_eq!(as_of(None, now), now);
     }
 
     #[test]

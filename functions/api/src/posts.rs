@@ -75,7 +75,7 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
             info!(post_id = %existing.id, "idempotent replay");
             return Ok(http::json(
                 202,
-                &json!({ "id": existing.id, "status": existing.status }),
+                &json!({ "id": existing.id, "status": existing.status, "scheduled_at": existing.scheduled_at }),
             ));
         }
         Recorded::KeyReused => {

@@ -47,13 +47,9 @@ pub struct ReconcileRequest {
 }
 
 impl ReconcileRequest {
-    /// The run's time: the scheduled time if it is later than `now` (a scheduler on a clock
-    /// ahead of ours, as in the local stack's time travel), else `now`.
+    /// The run's time (see [`connector::schedules::as_of`]).
     pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.as_of
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(now, |t| now.max(t.with_timezone(&Utc)))
+        connector::schedules::as_of(self.as_of.as_deref(), now)
     }
 }
 
