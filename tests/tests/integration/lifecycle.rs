@@ -171,11 +171,15 @@ async fn a_window_refreshes_the_token_and_replaces_the_windows() {
     assert_eq!(refresh_calls(&stack).await, 1);
     let after = windows(&stack, &connection).await;
     assert_eq!(after.len(), 3, "replaced, not piled up");
+    // The window reasoned as of its time (`due`): the new token lives 90 days from then, and
+    // the same three windows now sit before that expiry.
+    let renewed = expiry(&stack, &connection).await;
+    assert_eq!((renewed - due).num_days(), 90, "{renewed} vs {due}");
     for (old, new) in before.iter().zip(&after) {
         assert_eq!(old.0, new.0);
         assert_eq!(
-            (new.1 - old.1).num_days(),
-            30,
+            (renewed - new.1).num_seconds(),
+            new.3.window.before_expiry().num_seconds(),
             "{} moved with the new expiry",
             new.0
         );
