@@ -303,8 +303,8 @@ impl JobScheduler {
     }
 
     /// Sends `job` to the publish queue at `at` (within a 15-minute flexible window, so that
-    /// many posts held by the same daily reset do not all land in the same second). Creating
-    /// the same schedule twice is not an error.
+    /// many posts held by the same daily reset do not all land in the same second). Putting
+    /// the same schedule twice replaces it.
     pub async fn enqueue_at(
         &self,
         name: &str,
@@ -313,26 +313,7 @@ impl JobScheduler {
     ) -> Result<(), ScheduleError> {
         let input = serde_json::to_string(job).expect("jobs serialize");
         let target = self.target(&self.settings.queue_arn, input, 86_400)?;
-        let window = self.flexible(15)?;
-        let created = self
-            .client
-            .create_schedule()
-            .name(name)
-            .group_name(&self.settings.group)
-            .schedule_expression(at_expression(at))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(window)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .target(target)
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e) => match classify(e) {
-                ScheduleError::Refused(detail) if detail.contains("ConflictException") => Ok(()),
-                other => Err(other),
-            },
-        }
+        self.put(name, at, self.flexible(15)?, target).await
     }
 }
 

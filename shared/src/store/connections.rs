@@ -376,7 +376,7 @@ impl ConnectionStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<(TenantId, ConnectionId)>, Option<String>), StoreError> {
-        let (items, next) = super::due_page(
+        super::due_page(
             &self.client,
             &self.table,
             HEALTH_INDEX,
@@ -385,25 +385,9 @@ impl ConnectionStore {
             as_of,
             limit,
             cursor,
+            ("connection_id", ConnectionId::parse),
         )
-        .await?;
-        let refs = items
-            .into_iter()
-            .filter_map(|item| {
-                let tenant = item
-                    .get("tenant_id")?
-                    .as_s()
-                    .ok()
-                    .and_then(|t| TenantId::parse(t))?;
-                let id = item
-                    .get("connection_id")?
-                    .as_s()
-                    .ok()
-                    .and_then(|c| ConnectionId::parse(c))?;
-                Some((tenant, id))
-            })
-            .collect();
-        Ok((refs, next))
+        .await
     }
 
     /// One page of the tenant's connections, oldest first, and the cursor to the next page.

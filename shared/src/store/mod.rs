@@ -67,9 +67,10 @@ pub(crate) fn page<T>(
 }
 
 /// One page of a sparse "due" index (partition `shard_attr` = `shard`, sort `due_attr` up to
-/// `as_of`): the projected items and an opaque cursor to the next page. Never a table scan.
+/// `as_of`): the projected `(tenant_id, id_attr)` references, parsed by `parse_id`, and an
+/// opaque cursor to the next page. Never a table scan.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn due_page(
+pub(crate) async fn due_page<T>(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     index: &str,
@@ -78,7 +79,8 @@ pub(crate) async fn due_page(
     as_of: chrono::DateTime<chrono::Utc>,
     limit: i32,
     cursor: Option<&str>,
-) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    (id_attr, parse_id): (&str, fn(&str) -> Option<T>),
+) -> Result<(Vec<(crate::domain::TenantId, T)>, Option<String>), StoreError> {
     let mut query = client
         .query()
         .table_name(table)
@@ -114,7 +116,21 @@ pub(crate) async fn due_page(
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&plain).expect("strings serialize"))
     });
-    Ok((out.items.unwrap_or_default(), next))
+    let refs = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| {
+            let tenant = item
+                .get("tenant_id")?
+                .as_s()
+                .ok()
+                .and_then(|t| crate::domain::TenantId::parse(t))?;
+            let id = item.get(id_attr)?.as_s().ok().and_then(|i| parse_id(i))?;
+            Some((tenant, id))
+        })
+        .collect();
+    Ok((refs, next))
 }
 
 /// A shard number from an id's text, stable across processes.

@@ -417,7 +417,7 @@ impl PostStore {
         limit: i32,
         cursor: Option<&str>,
     ) -> Result<(Vec<(TenantId, PostId)>, Option<String>), StoreError> {
-        let (items, next) = due_page(
+        due_page(
             &self.client,
             &self.table,
             SCHEDULED_INDEX,
@@ -426,25 +426,9 @@ impl PostStore {
             as_of,
             limit,
             cursor,
+            ("post_id", PostId::parse),
         )
-        .await?;
-        let refs = items
-            .into_iter()
-            .filter_map(|item| {
-                let tenant = item
-                    .get("tenant_id")?
-                    .as_s()
-                    .ok()
-                    .and_then(|t| TenantId::parse(t))?;
-                let id = item
-                    .get("post_id")?
-                    .as_s()
-                    .ok()
-                    .and_then(|p| PostId::parse(p))?;
-                Some((tenant, id))
-            })
-            .collect();
-        Ok((refs, next))
+        .await
     }
 
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
