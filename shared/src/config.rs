@@ -7,11 +7,14 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::domain::RedirectAllowList;
+use crate::linkedin::ApiVersion;
 
 /// The LinkedIn API version the product is written against (`LinkedIn-Version: YYYYMM`).
-/// This is the only place that names it; `LINKEDIN_API_VERSION` overrides it when LinkedIn
-/// retires it (a retired version answers 426 NONEXISTENT_VERSION).
-pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202510";
+/// This is the only place that names it; `LINKEDIN_API_VERSION` overrides it. LinkedIn retires
+/// a version the same month one year later ([`ApiVersion::retires_on`]): 202610 retires on
+/// 2027-10-01. The test `the_default_version_is_not_about_to_retire` fails the build 90 days
+/// before that; bump this constant then (and check the client against linkedin-api.md).
+pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202610";
 
 /// Scopes asked for when `LINKEDIN_SCOPES` is not set: sign-in with OpenID (identity from
 /// /v2/userinfo) and posting on the member's behalf.
@@ -34,6 +37,8 @@ pub const VARIABLES: &[&str] = &[
     "PUBLISH_QUEUE_URL",
     "LINKEDIN_POSTS_API",
     "MEDIA_MAX_BYTES",
+    "MEDIA_POST_MAX_BYTES",
+    "MEDIA_POST_FETCH_SECONDS",
     "MEDIA_ALLOW_PRIVATE_HOSTS",
     "SCHEDULE_GROUP",
     "SCHEDULER_ROLE_ARN",
@@ -61,7 +66,8 @@ pub struct LinkedInSettings {
     pub redirect_uri: Url,
     pub auth_base_url: Url,
     pub api_base_url: Url,
-    pub api_version: String,
+    /// `LinkedIn-Version` for `/rest` calls; it has a retirement date.
+    pub api_version: ApiVersion,
     pub scopes: Vec<String>,
     /// Timeout for one LinkedIn request, connect to last byte.
     pub request_timeout: Duration,
@@ -101,7 +107,12 @@ pub enum PostsApi {
 /// Limits on images fetched from tenants' URLs.
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
+    /// Largest single image.
     pub max_bytes: usize,
+    /// Largest total of one post's images fetched in one attempt.
+    pub post_max_bytes: usize,
+    /// How long one attempt may spend fetching a post's images.
+    pub post_fetch_budget: Duration,
     /// Let image URLs resolve to loopback or private addresses. Only for local stacks: in
     /// production it would let a tenant make us fetch from inside our network (SSRF).
     pub allow_private_hosts: bool,
@@ -131,9 +142,13 @@ impl Config {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment, at a function's cold start: it also logs where the
+    /// LinkedIn-Version in force stands (a warning within 60 days of its retirement, an error
+    /// once retired), so every function says so before its first call fails.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let config = Self::from_lookup(|name| std::env::var(name).ok())?;
+        crate::linkedin::log_version_state(config.linkedin.api_version, chrono::Utc::now());
+        Ok(config)
     }
 
     /// Reads settings through `lookup`, so tests and the local stack can supply them without
@@ -148,14 +163,13 @@ impl Config {
             })
         };
 
-        let api_version =
-            get("LINKEDIN_API_VERSION").unwrap_or_else(|| DEFAULT_LINKEDIN_API_VERSION.into());
-        if api_version.len() != 6 || !api_version.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ConfigError::Invalid {
-                name: "LINKEDIN_API_VERSION",
-                reason: "expected YYYYMM, e.g. 202510".into(),
-            });
-        }
+        let api_version = ApiVersion::parse(
+            &get("LINKEDIN_API_VERSION").unwrap_or_else(|| DEFAULT_LINKEDIN_API_VERSION.into()),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            name: "LINKEDIN_API_VERSION",
+            reason,
+        })?;
         let scopes = parse_scopes(&get("LINKEDIN_SCOPES").unwrap_or_else(|| DEFAULT_SCOPES.into()));
         if scopes.is_empty() {
             return Err(ConfigError::Invalid {
@@ -213,17 +227,22 @@ impl Config {
                 })
             }
         };
-        let max_bytes = match get("MEDIA_MAX_BYTES") {
-            None => 10 * 1024 * 1024,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Invalid {
-                    name: "MEDIA_MAX_BYTES",
-                    reason: format!("expected a positive number of bytes, got {v:?}"),
-                })?,
+        let bytes = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: format!("expected a positive number of bytes, got {v:?}"),
+                    }),
+            }
         };
+        let max_bytes = bytes("MEDIA_MAX_BYTES", 10 * 1024 * 1024)?;
+        let post_max_bytes = bytes("MEDIA_POST_MAX_BYTES", 50 * 1024 * 1024)?;
+        let post_fetch_budget = seconds("MEDIA_POST_FETCH_SECONDS", 30)?;
 
         Ok(Config {
             linkedin,
@@ -252,6 +271,8 @@ impl Config {
             posts_api,
             media: MediaSettings {
                 max_bytes,
+                post_max_bytes,
+                post_fetch_budget,
                 allow_private_hosts: get("MEDIA_ALLOW_PRIVATE_HOSTS").as_deref() == Some("true"),
             },
         })
@@ -304,7 +325,10 @@ mod tests {
             config.linkedin.api_base_url.as_str(),
             "https://api.linkedin.com/"
         );
-        assert_eq!(config.linkedin.api_version, DEFAULT_LINKEDIN_API_VERSION);
+        assert_eq!(
+            config.linkedin.api_version.to_string(),
+            DEFAULT_LINKEDIN_API_VERSION
+        );
         assert_eq!(
             config.linkedin.scopes,
             ["openid", "profile", "email", "w_member_social"]
@@ -334,6 +358,26 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A repository must not age into an outage: this fails the build 90 days before LinkedIn
+    /// retires the default version, while there is time to move to a newer one.
+    #[test]
+    fn the_default_version_is_not_about_to_retire() {
+        let version = ApiVersion::parse(DEFAULT_LINKEDIN_API_VERSION).unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let days_left = version.days_left(today);
+        assert!(
+            days_left > 90,
+            "LinkedIn retires LinkedIn-Version {version} on {} ({days_left} days from today): \
+             bump DEFAULT_LINKEDIN_API_VERSION in shared/src/config.rs (and the template's \
+             LinkedInApiVersion default) to a newer active YYYYMM version",
+            version.retires_on()
+        );
+        assert!(
+            today >= version.released_on(),
+            "DEFAULT_LINKEDIN_API_VERSION {version} is from the future: LinkedIn answers 426"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod http;
 pub mod linkedin;

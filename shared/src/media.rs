@@ -67,7 +67,64 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-pub async fn fetch_image(url: &Url, settings: &MediaSettings) -> Result<Image, MediaError> {
+/// What one attempt of a post may spend fetching its images, all of them together: bytes and
+/// time, on top of the per-image limits, so a post with many large or slow images cannot hold
+/// a function (and the other posts of its batch) past its deadline. Images already uploaded
+/// are remembered, so the next attempt goes on where this one stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaBudget {
+    pub bytes_left: usize,
+    pub until: std::time::Instant,
+}
+
+impl MediaBudget {
+    pub fn for_post(settings: &MediaSettings) -> Self {
+        Self {
+            bytes_left: settings.post_max_bytes,
+            until: std::time::Instant::now() + settings.post_fetch_budget,
+        }
+    }
+
+    /// The same budget, ending no later than `limit` from now (the invocation's time).
+    pub fn within(mut self, limit: Duration) -> Self {
+        self.until = self.until.min(std::time::Instant::now() + limit);
+        self
+    }
+
+    pub fn time_left(&self) -> Duration {
+        self.until
+            .saturating_duration_since(std::time::Instant::now())
+    }
+}
+
+/// The longest one image fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub async fn fetch_image(
+    url: &Url,
+    settings: &MediaSettings,
+    budget: &mut MediaBudget,
+) -> Result<Image, MediaError> {
+    let timeout = FETCH_TIMEOUT.min(budget.time_left());
+    if timeout.is_zero() {
+        return Err(MediaError::Unavailable(
+            "the post's time for fetching images is spent; the next attempt goes on".into(),
+        ));
+    }
+    let image = tokio::time::timeout(timeout, fetch_within(url, settings, budget.bytes_left))
+        .await
+        .map_err(|_| {
+            MediaError::Unavailable(format!("fetching {url} took longer than {timeout:?}"))
+        })??;
+    budget.bytes_left -= image.bytes.len();
+    Ok(image)
+}
+
+async fn fetch_within(
+    url: &Url,
+    settings: &MediaSettings,
+    bytes_left: usize,
+) -> Result<Image, MediaError> {
     let host = url
         .host_str()
         .ok_or_else(|| MediaError::Rejected(format!("{url} has no host")))?;
@@ -87,7 +144,7 @@ pub async fn fetch_image(url: &Url, settings: &MediaSettings) -> Result<Image, M
     let client = reqwest::Client::builder()
         .resolve(host, address)
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
+        .timeout(FETCH_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| MediaError::Unavailable(format!("HTTP client: {e}")))?;
@@ -108,11 +165,20 @@ pub async fn fetch_image(url: &Url, settings: &MediaSettings) -> Result<Image, M
     if !status.is_success() {
         return Err(MediaError::Rejected(format!("{url} answered {status}")));
     }
-    let too_big =
-        || MediaError::Rejected(format!("{url} is larger than {} bytes", settings.max_bytes));
+    let limit = settings.max_bytes.min(bytes_left);
+    let too_big = || {
+        if limit < settings.max_bytes {
+            MediaError::Rejected(format!(
+                "{url} goes past the {} bytes one post's images may have together",
+                settings.post_max_bytes
+            ))
+        } else {
+            MediaError::Rejected(format!("{url} is larger than {} bytes", settings.max_bytes))
+        }
+    };
     if response
         .content_length()
-        .is_some_and(|n| n as usize > settings.max_bytes)
+        .is_some_and(|n| n as usize > limit)
     {
         return Err(too_big());
     }
@@ -122,7 +188,7 @@ pub async fn fetch_image(url: &Url, settings: &MediaSettings) -> Result<Image, M
         .await
         .map_err(|e| MediaError::Unavailable(format!("reading {url}: {}", e.without_url())))?
     {
-        if bytes.len() + chunk.len() > settings.max_bytes {
+        if bytes.len() + chunk.len() > limit {
             return Err(too_big());
         }
         bytes.extend_from_slice(&chunk);
@@ -174,16 +240,81 @@ mod tests {
         let settings = MediaSettings {
             max_bytes: 1024,
             allow_private_hosts: false,
+            post_max_bytes: 4096,
+            post_fetch_budget: Duration::from_secs(5),
         };
+        let mut budget = MediaBudget::for_post(&settings);
         let url = Url::parse("http://127.0.0.1:9/image.png").unwrap();
         assert!(matches!(
-            fetch_image(&url, &settings).await,
+            fetch_image(&url, &settings, &mut budget).await,
             Err(MediaError::Rejected(reason)) if reason.contains("internal")
         ));
         let url = Url::parse("http://localhost:9/image.png").unwrap();
         assert!(matches!(
-            fetch_image(&url, &settings).await,
+            fetch_image(&url, &settings, &mut budget).await,
             Err(MediaError::Rejected(_))
+        ));
+    }
+
+    /// A stand-in image host: `/big` is 3 KB, `/slow` answers after 2 s.
+    async fn image_host() -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if String::from_utf8_lossy(&buf[..n]).contains("/slow") {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+                    body.resize(3000, 0);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_posts_images_share_one_budget_of_bytes_and_time() {
+        let host = image_host().await;
+        let settings = MediaSettings {
+            max_bytes: 4000,
+            allow_private_hosts: true,
+            post_max_bytes: 5000,
+            post_fetch_budget: Duration::from_secs(5),
+        };
+        let mut budget = MediaBudget::for_post(&settings);
+        let big = host.join("big").unwrap();
+        assert!(fetch_image(&big, &settings, &mut budget).await.is_ok());
+        assert_eq!(budget.bytes_left, 2000);
+        // Each image is within the per-image limit; together they are not.
+        assert!(matches!(
+            fetch_image(&big, &settings, &mut budget).await,
+            Err(MediaError::Rejected(reason)) if reason.contains("together")
+        ));
+
+        let settings = MediaSettings {
+            post_fetch_budget: Duration::from_millis(500),
+            ..settings
+        };
+        let mut budget = MediaBudget::for_post(&settings);
+        let slow = host.join("slow").unwrap();
+        assert!(matches!(
+            fetch_image(&slow, &settings, &mut budget).await,
+            Err(MediaError::Unavailable(_))
+        ));
+        assert!(matches!(
+            fetch_image(&big, &settings, &mut budget).await,
+            Err(MediaError::Unavailable(reason)) if reason.contains("spent")
         ));
     }
 }

@@ -17,8 +17,17 @@ pub const MAX_TEXT_CHARS: usize = 3000;
 pub const MAX_IMAGES: usize = 20;
 /// LinkedIn's limit on an image's alternative text.
 pub const MAX_ALT_TEXT_CHARS: usize = 4086;
-/// Attempts per job, the first included (the spec's "at most 4 attempts").
+/// Attempts per job, the first included (the spec's "at most 4 attempts"). A post whose
+/// outcome is unknown keeps trying past this, more slowly, until it is resolved or the job
+/// is [`MAX_JOB_AGE`] old: failing it could report a live post as failed.
 pub const MAX_ATTEMPTS: u32 = 4;
+/// The wait between attempts that only try to resolve an unknown outcome after
+/// [`MAX_ATTEMPTS`].
+pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// A post `queued` or `publishing` with no live lease and no change for this long is stranded.
+pub const STRANDED_AFTER: chrono::Duration = chrono::Duration::minutes(15);
+/// Rescues of a stranded post before it fails as STRANDED (nothing loops forever).
+pub const MAX_RESCUES: u32 = 3;
 /// A job older than this goes to the DLQ instead of being tried again.
 pub const MAX_JOB_AGE: chrono::Duration = chrono::Duration::days(7);
 /// How far ahead a post may be scheduled.
@@ -410,6 +419,18 @@ pub struct Post {
     pub first_attempt_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// Names the write that produced this version. A conditional write whose answer was lost
+    /// (and whose SDK retry then failed its own condition) reads the record back: if it holds
+    /// this token, the write was ours and it took effect.
+    #[serde(skip)]
+    pub write_token: Uuid,
+    /// How many times the reconciler put this post back on the queue after it was stranded
+    /// (no live lease, no retry due); after [`MAX_RESCUES`] it fails as STRANDED.
+    #[serde(skip)]
+    pub rescues: u32,
+    /// While `queued` after a failed attempt: when the next attempt is due.
+    #[serde(skip)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 impl Post {
@@ -442,6 +463,9 @@ impl Post {
             lease_until: None,
             first_attempt_at: None,
             last_attempt_at: None,
+            write_token: Uuid::new_v4(),
+            rescues: 0,
+            next_attempt_at: None,
         }
     }
 
@@ -449,6 +473,7 @@ impl Post {
         Self {
             version: self.version + 1,
             updated_at: now,
+            write_token: Uuid::new_v4(),
             ..self.clone()
         }
     }
@@ -456,7 +481,8 @@ impl Post {
     /// Takes the post for one publish attempt, if nobody holds it: a queued post, one whose
     /// previous holder's lease ran out (it crashed or timed out mid-attempt), or a scheduled
     /// post whose time the job was made for (`fired_for`): a job from before a move, or for a
-    /// cancelled post, takes nothing.
+    /// cancelled post, takes nothing. A post taken over from an expired lease has an unknown
+    /// outcome: its earlier holder may have sent it to LinkedIn before it vanished.
     pub fn claim(
         &self,
         now: DateTime<Utc>,
@@ -471,7 +497,9 @@ impl Post {
         };
         free.then(|| {
             let mut next = self.next(now);
+            next.outcome_unknown |= self.status == PostStatus::Publishing;
             next.status = PostStatus::Publishing;
+            next.next_attempt_at = None;
             next.attempts += 1;
             next.lease_until =
                 Some(now + chrono::Duration::from_std(lease).expect("bounded lease"));
@@ -493,12 +521,19 @@ impl Post {
     }
 
     /// Back to the queue for a later attempt. `outcome_unknown` is sticky until resolved.
-    pub fn retry_later(&self, error: PostError, outcome_unknown: bool, now: DateTime<Utc>) -> Self {
+    pub fn retry_later(
+        &self,
+        error: PostError,
+        outcome_unknown: bool,
+        now: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    ) -> Self {
         let mut next = self.next(now);
         next.status = PostStatus::Queued;
         next.lease_until = None;
         next.last_error = Some(error);
         next.outcome_unknown |= outcome_unknown;
+        next.next_attempt_at = Some(retry_at);
         next
     }
 
@@ -512,11 +547,12 @@ impl Post {
 
     /// Back to the queue while LinkedIn processes the post's images. Waiting is not a failed
     /// attempt, so the attempt this claim counted is given back.
-    pub fn waiting_for_media(&self, now: DateTime<Utc>) -> Self {
+    pub fn waiting_for_media(&self, now: DateTime<Utc>, retry_at: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.status = PostStatus::Queued;
         next.lease_until = None;
         next.attempts = next.attempts.saturating_sub(1);
+        next.next_attempt_at = Some(retry_at);
         next
     }
 
@@ -526,9 +562,87 @@ impl Post {
         next
     }
 
+    /// Back to the queue, the attempt given back: the function ran short of time before
+    /// anything was sent, or it waits for a token to outlive LinkedIn's propagation delay.
+    pub fn handed_back(&self, now: DateTime<Utc>, retry_at: DateTime<Utc>) -> Self {
+        self.waiting_for_media(now, retry_at)
+    }
+
+    /// A cancel whose post may be live: the last attempt's outcome is unknown. The next attempt
+    /// finds out (LinkedIn's duplicate answer names the live post) and deletes it; only a post
+    /// proven never live ends `cancelled`.
+    pub fn cancel_pending(&self) -> bool {
+        self.delete_requested_at.is_some()
+            && matches!(self.status, PostStatus::Queued | PostStatus::Publishing)
+    }
+
+    /// The cancel of a post proven never live.
+    pub fn cancelled(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = PostStatus::Cancelled;
+        next.lease_until = None;
+        next
+    }
+
+    /// A delete at LinkedIn that will not succeed: the post stays published, with the error.
+    pub fn delete_failed(&self, error: PostError, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.delete_requested_at = None;
+        next.last_error = Some(error);
+        next
+    }
+
+    /// A delete request withdrawn because its job could not be enqueued (a later DELETE
+    /// tries again).
+    pub fn delete_withdrawn(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.delete_requested_at = None;
+        next
+    }
+
+    /// Stranded in `queued` or `publishing` with nothing due to move it: no live lease, no
+    /// retry due, and no change for [`STRANDED_AFTER`] (a queued post's job may simply be
+    /// waiting its turn, so it gets that long after its last change or its planned retry).
+    pub fn is_stranded(&self, now: DateTime<Utc>) -> bool {
+        self.stranded_from().is_some_and(|at| at <= now)
+    }
+
+    /// From when the post counts as stranded if nothing changes it: [`STRANDED_AFTER`] past
+    /// its last change, its planned retry or the end of its claim's lease, whichever is last.
+    /// `None` for posts that nothing needs to move (scheduled or finished).
+    pub fn stranded_from(&self) -> Option<DateTime<Utc>> {
+        let quiet_since = match self.status {
+            PostStatus::Queued => self
+                .updated_at
+                .max(self.next_attempt_at.unwrap_or_default()),
+            PostStatus::Publishing => self.updated_at.max(self.lease_until.unwrap_or_default()),
+            _ => return None,
+        };
+        Some(quiet_since + STRANDED_AFTER)
+    }
+
+    /// The reconciler puts a stranded post back on the queue (counted), or after
+    /// [`MAX_RESCUES`] gives it up. A post that was `publishing` keeps an unknown outcome.
+    pub fn rescued(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.outcome_unknown |= self.status == PostStatus::Publishing;
+        next.status = PostStatus::Queued;
+        next.lease_until = None;
+        next.rescues += 1;
+        next
+    }
+
     /// What `DELETE /v1/posts/{id}` does to a post in each state.
     pub fn request_delete(&self, now: DateTime<Utc>) -> DeleteDecision {
         match self.status {
+            PostStatus::Queued if self.outcome_unknown => {
+                if self.delete_requested_at.is_some() {
+                    return DeleteDecision::Unchanged;
+                }
+                let mut next = self.next(now);
+                next.delete_requested_at = Some(now);
+                DeleteDecision::ResolveThenDelete(next)
+            }
             PostStatus::Scheduled | PostStatus::Queued => {
                 let mut next = self.next(now);
                 next.status = PostStatus::Cancelled;
@@ -583,6 +697,9 @@ impl Post {
 pub enum DeleteDecision {
     Cancel(Post),
     DeleteAtLinkedIn(Post),
+    /// The post may be live (its last attempt's outcome is unknown): the intent is recorded
+    /// and the next attempt resolves it (deleted if live, cancelled if proven never live).
+    ResolveThenDelete(Post),
     Unchanged,
     Refuse(&'static str),
 }

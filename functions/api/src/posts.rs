@@ -272,9 +272,7 @@ pub async fn delete(
             };
             if let Err(e) = service.queue.enqueue(&job).await {
                 // Undo the request so a later DELETE tries again.
-                let mut undo = next.clone();
-                undo.delete_requested_at = None;
-                undo.version += 1;
+                let undo = next.delete_withdrawn(Utc::now());
                 if let Err(u) = service.posts.replace(&undo).await {
                     warn!(post_id = %id, error = %u, "could not undo a delete request that was never enqueued");
                 }
@@ -283,6 +281,14 @@ pub async fn delete(
                 ));
             }
             info!(post_id = %id, "delete at LinkedIn queued");
+            Ok(http::json(202, &next))
+        }
+        DeleteDecision::ResolveThenDelete(next) => {
+            // The last attempt may have reached LinkedIn: the cancel is recorded, and the
+            // retry already due finds out; a live post is deleted there, one proven never
+            // live ends cancelled.
+            service.posts.replace(&next).await.map_err(conflict)?;
+            info!(post_id = %id, "cancel recorded; the post's outcome is being resolved");
             Ok(http::json(202, &next))
         }
         DeleteDecision::Unchanged => Ok(http::json(200, &post)),

@@ -157,6 +157,10 @@ async fn run(task: HealthTask, health: &Health) -> anyhow::Result<()> {
                 .collect();
             health.send(&pages).await?;
             info!(shards = HEALTH_SHARDS, as_of = %as_of, "health round planned");
+            // The round reports the LinkedIn-Version in force and its retirement date; the
+            // template's LinkedInVersionRetiringAlarm reads `days_left` from this line.
+            let version = health.keeper.linkedin.settings().api_version;
+            connector::linkedin::log_version_state(version, as_of);
         }
         HealthTask::Page {
             shard,

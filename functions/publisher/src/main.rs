@@ -11,7 +11,8 @@ async fn main() -> Result<(), Error> {
     let publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
     let publisher = &publisher;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(publisher_function::handle(event.payload, publisher).await)
+        let deadline = connector::deadline::Deadline::from_epoch_millis(event.context.deadline);
+        Ok::<_, Error>(publisher_function::handle(event.payload, publisher, deadline).await)
     }))
     .await
 }

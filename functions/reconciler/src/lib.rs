@@ -1,13 +1,18 @@
 //! The `reconciler` function: every hour it finds scheduled posts whose time passed without a
-//! run (their schedule was lost, or creating it failed after the post was recorded) and puts
-//! them on the publish queue. It reads the sparse ScheduledDue index, never the whole table,
-//! and says what it found.
+//! run (their schedule was lost, or creating it failed after the post was recorded), and posts
+//! stranded in `queued` or `publishing` (no live lease, no retry due, no change for 15 minutes:
+//! a publisher killed mid-batch, a job that went to the SQS DLQ after crashing), and puts them
+//! on the publish queue. A post rescued three times fails as STRANDED with a DLQ record, so
+//! nothing loops forever. It reads the sparse ScheduledDue and StrandedDue indexes, never the
+//! whole table, and says what it found.
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
-use connector::posts::PostStatus;
+use connector::domain::TenantId;
+use connector::domain::PLATFORM;
+use connector::posts::{Post, PostError, PostId, PostStatus, MAX_RESCUES};
 use connector::queue::PublishQueue;
-use connector::store::{PostStore, SCHEDULED_SHARDS};
+use connector::store::{DlqRecord, PostStore, StoreError, SCHEDULED_SHARDS};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -62,6 +67,12 @@ pub struct Reconciled {
     pub enqueued: usize,
     /// Found in the index but no longer scheduled when read (published or cancelled meanwhile).
     pub skipped: usize,
+    /// Posts stranded in `queued` or `publishing`.
+    pub stranded: usize,
+    /// Of those, put back on the queue.
+    pub rescued: usize,
+    /// Of those, failed as STRANDED after too many rescues.
+    pub gave_up: usize,
 }
 
 pub async fn handle(reconciler: &Reconciler, as_of: DateTime<Utc>) -> anyhow::Result<Reconciled> {
@@ -110,12 +121,145 @@ pub async fn handle(reconciler: &Reconciler, as_of: DateTime<Utc>) -> anyhow::Re
             }
         }
     }
+    rescue_stranded(reconciler, as_of, &mut result).await?;
     info!(
         found = result.found,
         enqueued = result.enqueued,
         skipped = result.skipped,
+        stranded = result.stranded,
+        rescued = result.rescued,
+        gave_up = result.gave_up,
         as_of = %as_of,
-        "reconciled scheduled posts"
+        "reconciled scheduled and stranded posts"
     );
     Ok(result)
+}
+
+/// Puts posts stranded in `queued` or `publishing` back on the queue with a job made for them,
+/// or fails them STRANDED once they have been rescued [`MAX_RESCUES`] times.
+async fn rescue_stranded(
+    reconciler: &Reconciler,
+    as_of: DateTime<Utc>,
+    result: &mut Reconciled,
+) -> anyhow::Result<()> {
+    for shard in 0..SCHEDULED_SHARDS {
+        let mut cursor: Option<String> = None;
+        loop {
+            let (refs, next) = reconciler
+                .posts
+                .stranded_due(shard, as_of, PAGE, cursor.as_deref())
+                .await?;
+            for (tenant, id) in refs {
+                if result.rescued + result.gave_up >= MAX_PER_RUN {
+                    warn!(
+                        limit = MAX_PER_RUN,
+                        "more stranded posts than one run takes; the next run continues"
+                    );
+                    return Ok(());
+                }
+                rescue(reconciler, &tenant, id, as_of, result).await?;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn rescue(
+    reconciler: &Reconciler,
+    tenant: &TenantId,
+    id: PostId,
+    as_of: DateTime<Utc>,
+    result: &mut Reconciled,
+) -> anyhow::Result<()> {
+    let Some(post) = reconciler.posts.get(tenant, id).await? else {
+        return Ok(());
+    };
+    if !post.is_stranded(as_of) {
+        return Ok(());
+    }
+    result.stranded += 1;
+    let now = Utc::now();
+    if post.rescues >= MAX_RESCUES {
+        let reason = format!(
+            "the post was stranded {} times (its publisher kept dying or its job kept being lost)",
+            post.rescues + 1
+        );
+        let failed = post.failed(
+            PostError {
+                code: "STRANDED".into(),
+                message: reason.clone(),
+            },
+            now,
+        );
+        match reconciler.posts.replace(&failed).await {
+            Ok(()) => {}
+            // Something moved it meanwhile: it is not stranded after all.
+            Err(StoreError::Conflict(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        reconciler
+            .posts
+            .put_dlq_record(&stranded_record(&failed, &reason))
+            .await?;
+        result.gave_up += 1;
+        warn!(
+            r#type = "stranded_post",
+            tenant_id = %tenant,
+            post_id = %id,
+            rescues = post.rescues,
+            "stranded post failed after too many rescues"
+        );
+        return Ok(());
+    }
+    let rescued = post.rescued(now);
+    match reconciler.posts.replace(&rescued).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    // The job is made for the post (its time, if it was scheduled), so it claims it like any
+    // other job; a late delivery of the lost one finds it claimed or done.
+    reconciler
+        .queue
+        .enqueue(&rescued.publish_job(as_of))
+        .await?;
+    result.rescued += 1;
+    warn!(
+        r#type = "stranded_post",
+        tenant_id = %tenant,
+        post_id = %id,
+        status = post.status.as_str(),
+        rescues = rescued.rescues,
+        outcome_unknown = rescued.outcome_unknown,
+        "stranded post put back on the queue"
+    );
+    Ok(())
+}
+
+fn stranded_record(post: &Post, reason: &str) -> DlqRecord {
+    DlqRecord {
+        job_id: format!("stranded-{}", post.id),
+        tenant_id: post.tenant_id.clone(),
+        connection_id: post.connection_id,
+        platform: PLATFORM.into(),
+        action: "publish".into(),
+        payload: serde_json::json!({
+            "post_id": post.id,
+            "author": post.author,
+            "text": post.text,
+            "media": post.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
+            "visibility": post.visibility,
+        }),
+        error_code: "STRANDED".into(),
+        error_message: reason.into(),
+        retry_count: post.attempts,
+        first_attempt: post.first_attempt_at,
+        last_attempt: post.last_attempt_at,
+        reason: "stranded in queued or publishing too many times".into(),
+        created_at: Utc::now(),
+    }
 }

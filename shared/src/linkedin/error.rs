@@ -40,10 +40,13 @@ pub enum LinkedInError {
         retry_after: Option<Duration>,
         request_id: Option<String>,
     },
-    /// No response. `timed_out` requests may have reached LinkedIn and been applied.
-    #[error("no answer from LinkedIn ({}): {source}", if *.timed_out { "timed out" } else { "transport error" })]
+    /// No (whole) answer. Unless the connection could not even be made (`sent` false:
+    /// refused, DNS), the request may have reached LinkedIn and been applied.
+    #[error("no answer from LinkedIn ({}): {source}", if !*.sent { "could not connect" } else if *.timed_out { "timed out" } else { "connection lost" })]
     Transport {
         timed_out: bool,
+        /// Whether any of the request may have left: false only for failures to connect.
+        sent: bool,
         #[source]
         source: reqwest::Error,
     },
@@ -123,6 +126,27 @@ impl LinkedInError {
             | Self::DuplicatePost { request_id, .. }
             | Self::VersionRetired { request_id, .. } => request_id.as_deref(),
             _ => None,
+        }
+    }
+
+    /// Whether LinkedIn may have carried the request out although this answer says it
+    /// failed: a timeout, a dropped or reset connection, an answer cut short, a 5xx. Only a
+    /// failure to connect at all proves nothing was sent.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Transport { sent, .. } => *sent,
+            Self::Unavailable { .. } => true,
+            Self::Unexpected { status, .. } | Self::OAuth { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// A transport failure of reqwest's, classified by whether anything was sent.
+    pub fn transport(source: reqwest::Error) -> Self {
+        Self::Transport {
+            timed_out: source.is_timeout(),
+            sent: !source.is_connect(),
+            source: source.without_url(),
         }
     }
 
@@ -325,6 +349,55 @@ mod tests {
             );
             assert_eq!(e.retry_class(), RetryClass::FailFast, "{status}");
             assert_eq!(e.request_id(), Some("uuid-1"));
+        }
+    }
+
+    /// Only a refused connection proves nothing reached LinkedIn; a connection dropped after
+    /// the request went out, or a timeout, leaves the outcome unknown.
+    #[tokio::test]
+    async fn only_a_failure_to_connect_proves_nothing_was_sent() {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let post = |port: u16| {
+            http.post(format!("http://127.0.0.1:{port}/rest/posts"))
+                .body("{}")
+                .send()
+        };
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = LinkedInError::transport(post(port).await.unwrap_err());
+        assert!(!refused.outcome_unknown(), "{refused}");
+
+        // Reads the request, then hangs up without a word.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                drop(socket);
+            }
+        });
+        let dropped = LinkedInError::transport(post(port).await.unwrap_err());
+        assert!(dropped.outcome_unknown(), "{dropped}");
+
+        // Accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let timed_out = LinkedInError::transport(post(port).await.unwrap_err());
+        assert!(timed_out.outcome_unknown(), "{timed_out}");
+        drop(silent);
+
+        for status in [500, 502, 503, 504] {
+            assert!(classify(status, "oops").outcome_unknown(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 422, 426, 429] {
+            assert!(!classify(status, "{}").outcome_unknown(), "{status}");
         }
     }
 

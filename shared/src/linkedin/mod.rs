@@ -3,6 +3,7 @@
 
 mod error;
 mod posts;
+mod version;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use url::Url;
 use error::{classify_api_failure, classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
+pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 
 use crate::config::{parse_scopes, LinkedInSettings};
 use crate::domain::{MemberIdentity, MemberUrn, Organization};
@@ -405,7 +407,7 @@ impl LinkedInClient {
             }
             ApiFlavour::Versioned => {
                 request = request
-                    .header("LinkedIn-Version", &self.settings.api_version)
+                    .header("LinkedIn-Version", self.settings.api_version.to_string())
                     .header("X-Restli-Protocol-Version", "2.0.0");
             }
         }
@@ -442,15 +444,9 @@ impl LinkedInClient {
     }
 
     async fn send(&self, request: RequestBuilder) -> Result<Response, LinkedInError> {
-        request.send().await.map_err(|source| {
-            // Redact the URL: reqwest's Display shows it, and nothing secret is ever in our
-            // URLs, but the error travels into logs and DLQ records.
-            let timed_out = source.is_timeout();
-            LinkedInError::Transport {
-                timed_out,
-                source: source.without_url(),
-            }
-        })
+        // The URL is redacted: reqwest's Display shows it, and nothing secret is ever in our
+        // URLs, but the error travels into logs and DLQ records.
+        request.send().await.map_err(LinkedInError::transport)
     }
 
     /// The form revoke and introspect take: the app's credentials and one token.
@@ -509,13 +505,7 @@ async fn decode<T: for<'de> Deserialize<'de>>(
     status: u16,
     response: Response,
 ) -> Result<T, LinkedInError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|source| LinkedInError::Transport {
-            timed_out: source.is_timeout(),
-            source: source.without_url(),
-        })?;
+    let bytes = response.bytes().await.map_err(LinkedInError::transport)?;
     // Neither the body nor serde's message (which quotes offending values) goes into the
     // error: a token response carries secrets.
     serde_json::from_slice(&bytes).map_err(|e| LinkedInError::Unexpected {

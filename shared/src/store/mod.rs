@@ -12,7 +12,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 pub use connections::{ConnectionStore, StoredConnection, HEALTH_INDEX, HEALTH_SHARDS};
-pub use posts::{Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS};
+pub use posts::{
+    Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS, STRANDED_INDEX,
+};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -30,6 +30,9 @@ use crate::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";
 /// Partitions of that index (spreads the writes of many posts scheduled for the same time).
 pub const SCHEDULED_SHARDS: u32 = 4;
+/// The sparse index of posts in `queued` or `publishing`, by the time from which they count as
+/// stranded (`stranded_at`); the reconciler's second view.
+pub const STRANDED_INDEX: &str = "StrandedDue";
 
 #[derive(Debug, Clone)]
 pub struct PostStore {
@@ -95,6 +98,12 @@ struct PostItem {
     /// Present only while the post is scheduled: its partition of the ScheduledDue index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scheduled_shard: Option<String>,
+    /// Present only while the post is queued or publishing: its partition of StrandedDue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    active_shard: Option<String>,
+    /// When it counts as stranded if nothing changes it (see [`Post::stranded_from`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stranded_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     linkedin_urn: Option<String>,
     attempts: u32,
@@ -119,6 +128,12 @@ struct PostItem {
     first_attempt_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    write_token: uuid::Uuid,
+    #[serde(default)]
+    rescues: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_attempt_at: Option<DateTime<Utc>>,
 }
 
 fn post_sk(id: PostId) -> String {
@@ -150,6 +165,10 @@ fn post_item(p: &Post) -> Result<Item, StoreError> {
                 )
             },
         ),
+        active_shard: p
+            .stranded_from()
+            .map(|_| format!("ACTIVE#{}", shard_of(&p.id.to_string(), SCHEDULED_SHARDS))),
+        stranded_at: p.stranded_from(),
         linkedin_urn: p.linkedin_urn.clone(),
         attempts: p.attempts,
         last_error: p.last_error.clone(),
@@ -164,6 +183,9 @@ fn post_item(p: &Post) -> Result<Item, StoreError> {
         lease_until: p.lease_until,
         first_attempt_at: p.first_attempt_at,
         last_attempt_at: p.last_attempt_at,
+        write_token: p.write_token,
+        rescues: p.rescues,
+        next_attempt_at: p.next_attempt_at,
     })
 }
 
@@ -193,6 +215,9 @@ fn post_from_item(item: Item) -> Result<Post, StoreError> {
         lease_until: i.lease_until,
         first_attempt_at: i.first_attempt_at,
         last_attempt_at: i.last_attempt_at,
+        write_token: i.write_token,
+        rescues: i.rescues,
+        next_attempt_at: i.next_attempt_at,
     })
 }
 
@@ -243,6 +268,11 @@ impl PostStore {
             Ok(_) => Ok(Recorded::Created),
             Err(e) => match classify("TransactWriteItems record post", e) {
                 StoreError::Conflict(detail) => {
+                    // The write may have been applied with its answer lost (the SDK's retry
+                    // then fails its own condition): then the post is there with our token.
+                    if self.holds_write(post).await? {
+                        return Ok(Recorded::Created);
+                    }
                     let Some((key, request_hash)) = idempotency else {
                         return Err(StoreError::Conflict(detail));
                     };
@@ -334,9 +364,12 @@ impl PostStore {
         out.item.map(post_from_item).transpose()
     }
 
-    /// Writes `next` if the stored post is still at `next.version - 1`.
+    /// Writes `next` if the stored post is still at `next.version - 1`. A failed condition is
+    /// checked against the record: if it holds `next`'s write token, this very write was
+    /// applied and only its answer was lost (the SDK retried it), so it succeeded.
     pub async fn replace(&self, next: &Post) -> Result<(), StoreError> {
-        self.client
+        let written = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(post_item(next)?))
@@ -347,8 +380,24 @@ impl PostStore {
             )
             .send()
             .await
-            .map_err(|e| classify("PutItem post", e))?;
-        Ok(())
+            .map_err(|e| classify("PutItem post", e));
+        match written {
+            Err(StoreError::Conflict(detail)) => {
+                if self.holds_write(next).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict(detail))
+                }
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Whether the stored post is the one `written` describes (same version and write token).
+    async fn holds_write(&self, written: &Post) -> Result<bool, StoreError> {
+        let stored = self.get(&written.tenant_id, written.id).await?;
+        Ok(stored
+            .is_some_and(|s| s.version == written.version && s.write_token == written.write_token))
     }
 
     /// Takes a post for one publish attempt (see [`Post::claim`]). A lost race re-reads once:
@@ -423,6 +472,29 @@ impl PostStore {
             SCHEDULED_INDEX,
             ("scheduled_shard", format!("SCHEDULED#{shard}")),
             "scheduled_at",
+            as_of,
+            limit,
+            cursor,
+            ("post_id", PostId::parse),
+        )
+        .await
+    }
+
+    /// One page of shard `shard`'s posts in `queued` or `publishing` that count as stranded by
+    /// `as_of`, from the StrandedDue index, and the cursor to the next page.
+    pub async fn stranded_due(
+        &self,
+        shard: u32,
+        as_of: DateTime<Utc>,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<(TenantId, PostId)>, Option<String>), StoreError> {
+        due_page(
+            &self.client,
+            &self.table,
+            STRANDED_INDEX,
+            ("active_shard", format!("ACTIVE#{shard}")),
+            "stranded_at",
             as_of,
             limit,
             cursor,

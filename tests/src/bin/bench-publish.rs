@@ -57,7 +57,11 @@ impl HandlerThread {
                 .unwrap();
             for (event, reply) in rx {
                 let before = thread_cpu();
-                let response = runtime.block_on(publisher_function::handle(event, &publisher));
+                let response = runtime.block_on(publisher_function::handle(
+                    event,
+                    &publisher,
+                    connector::deadline::Deadline::none(),
+                ));
                 let _ = reply.send((response.batch_item_failures.len(), thread_cpu() - before));
             }
         });

@@ -38,6 +38,16 @@ impl Cdn {
         let base_url = Url::parse(&format!("http://{}", listener.local_addr()?)).expect("URL");
         let app = Router::new()
             .route("/img/{name}", get(|| async { png(pixel()) }))
+            // An image host that takes its time: `/slow/{ms}/{name}` answers after `ms`.
+            .route(
+                "/slow/{ms}/{name}",
+                get(
+                    |axum::extract::Path((ms, _name)): axum::extract::Path<(u64, String)>| async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                        png(pixel())
+                    },
+                ),
+            )
             .route(
                 "/big.png",
                 get(|| async {

@@ -15,10 +15,16 @@ use futures::future::BoxFuture;
 /// A function consuming an SQS batch, as Lambda would invoke it.
 pub type Consumer = Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, SqsBatchResponse> + Send + Sync>;
 
+/// The publisher function's timeout in the template: Lambda's deadline for each invocation.
+pub const PUBLISHER_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub fn publisher(publisher: Arc<publisher_function::Publisher>) -> Consumer {
     Arc::new(move |event| {
         let p = publisher.clone();
-        Box::pin(async move { publisher_function::handle(event, &p).await })
+        Box::pin(async move {
+            let deadline = connector::deadline::Deadline::after(PUBLISHER_TIMEOUT);
+            publisher_function::handle(event, &p, deadline).await
+        })
     })
 }
 

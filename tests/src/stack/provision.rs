@@ -49,6 +49,8 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .attribute_definitions(attr("next_health_check_at"))
         .attribute_definitions(attr("scheduled_shard"))
         .attribute_definitions(attr("scheduled_at"))
+        .attribute_definitions(attr("active_shard"))
+        .attribute_definitions(attr("stranded_at"))
         // Sparse: only connections with a next check (not revoked ones) are in it.
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -71,6 +73,22 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
                 .index_name(connector::store::SCHEDULED_INDEX)
                 .key_schema(key("scheduled_shard", KeyType::Hash))
                 .key_schema(key("scheduled_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("tenant_id")
+                        .non_key_attributes("post_id")
+                        .build(),
+                )
+                .build()
+                .expect("complete index"),
+        )
+        // Sparse: only posts in `queued` or `publishing` are in it (stranded posts).
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(connector::store::STRANDED_INDEX)
+                .key_schema(key("active_shard", KeyType::Hash))
+                .key_schema(key("stranded_at", KeyType::Range))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::Include)

@@ -108,7 +108,12 @@ async fn the_publisher_samples_are_sqs_batches_it_understands() {
             serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
         assert_eq!(job.scheduled_at.is_some(), name.contains("scheduled"));
         // Its post does not exist here: nothing to do, nothing to redeliver.
-        let response = publisher_function::handle(event, &stack.publisher).await;
+        let response = publisher_function::handle(
+            event,
+            &stack.publisher,
+            connector::deadline::Deadline::none(),
+        )
+        .await;
         assert!(response.batch_item_failures.is_empty());
     }
 }

@@ -6,6 +6,7 @@ mod connect;
 mod events;
 mod health;
 mod lifecycle;
+mod outcomes;
 mod publish;
 mod schedule;
 mod secrets;

@@ -64,16 +64,16 @@ pub async fn wait_for(
     }
 }
 
-const SLOW: Duration = Duration::from_secs(40);
+pub(crate) const SLOW: Duration = Duration::from_secs(40);
 
 /// A connected stack: returns the stack and the connection id.
-async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
+pub(crate) async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
     let stack = test_stack(adjust).await;
     let id = connect(&stack, "acme", None).await;
     (stack, id)
 }
 
-async fn publish_text(stack: &LocalStack, connection: &str, text: &str) -> String {
+pub(crate) async fn publish_text(stack: &LocalStack, connection: &str, text: &str) -> String {
     let (status, body) = create_post(
         stack,
         "acme",
@@ -351,7 +351,7 @@ async fn a_post_that_cannot_be_enqueued_is_not_left_behind() {
 }
 
 /// Sends the publisher the same job twice in one batch, or in two concurrent batches.
-fn job_message(
+pub(crate) fn job_message(
     tenant: &str,
     post_id: &str,
     message_id: &str,
@@ -371,7 +371,7 @@ fn job_message(
     m
 }
 
-fn batch(
+pub(crate) fn batch(
     messages: Vec<aws_lambda_events::event::sqs::SqsMessage>,
 ) -> aws_lambda_events::event::sqs::SqsEvent {
     let mut e = aws_lambda_events::event::sqs::SqsEvent::default();
@@ -388,17 +388,20 @@ async fn a_job_delivered_twice_even_at_the_same_moment_publishes_once() {
     let (a, b) = tokio::join!(
         publisher_function::handle(
             batch(vec![job_message("acme", &id, "m1", now)]),
-            &stack.publisher
+            &stack.publisher,
+            connector::deadline::Deadline::none()
         ),
         publisher_function::handle(
             batch(vec![job_message("acme", &id, "m2", now)]),
-            &stack.publisher
+            &stack.publisher,
+            connector::deadline::Deadline::none()
         ),
     );
     assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
     let late = publisher_function::handle(
         batch(vec![job_message("acme", &id, "m3", now)]),
         &stack.publisher,
+        connector::deadline::Deadline::none(),
     )
     .await;
     assert!(late.batch_item_failures.is_empty());
@@ -539,14 +542,16 @@ async fn server_errors_are_retried_with_backoff_then_publish() {
 
 #[tokio::test]
 async fn retries_stop_after_four_attempts() {
+    // A failure that proves nothing was applied (429: LinkedIn refused before acting), so
+    // giving up cannot report a live post as failed.
     let (stack, connection) = connected(|_| {}).await;
-    stack
-        .simulator()
-        .inject(Fault::status("POST", "/rest/posts", 502));
+    let mut throttle = Fault::status("POST", "/rest/posts", 429);
+    throttle.headers = vec![("retry-after".into(), "1".into())];
+    stack.simulator().inject(throttle);
     let id = publish_text(&stack, &connection, "never").await;
     let post = wait_for(&stack, "acme", &id, &["failed"], Duration::from_secs(60)).await;
     assert_eq!(post["attempts"], 4);
-    assert_eq!(post["last_error"]["code"], "RETRIES_EXHAUSTED");
+    assert_eq!(post["last_error"]["code"], "RATE_LIMIT_EXHAUSTED");
     assert_eq!(stack.simulator().count("POST", "/rest/posts"), 4);
 }
 
@@ -830,6 +835,7 @@ async fn a_queued_post_can_be_cancelled_and_then_never_publishes() {
     let r = publisher_function::handle(
         batch(vec![job_message("acme", &id, "m1", Utc::now())]),
         &stack.publisher,
+        connector::deadline::Deadline::none(),
     )
     .await;
     assert!(r.batch_item_failures.is_empty());
@@ -844,6 +850,7 @@ async fn a_job_older_than_seven_days_goes_to_the_dlq() {
     publisher_function::handle(
         batch(vec![job_message("acme", &id, "m1", old)]),
         &stack.publisher,
+        connector::deadline::Deadline::none(),
     )
     .await;
     let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;

@@ -117,7 +117,12 @@ async fn deliver(stack: &LocalStack, job: &Job) {
     message.body = Some(serde_json::to_string(job).unwrap());
     let mut event = SqsEvent::default();
     event.records = vec![message];
-    let response = publisher_function::handle(event, &stack.publisher).await;
+    let response = publisher_function::handle(
+        event,
+        &stack.publisher,
+        connector::deadline::Deadline::none(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
 }
 
