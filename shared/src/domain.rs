@@ -163,6 +163,21 @@ pub struct Connection {
     pub version: u64,
 }
 
+impl Connection {
+    /// Disconnected: out of the health index, no refresh under way, with why.
+    pub fn revoked(&self, reason: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            status: ConnectionStatus::Revoked,
+            reason: Some(reason.to_owned()),
+            refresh_lease_until: None,
+            next_health_check_at: None,
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
 pub const PLATFORM: &str = "linkedin";
 
 /// Every connection is checked this often (the spec's health check protocol).

@@ -674,6 +674,14 @@ impl Post {
         })
     }
 
+    /// A move undone (its schedule could not be moved): back at `original`'s time, as a new
+    /// version.
+    pub fn moved_back(&self, original: &Post, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.scheduled_at = original.scheduled_at;
+        next
+    }
+
     /// The job that publishes this post: for a scheduled post, made for its time.
     pub fn publish_job(&self, enqueued_at: DateTime<Utc>) -> Job {
         Job {

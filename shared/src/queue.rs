@@ -1,10 +1,62 @@
-//! The publish queue (SQS): jobs in, and delayed redelivery for retries.
+//! The publish queue (SQS): jobs in, and delayed redelivery for retries. The same adapter
+//! sends the health queue's revoke jobs.
 
 use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use crate::domain::{ConnectionId, TenantId};
 use crate::posts::Job;
+
+/// How long a disconnect keeps asking LinkedIn to revoke the tokens before it destroys them
+/// anyway (and says so on the connection).
+pub const REVOKE_BOUND: chrono::Duration = chrono::Duration::hours(24);
+
+/// Revoking a disconnected connection's tokens at LinkedIn, a task on the health queue: tried
+/// with backoff until LinkedIn confirms; the sealed tokens are destroyed only then (or when
+/// [`REVOKE_BOUND`] is reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeJob {
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    /// When the member's app asked to disconnect.
+    pub requested_at: DateTime<Utc>,
+    /// The connection's `connect_count` then: a reconnect since makes the job moot.
+    pub connect_count: u32,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+impl RevokeJob {
+    /// The job's body on the health queue (`{"task":"revoke", …}`).
+    pub fn body(&self) -> String {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            task: &'static str,
+            #[serde(flatten)]
+            job: &'a RevokeJob,
+        }
+        serde_json::to_string(&Tagged {
+            task: "revoke",
+            job: self,
+        })
+        .expect("revoke jobs serialize")
+    }
+
+    /// The next try, after 30 s doubling up to SQS's longest message delay (15 min).
+    pub fn next(&self) -> (Self, Duration) {
+        let delay = Duration::from_secs(30u64 << self.attempt.min(5)).min(Duration::from_secs(900));
+        (
+            Self {
+                attempt: self.attempt + 1,
+                ..self.clone()
+            },
+            delay,
+        )
+    }
+}
 
 /// SQS's longest visibility timeout (12 h). Longer waits go through a one-time schedule.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
@@ -46,6 +98,19 @@ impl PublishQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(serde_json::to_string(job).expect("jobs serialize"))
+            .send()
+            .await
+            .map_err(|e| classify("SendMessage", e))?;
+        Ok(())
+    }
+
+    /// Sends a message body as it is, delivered after `delay` (at most 15 min).
+    pub async fn send(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await
             .map_err(|e| classify("SendMessage", e))?;

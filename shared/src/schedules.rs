@@ -238,6 +238,31 @@ impl JobScheduler {
         self.put(&post.id.schedule_name(), at, exact, target).await
     }
 
+    /// The time the post's schedule is made for now (`None` when there is none): after a
+    /// put whose answer was lost, this says whether it took effect.
+    pub async fn post_schedule_time(
+        &self,
+        id: PostId,
+    ) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+        let got = self
+            .client
+            .get_schedule()
+            .name(id.schedule_name())
+            .group_name(&self.settings.group)
+            .send()
+            .await
+            .map_err(classify);
+        match got {
+            Ok(schedule) => Ok(schedule
+                .target()
+                .map(|t| t.input().unwrap_or_default())
+                .and_then(|input| serde_json::from_str::<Job>(input).ok())
+                .and_then(|job| job.scheduled_at)),
+            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes a scheduled post's schedule; one already gone (fired, or never made) is fine.
     pub async fn unschedule_post(&self, id: PostId) -> Result<(), ScheduleError> {
         self.delete(&id.schedule_name()).await

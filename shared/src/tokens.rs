@@ -17,6 +17,51 @@ pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(60);
 /// How long one refresh may hold a connection.
 pub const REFRESH_LEASE: Duration = Duration::from_secs(30);
 
+/// Marks a connection `revoked` with `reason`, in a write conditional on the version read; with
+/// `destroy`, its sealed tokens are destroyed in the same write (otherwise they stay sealed
+/// until LinkedIn confirms the revoke). `applies` guards each try (a reconnect meanwhile
+/// makes it moot); a lost race re-reads and tries again, at most 5 times. Returns the
+/// connection as written with the tokens it holds, or `None` when there is none or `applies`
+/// said no. Once a connection is revoked no refresh stores new tokens on it (a refresh that
+/// finishes later revokes what it obtained), so the tokens returned are its last.
+pub async fn mark_revoked(
+    connections: &ConnectionStore,
+    tenant: &TenantId,
+    id: ConnectionId,
+    reason: &str,
+    destroy: bool,
+    applies: impl Fn(&crate::domain::Connection) -> bool,
+) -> Result<Option<StoredConnection>, StoreError> {
+    for _ in 0..5 {
+        let Some(stored) = connections.get_stored_connection(tenant, id).await? else {
+            return Ok(None);
+        };
+        if !applies(&stored.connection) {
+            return Ok(None);
+        }
+        let next = stored.connection.revoked(reason, Utc::now());
+        let tokens = if destroy {
+            crate::vault::SealedTokens::destroyed()
+        } else {
+            stored.tokens.clone()
+        };
+        match connections
+            .replace_connection(&next, &tokens, stored.connection.version)
+            .await
+        {
+            Ok(()) => {
+                return Ok(Some(StoredConnection {
+                    connection: next,
+                    tokens,
+                }))
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict("connection kept changing".into()))
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshOutcome {
     Refreshed,
@@ -221,6 +266,7 @@ impl<K: KeyService> TokenKeeper<K> {
                 // Once LinkedIn has issued them, the new tokens must be stored whatever else
                 // changed the row meanwhile (a health check recording its result, say): with
                 // rotating refresh tokens the old one is already dead.
+                let access_token = renewed.access_token;
                 let next = self
                     .update(&current.tenant_id, current.id, Some(&sealed), |c| {
                         c.refresh_lease_until = None;
@@ -234,6 +280,17 @@ impl<K: KeyService> TokenKeeper<K> {
                         c.updated_at = now;
                     })
                     .await?;
+                if next.status == ConnectionStatus::Revoked {
+                    // Disconnected while LinkedIn was refreshing: what it just issued must not
+                    // stay alive anywhere (revoking the access token ends its refresh token).
+                    tracing::info!(connection_id = %current.id, "disconnected during a refresh; revoking the new tokens");
+                    if let Err(e) = self.linkedin.revoke(&access_token).await {
+                        tracing::warn!(connection_id = %current.id, error = %e, "could not revoke the tokens a refresh obtained after a disconnect");
+                    }
+                    return Ok(RefreshOutcome::NeedsReconnect(
+                        "the connection was disconnected".into(),
+                    ));
+                }
                 tracing::info!(connection_id = %current.id, "access token refreshed");
                 if let Some(windows) = &self.windows {
                     // New expiry, new windows; failing to plan them is logged, not fatal:

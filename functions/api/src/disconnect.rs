@@ -1,14 +1,20 @@
 //! `DELETE /v1/connections/{id}`: disconnect. Revokes at LinkedIn, removes the refresh windows,
 //! destroys the stored data key and ciphertexts (nothing can decrypt the tokens afterwards),
-//! marks the connection `revoked` and cancels its queued posts. Idempotent; a failed revoke at
-//! LinkedIn is recorded, and the local part still finishes.
+//! marks the connection `revoked` and cancels its queued posts. Idempotent. A revoke LinkedIn
+//! did not confirm is retried by a job on the health queue (backoff, at most 24 h) and the
+//! tokens stay sealed until then, so no live token is left behind; the rest finishes at once.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use connector::domain::{ConnectionId, ConnectionStatus};
 use connector::http::{self, ApiError};
+use connector::linkedin::RetryClass;
 use connector::posts::{DeleteDecision, PostStatus};
+use connector::queue::RevokeJob;
 use connector::store::StoreError;
-use connector::vault::{SealedTokens, VaultContext};
+use connector::tokens::mark_revoked;
+use connector::vault::VaultContext;
 use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
@@ -31,62 +37,82 @@ pub async fn disconnect(
         return Ok(http::json(200, &stored.connection));
     }
 
-    let revoke_failure = match service
+    // The connection is revoked here first, its tokens still sealed: from then on no refresh
+    // stores new tokens on it (one finishing later revokes what it obtained), so the tokens
+    // revoked at LinkedIn below are its last. A transient failure at LinkedIn leaves a revoke
+    // job that retries until LinkedIn confirms, at most 24 h; only then are they destroyed.
+    let connect_count = stored.connection.connect_count;
+    let pending = |c: &connector::domain::Connection| {
+        c.status == ConnectionStatus::Revoked && c.connect_count == connect_count
+    };
+    let marked = mark_revoked(
+        &service.connections,
+        &tenant,
+        id,
+        "disconnecting: revoking the tokens at LinkedIn",
+        false,
+        |c| c.status != ConnectionStatus::Revoked,
+    )
+    .await
+    .map_err(store_error("marking the connection revoked"))?;
+    let Some(marked) = marked else {
+        // Disconnected meanwhile by another request.
+        return Ok(http::json(200, &stored.connection));
+    };
+    // A window left behind is harmless: a refresh of a revoked connection stores nothing and
+    // revokes what it obtained.
+    if let Err(e) = service.scheduler.delete_refresh_windows(id).await {
+        warn!(connection_id = %id, error = %e, "could not delete the refresh windows");
+    }
+    let (reason, destroy) = match service
         .vault
-        .open(&VaultContext::new(&tenant, id), &stored.tokens)
+        .open(&VaultContext::new(&tenant, id), &marked.tokens)
         .await
     {
         Ok(tokens) => match service.linkedin.revoke(&tokens.access_token).await {
-            Ok(()) => None,
-            Err(e) => Some(format!(
-                "LinkedIn's revoke failed ({e}); the tokens were destroyed here"
-            )),
-        },
-        Err(e) => Some(format!(
-            "the tokens could not be opened to revoke them at LinkedIn ({e}); destroyed here"
-        )),
-    };
-    if let Some(failure) = &revoke_failure {
-        warn!(connection_id = %id, failure, "revoke at LinkedIn failed");
-    }
-    service
-        .scheduler
-        .delete_refresh_windows(id)
-        .await
-        .map_err(|e| {
-            ApiError::Unavailable(anyhow::Error::new(e).context("deleting the refresh windows"))
-        })?;
-
-    let mut current = stored.connection;
-    let revoked = loop {
-        let mut next = current.clone();
-        next.version += 1;
-        next.status = ConnectionStatus::Revoked;
-        next.reason = Some(
-            revoke_failure
-                .clone()
-                .unwrap_or_else(|| "disconnected".into()),
-        );
-        next.refresh_lease_until = None;
-        next.next_health_check_at = None;
-        next.updated_at = Utc::now();
-        match service
-            .connections
-            .replace_connection(&next, &SealedTokens::destroyed(), current.version)
-            .await
-        {
-            Ok(()) => break next,
-            Err(StoreError::Conflict(_)) => {
-                current = service
-                    .connections
-                    .get_connection(&tenant, id)
-                    .await
-                    .map_err(store_error("re-reading the connection"))?
-                    .ok_or(ApiError::NotFound("connection"))?;
+            Ok(()) => ("disconnected".to_owned(), true),
+            Err(e) if e.retry_class() != RetryClass::FailFast => {
+                let job = RevokeJob {
+                    tenant_id: tenant.clone(),
+                    connection_id: id,
+                    requested_at: Utc::now(),
+                    connect_count,
+                    attempt: 0,
+                };
+                match service.health_queue.send(job.body(), Duration::ZERO).await {
+                    Ok(()) => (
+                        format!("disconnected; LinkedIn's revoke failed ({e}) and is retried until it confirms (at most 24 h)"),
+                        false,
+                    ),
+                    Err(q) => {
+                        warn!(connection_id = %id, error = %q, "could not queue the revoke retry");
+                        (
+                            format!("LinkedIn's revoke failed ({e}); the tokens were destroyed here"),
+                            true,
+                        )
+                    }
+                }
             }
-            Err(e) => return Err(store_error("destroying the tokens")(e)),
-        }
+            Err(e) => (
+                format!("LinkedIn's revoke failed ({e}); the tokens were destroyed here"),
+                true,
+            ),
+        },
+        Err(e) => (
+            format!(
+                "the tokens could not be opened to revoke them at LinkedIn ({e}); destroyed here"
+            ),
+            true,
+        ),
     };
+    if reason != "disconnected" {
+        warn!(connection_id = %id, reason, "revoke at LinkedIn failed");
+    }
+    let revoked = mark_revoked(&service.connections, &tenant, id, &reason, destroy, pending)
+        .await
+        .map_err(store_error("destroying the tokens"))?
+        .map(|s| s.connection)
+        .unwrap_or(marked.connection);
 
     let mut cancelled = 0;
     for status in [PostStatus::Queued, PostStatus::Scheduled] {
@@ -120,6 +146,6 @@ pub async fn disconnect(
             }
         }
     }
-    info!(connection_id = %id, cancelled, revoked_at_linkedin = revoke_failure.is_none(), "connection disconnected");
+    info!(connection_id = %id, cancelled, tokens_destroyed = destroy, "connection disconnected");
     Ok(http::json(200, &revoked))
 }

@@ -20,6 +20,8 @@ pub struct ApiService {
     pub connections: ConnectionStore,
     pub posts: PostStore,
     pub queue: PublishQueue,
+    /// Revoke jobs of disconnects LinkedIn did not confirm at once.
+    pub health_queue: PublishQueue,
     /// For disconnect: open the tokens to revoke them.
     pub vault: connector::vault::TokenVault,
     pub linkedin: connector::linkedin::LinkedInClient,
@@ -36,6 +38,10 @@ impl ApiService {
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
+            ),
+            health_queue: PublishQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                config.require_health_queue()?.to_owned(),
             ),
             vault: connector::vault::TokenVault::new(connector::vault::KmsKeys::new(
                 aws_sdk_kms::Client::new(sdk),

@@ -149,9 +149,15 @@ pub async fn reschedule(
     };
     service.posts.replace(&moved).await.map_err(conflict)?;
     if let Err(e) = service.scheduler.schedule_post(&moved).await {
-        let mut back = post.clone();
-        back.version = moved.version + 1;
-        back.updated_at = Utc::now();
+        // Two systems changed: the schedule may have moved with its answer lost. Ask it
+        // rather than assume, so record and schedule agree either way.
+        if let Ok(Some(fires_for)) = service.scheduler.post_schedule_time(id).await {
+            if fires_for == at {
+                info!(post_id = %id, scheduled_at = %at, error = %e, "post moved (the schedule's answer was lost, but it moved)");
+                return Ok(http::json(200, &moved));
+            }
+        }
+        let back = moved.moved_back(&post, Utc::now());
         if let Err(undo) = service.posts.replace(&back).await {
             warn!(post_id = %id, error = %undo, "could not move a post back after its schedule failed; the reconciler will publish it at the new time");
         }

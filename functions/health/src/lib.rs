@@ -13,9 +13,12 @@ use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
+use connector::queue::{RevokeJob, REVOKE_BOUND};
 use connector::store::{StoreError, StoredConnection, HEALTH_SHARDS};
+use connector::tokens::mark_revoked;
 use connector::tokens::{RefreshOutcome, TokenKeeper};
 use connector::vault::KmsKeys;
+use connector::vault::VaultContext;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -50,6 +53,9 @@ pub enum HealthTask {
         as_of: DateTime<Utc>,
         connections: Vec<(TenantId, ConnectionId)>,
     },
+    /// Revoke a disconnected connection's tokens at LinkedIn (sent by the API's disconnect
+    /// when LinkedIn did not confirm at once, then by itself with backoff).
+    Revoke(RevokeJob),
 }
 
 pub struct Health {
@@ -201,7 +207,82 @@ async fn run(task: HealthTask, health: &Health) -> anyhow::Result<()> {
                 anyhow::bail!("{} checks failed, first {id}: {e:#}", failed.len());
             }
         }
+        HealthTask::Revoke(job) => revoke(health, job).await?,
     }
+    Ok(())
+}
+
+/// Revokes a disconnected connection's tokens at LinkedIn; destroys them once LinkedIn
+/// confirms (or refuses them as dead), or once [`REVOKE_BOUND`] has passed, saying so on the
+/// connection. Until then the job comes back with backoff as a new, delayed message (so the
+/// queue's redrive count never parks it).
+pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
+    let keeper = &health.keeper;
+    let (tenant, id) = (&job.tenant_id, job.connection_id);
+    // Only the disconnect this job was made for: not after a reconnect, not twice.
+    let still_pending = |c: &connector::domain::Connection| {
+        c.status == ConnectionStatus::Revoked && c.connect_count == job.connect_count
+    };
+    let Some(stored) = keeper
+        .connections
+        .get_stored_connection(tenant, id)
+        .await
+        .context("reading the connection to revoke")?
+    else {
+        return Ok(());
+    };
+    if !still_pending(&stored.connection) || stored.tokens.is_destroyed() {
+        info!(connection_id = %id, "revoke job has nothing left to do");
+        return Ok(());
+    }
+    let tokens = keeper
+        .vault
+        .open(&VaultContext::new(tenant, id), &stored.tokens)
+        .await
+        .context("opening the tokens to revoke")?;
+    let reason = match keeper.linkedin.revoke(&tokens.access_token).await {
+        Ok(()) => "disconnected".to_owned(),
+        Err(e) if e.retry_class() == RetryClass::FailFast => {
+            format!("LinkedIn refused the revoke ({e}); the tokens were destroyed here")
+        }
+        Err(e) if Utc::now() - job.requested_at >= REVOKE_BOUND => {
+            warn!(connection_id = %id, error = %e, "LinkedIn never confirmed the revoke; destroying the tokens");
+            format!("LinkedIn did not confirm the revoke within 24 hours ({e}); the tokens were destroyed here")
+        }
+        Err(e) => {
+            let (next, delay) = job.next();
+            info!(connection_id = %id, attempt = next.attempt, delay_s = delay.as_secs(), error = %e, "revoke at LinkedIn failed; trying again");
+            return send_delayed(health, next.body(), delay).await;
+        }
+    };
+    mark_revoked(
+        &keeper.connections,
+        tenant,
+        id,
+        &reason,
+        true,
+        still_pending,
+    )
+    .await
+    .context("destroying the revoked tokens")?;
+    info!(connection_id = %id, reason, "tokens revoked at LinkedIn and destroyed");
+    Ok(())
+}
+
+async fn send_delayed(
+    health: &Health,
+    body: String,
+    delay: std::time::Duration,
+) -> anyhow::Result<()> {
+    health
+        .sqs
+        .send_message()
+        .queue_url(&health.queue_url)
+        .message_body(body)
+        .delay_seconds(delay.as_secs().min(900) as i32)
+        .send()
+        .await
+        .context("sending the next revoke try")?;
     Ok(())
 }
 
@@ -353,4 +434,27 @@ async fn record(
         }
     }
     anyhow::bail!("connection {id} kept changing while its health was recorded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoke_job_from_the_api_is_a_health_task() {
+        let job = RevokeJob {
+            tenant_id: TenantId::parse("acme").unwrap(),
+            connection_id: ConnectionId::new(),
+            requested_at: Utc::now(),
+            connect_count: 2,
+            attempt: 3,
+        };
+        let task: HealthTask = serde_json::from_str(&job.body()).unwrap();
+        assert_eq!(task, HealthTask::Revoke(job.clone()));
+        let (next, delay) = job.next();
+        assert_eq!(next.attempt, 4);
+        assert_eq!(delay, std::time::Duration::from_secs(240));
+        let (_, capped) = RevokeJob { attempt: 9, ..job }.next();
+        assert_eq!(capped, std::time::Duration::from_secs(900));
+    }
 }

@@ -487,11 +487,11 @@ async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() 
 }
 
 #[tokio::test]
-async fn a_failed_revoke_at_linkedin_is_recorded_and_the_local_part_finishes() {
+async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
     let (stack, connection) = connected(|_| {}).await;
     stack
         .simulator()
-        .inject(Fault::status("POST", "/oauth/v2/revoke", 500));
+        .inject(Fault::status("POST", "/oauth/v2/revoke", 500).times(2));
     let (status, body) = disconnect(&stack, "acme", &connection).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "revoked");
@@ -502,11 +502,110 @@ async fn a_failed_revoke_at_linkedin_is_recorded_and_the_local_part_finishes() {
             .contains("LinkedIn's revoke failed"),
         "{body}"
     );
+    assert!(windows(&stack, &connection).await.is_empty());
+    // The token is still live at LinkedIn, so its sealed copy is kept for the retry.
+    assert!(!stack.simulator().issued_tokens()[0].revoked);
+    assert!(open(&stack, &connection).await.is_ok());
+
+    // The revoke job fails once more (and queues its next try), then LinkedIn confirms.
+    let job = revoke_job(&connection, Utc::now());
+    health_function::revoke(&stack.health, job.clone())
+        .await
+        .unwrap();
+    assert!(
+        open(&stack, &connection).await.is_ok(),
+        "still not confirmed"
+    );
+    health_function::revoke(&stack.health, job.next().0)
+        .await
+        .unwrap();
+    assert!(
+        stack.simulator().issued_tokens()[0].revoked,
+        "revoked at LinkedIn"
+    );
     assert!(matches!(
         open(&stack, &connection).await,
         Err(VaultError::Destroyed)
     ));
-    assert!(windows(&stack, &connection).await.is_empty());
+    assert_eq!(
+        connections(&stack, "acme").await[0]["reason"],
+        "disconnected"
+    );
+    assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 3);
+    // The job that went on the queue finds nothing left to do.
+    stack.drain_health_queue().await.unwrap();
+    assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 3);
+}
+
+#[tokio::test]
+async fn a_revoke_linkedin_never_confirms_destroys_the_tokens_after_24_hours() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack
+        .simulator()
+        .inject(Fault::status("POST", "/oauth/v2/revoke", 503));
+    disconnect(&stack, "acme", &connection).await;
+    let job = revoke_job(&connection, Utc::now() - chrono::Duration::hours(25));
+    health_function::revoke(&stack.health, job).await.unwrap();
+    assert!(matches!(
+        open(&stack, &connection).await,
+        Err(VaultError::Destroyed)
+    ));
+    let c = &connections(&stack, "acme").await[0];
+    assert_eq!(c["status"], "revoked");
+    assert!(
+        c["reason"].as_str().unwrap().contains("within 24 hours"),
+        "{c}"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
+    let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
+    let (tenant, id) = ids(&connection);
+    // LinkedIn takes its time to refresh; meanwhile the member's app disconnects.
+    stack
+        .simulator()
+        .inject(Fault::delay("POST", "/oauth/v2/accessToken", Duration::from_millis(800)).times(1));
+    let stored = stack
+        .refresher
+        .keeper
+        .connections
+        .get_stored_connection(&tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let refresh = stack.refresher.keeper.refresh(stored, Utc::now());
+    let disconnecting = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        disconnect(&stack, "acme", &connection).await
+    };
+    let (refreshed, (status, _)) = tokio::join!(refresh, disconnecting);
+    assert_eq!(status, 200);
+    assert!(matches!(
+        refreshed.unwrap(),
+        connector::tokens::RefreshOutcome::NeedsReconnect(_)
+    ));
+    let issued = stack.simulator().issued_tokens();
+    assert_eq!(issued.len(), 2, "the refresh did get new tokens");
+    assert!(
+        issued.iter().all(|t| t.revoked),
+        "no token left alive at LinkedIn: {issued:?}"
+    );
+    assert!(matches!(
+        open(&stack, &connection).await,
+        Err(VaultError::Destroyed)
+    ));
+}
+
+fn revoke_job(connection: &str, requested_at: DateTime<Utc>) -> connector::queue::RevokeJob {
+    let (tenant_id, connection_id) = ids(connection);
+    connector::queue::RevokeJob {
+        tenant_id,
+        connection_id,
+        requested_at,
+        connect_count: 1,
+        attempt: 0,
+    }
 }
 
 #[tokio::test]
