@@ -242,6 +242,11 @@ impl Fault {
         self.body = Some(body.into());
         self
     }
+    /// Adds a header to the fault's answer (`Retry-After`, …).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
         self
