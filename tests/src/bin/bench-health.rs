@@ -38,15 +38,15 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     let moto = tokio::task::spawn_blocking(|| MotoServer::start(0)).await??;
-    let (proxy, counter) = counting::start(&moto.endpoint).await?;
     let stack = Arc::new(
         LocalStack::start(StackOptions {
-            aws_endpoint: Some(proxy),
+            aws_endpoint: Some(moto.endpoint.clone()),
             run_publisher: false,
             ..StackOptions::default()
         })
         .await?,
     );
+    let counter = stack.aws_calls().clone();
     let sim = stack.simulator();
     sim.configure(|c| c.member_daily_post_limit = u32::MAX);
 

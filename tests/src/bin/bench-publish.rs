@@ -226,7 +226,6 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     let moto = tokio::task::spawn_blocking(|| MotoServer::start(0)).await??;
-    let (proxy_url, counter) = testkit::stack::counting::start(&moto.endpoint).await?;
 
     println!("| kind | LinkedIn latency | posts | LinkedIn calls/post | AWS calls/post | publisher CPU ms p50 / p95 | end-to-end ms above LinkedIn p50 / p95 |");
     println!("|---|---|---|---|---|---|---|");
@@ -234,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
         let latency = Duration::from_millis(latency_ms);
         let unique = uuid::Uuid::new_v4();
         let mut options = StackOptions {
-            aws_endpoint: Some(proxy_url.clone()),
+            aws_endpoint: Some(moto.endpoint.clone()),
             run_publisher: false,
             ..StackOptions::default()
         };
@@ -245,6 +244,7 @@ async fn main() -> anyhow::Result<()> {
             .settings
             .insert("PUBLISH_QUEUE_NAME".into(), format!("bench-{unique}"));
         let stack = LocalStack::start(options).await?;
+        let counter = stack.aws_calls().clone();
         let token = stack.token_for("bench");
         // Connect one account (not measured).
         let http = reqwest::Client::builder()

@@ -28,7 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -53,8 +53,6 @@ pub struct SimulatorConfig {
     pub propagation_window: Duration,
     /// Added to every response.
     pub latency: Duration,
-    /// `LinkedIn-Version` values that are served; others answer 426.
-    pub active_versions: Vec<String>,
     /// Posts one member may create per UTC day (Share on LinkedIn: 150).
     pub member_daily_post_limit: u32,
     /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
@@ -84,15 +82,35 @@ impl Default for SimulatorConfig {
             refresh_token_ttl: Duration::from_secs(31_536_000),
             propagation_window: Duration::ZERO,
             latency: Duration::ZERO,
-            active_versions: (202_401..=202_412)
-                .chain(202_501..=202_512)
-                .chain(202_601..=202_612)
-                .map(|v| v.to_string())
-                .collect(),
             member_daily_post_limit: 150,
             media_processing: Duration::ZERO,
         }
     }
+}
+
+/// Whether LinkedIn serves `version` (`YYYYMM`, or `YYYYMMDD` of which the month counts) at
+/// `now`: its month must have begun, and it retires on the 1st of the same month one year
+/// later (linkedin-api.md, "Versions"). `None` if it is not a version at all.
+pub fn version_is_active(version: &str, now: DateTime<Utc>) -> Option<bool> {
+    let month = version_month(version)?;
+    let (year, m) = (month / 100, month % 100);
+    let current = now.year() as u32 * 100 + now.month();
+    Some(month <= current && current < (year + 1) * 100 + m)
+}
+
+/// `YYYYMM` or `YYYYMMDD` as the number `YYYYMM`; `None` when malformed.
+fn version_month(version: &str) -> Option<u32> {
+    let digits = version.len() == 6 || version.len() == 8;
+    if !digits || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let month: u32 = version[..6].parse().ok()?;
+    let day: u32 = version
+        .get(6..)
+        .filter(|d| !d.is_empty())
+        .map_or(Ok(1), str::parse)
+        .ok()?;
+    ((1..=12).contains(&(month % 100)) && (1..=31).contains(&day)).then_some(month)
 }
 
 /// A LinkedIn member who can sign in on the consent page.
@@ -151,6 +169,21 @@ pub struct Fault {
     /// cannot know its request took effect (a 5xx or a timeout after the post was made).
     #[serde(default)]
     pub after_handling: bool,
+    /// Fail the connection itself instead of (or after) answering.
+    #[serde(default)]
+    pub connection: Option<ConnectionFault>,
+}
+
+/// How a connection fails (`"drop"`, `"reset_mid_response"` in the control API's JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionFault {
+    /// The connection closes with no response at all. With `after_handling` the request is
+    /// carried out first (LinkedIn made the post, then the connection dropped).
+    Drop,
+    /// The request is carried out, the status line and headers go out (the fault's `status`,
+    /// else the real one), then the body breaks off short of its Content-Length.
+    ResetMidResponse,
 }
 
 impl Fault {
@@ -164,6 +197,27 @@ impl Fault {
             latency: Duration::ZERO,
             times: None,
             after_handling: false,
+            connection: None,
+        }
+    }
+
+    /// Closes the connection without answering; nothing is carried out unless
+    /// [`Fault::after_handling`] is set too.
+    pub fn drop_connection(method: &str, path_prefix: &str) -> Self {
+        Self {
+            status: None,
+            connection: Some(ConnectionFault::Drop),
+            ..Self::status(method, path_prefix, 0)
+        }
+    }
+
+    /// Carries the request out, sends the status and headers, then breaks the body off.
+    pub fn reset_mid_response(method: &str, path_prefix: &str) -> Self {
+        Self {
+            status: None,
+            after_handling: true,
+            connection: Some(ConnectionFault::ResetMidResponse),
+            ..Self::status(method, path_prefix, 0)
         }
     }
 
@@ -186,6 +240,11 @@ impl Fault {
     }
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
+        self
+    }
+    /// Adds a header to the fault's answer (`Retry-After`, …).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
     pub fn latency(mut self, latency: Duration) -> Self {
@@ -357,9 +416,7 @@ impl Simulator {
                 .expect("loopback URL"),
         })));
         let app = router(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = crate::serve::spawn(listener, app);
         Ok(Self {
             shared,
             base_url: Url::parse(&format!("http://{local}")).expect("loopback URL"),
@@ -596,9 +653,29 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
     if !is_control && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    let connection = fault.as_ref().and_then(|f| f.connection);
+    if connection == Some(ConnectionFault::Drop) {
+        let killer = request
+            .extensions()
+            .get::<crate::serve::ConnectionKiller>()
+            .cloned();
+        if fault.as_ref().is_some_and(|f| f.after_handling) {
+            let _applied = next.run(request).await;
+        }
+        record(&shared, method, path, query, 0);
+        return match killer {
+            Some(killer) => killer.drop_connection().await,
+            None => std::future::pending().await,
+        };
+    }
     let injected = fault.as_ref().and_then(|f| f.status.map(|s| (f, s)));
-    let mut response = match injected {
-        Some((fault, status)) => {
+    let mut response = match (injected, connection) {
+        (_, Some(ConnectionFault::ResetMidResponse)) => {
+            let fault = fault.as_ref().expect("a connection fault is a fault");
+            let applied = next.run(request).await;
+            reset_mid_response(applied, fault).await
+        }
+        (Some((fault, status)), _) => {
             if fault.after_handling {
                 let _applied = next.run(request).await;
             }
@@ -610,17 +687,10 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
                 .header("content-type", "application/json")
                 .body(Body::from(body))
                 .expect("fault response");
-            for (name, value) in &fault.headers {
-                if let (Ok(n), Ok(v)) = (
-                    axum::http::HeaderName::try_from(name.as_str()),
-                    HeaderValue::from_str(value),
-                ) {
-                    response.headers_mut().insert(n, v);
-                }
-            }
+            add_headers(&mut response, &fault.headers);
             response
         }
-        None => next.run(request).await,
+        (None, _) => next.run(request).await,
     };
     if !is_control {
         let id = Alphanumeric.sample_string(&mut rand::rng(), 22);
@@ -628,16 +698,80 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
             "x-li-uuid",
             HeaderValue::from_str(&id).expect("alphanumeric"),
         );
-        let mut state = shared.lock();
-        let at = state.now();
-        state.requests.push(RecordedRequest {
-            method,
-            path,
-            query,
-            status: response.status().as_u16(),
-            at,
-        });
+        record(&shared, method, path, query, response.status().as_u16());
     }
+    response
+}
+
+fn record(shared: &Shared, method: String, path: String, query: Option<String>, status: u16) {
+    if path.starts_with("/_sim/") {
+        return;
+    }
+    let mut state = shared.lock();
+    let at = state.now();
+    state.requests.push(RecordedRequest {
+        method,
+        path,
+        query,
+        status,
+        at,
+    });
+}
+
+fn add_headers(response: &mut Response, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+}
+
+/// The handler's answer with its body cut short: the head goes out (the fault's status if it
+/// names one), then half the body, then the stream fails with a Content-Length still owed.
+async fn reset_mid_response(applied: Response, fault: &Fault) -> Response {
+    let (mut parts, body) = applied.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let bytes = fault
+        .body
+        .clone()
+        .map(axum::body::Bytes::from)
+        .unwrap_or(bytes);
+    if let Some(status) = fault.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        parts.status = status;
+    }
+    let sent = bytes.slice(..bytes.len() / 2);
+    let owed = bytes.len() + 64;
+    parts.headers.remove("transfer-encoding");
+    parts
+        .headers
+        .insert("content-length", HeaderValue::from(owed));
+    // A pause after the first chunk makes hyper flush the head before the stream fails.
+    let chunks = futures::stream::unfold(0u8, move |step| {
+        let sent = sent.clone();
+        async move {
+            match step {
+                0 => Some((Ok(sent), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected reset mid-response",
+                        )),
+                        2,
+                    ))
+                }
+                _ => None,
+            }
+        }
+    });
+    let mut response = Response::from_parts(parts, Body::from_stream(chunks));
+    add_headers(&mut response, &fault.headers);
     response
 }
 

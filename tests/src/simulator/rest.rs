@@ -93,7 +93,7 @@ fn has_any(record: &AccessRecord, scopes: &[&str]) -> bool {
     record.scopes.iter().any(|s| scopes.contains(&s.as_str()))
 }
 
-/// `/rest` calls must name an active `LinkedIn-Version`.
+/// `/rest` calls must name an active `LinkedIn-Version`, on the simulator's clock.
 pub(crate) fn check_version(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(version) = headers
         .get("linkedin-version")
@@ -106,13 +106,24 @@ pub(crate) fn check_version(state: &SimState, headers: &HeaderMap) -> Result<(),
             "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
         ));
     };
-    if !state.config.active_versions.iter().any(|v| v == version) {
-        return Err(api_error(
-            426,
-            None,
-            Some("NONEXISTENT_VERSION"),
-            &format!("Requested version {version} is not active"),
-        ));
+    match super::version_is_active(version, state.now()) {
+        Some(true) => {}
+        Some(false) => {
+            return Err(api_error(
+                426,
+                None,
+                Some("NONEXISTENT_VERSION"),
+                &format!("Requested version {version} is not active"),
+            ))
+        }
+        None => {
+            return Err(api_error(
+                400,
+                None,
+                Some("INVALID_VERSION"),
+                &format!("Invalid LinkedIn-Version {version}: expected YYYYMM or YYYYMMDD"),
+            ))
+        }
     }
     Ok(())
 }

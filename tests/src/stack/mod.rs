@@ -58,6 +58,9 @@ pub struct StackOptions {
     /// reconcile rounds) and consume the health queue, as EventBridge Scheduler and Lambda
     /// would. Off in tests, which fire and drain when they choose.
     pub run_scheduler: Option<std::time::Duration>,
+    /// How long a publish attempt owns a post (the publisher's claim lease); `None` keeps the
+    /// product's. A chaos run shortens it so expired claims are retaken within the run.
+    pub claim_lease: Option<std::time::Duration>,
 }
 
 impl Default for StackOptions {
@@ -82,6 +85,7 @@ impl Default for StackOptions {
             run_publisher: true,
             token_propagation_window: connector::tokens::PROPAGATION_WINDOW,
             run_scheduler: None,
+            claim_lease: None,
         }
     }
 }
@@ -89,8 +93,12 @@ impl Default for StackOptions {
 pub struct LocalStack {
     pub gateway_url: Url,
     pub config: Config,
+    /// Built against [`LocalStack::aws_proxy`], so every call is counted and can be faulted.
     pub sdk: aws_config::SdkConfig,
+    /// The AWS emulator behind the proxy.
     pub aws_endpoint: String,
+    /// The counting, fault-injecting proxy in front of `aws_endpoint`.
+    pub aws_proxy: counting::AwsProxy,
     /// The publish queue's dead-letter queue (crash redrive).
     pub dlq_url: String,
     pub simulator: Option<Simulator>,
@@ -135,7 +143,10 @@ impl LocalStack {
                 (Some(moto), endpoint)
             }
         };
-        let sdk = provision::emulator_sdk_config(&aws_endpoint, &options.region).await;
+        let aws_proxy = counting::start(&aws_endpoint)
+            .await
+            .context("starting the AWS proxy")?;
+        let sdk = provision::emulator_sdk_config(&aws_proxy.url, &options.region).await;
 
         let mut settings: HashMap<String, String> = HashMap::from([
             ("TABLE_NAME".into(), "linkedin-connector".into()),
@@ -233,6 +244,9 @@ impl LocalStack {
         let api = Arc::new(api_function::ApiService::from_config(&config, &sdk)?);
         let mut publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
         publisher.keeper.propagation_window = options.token_propagation_window;
+        if let Some(lease) = options.claim_lease {
+            publisher.lease = lease;
+        }
         let publisher = Arc::new(publisher);
         let mut health = health_function::Health::from_config(&config, &sdk)?;
         health.keeper.propagation_window = options.token_propagation_window;
@@ -282,6 +296,7 @@ impl LocalStack {
             config,
             sdk,
             aws_endpoint,
+            aws_proxy,
             dlq_url,
             simulator,
             jwt: options.jwt,
@@ -304,6 +319,16 @@ impl LocalStack {
         self.simulator
             .as_ref()
             .expect("this stack runs the simulator")
+    }
+
+    /// AWS faults, injected in the stack's proxy in front of moto.
+    pub fn aws_faults(&self) -> &counting::AwsFaults {
+        &self.aws_proxy.faults
+    }
+
+    /// AWS calls by operation, as the proxy counted them.
+    pub fn aws_calls(&self) -> &counting::Counter {
+        &self.aws_proxy.counter
     }
 
     /// The local clock (the scheduler's; the simulator's moves with it).

@@ -816,7 +816,10 @@ async fn a_post_already_gone_at_linkedin_ends_as_deleted() {
                     .unwrap(),
             )
             .bearer_auth(&token)
-            .header("LinkedIn-Version", "202510")
+            .header(
+                "LinkedIn-Version",
+                connector::config::DEFAULT_LINKEDIN_API_VERSION,
+            )
             .send()
             .await
             .unwrap();

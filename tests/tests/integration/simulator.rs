@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use chrono::{Datelike, Months, Utc};
+use connector::config::DEFAULT_LINKEDIN_API_VERSION;
 use serde_json::Value;
 use testkit::simulator::{Fault, Simulator, SimulatorConfig};
 
@@ -370,7 +372,7 @@ async fn organization_acls_need_a_version_the_scope_and_the_finder() {
         (status, body["code"].as_str()),
         (426, Some("NONEXISTENT_VERSION"))
     );
-    let (status, body) = api_get(&sim, path, token, Some("202510")).await;
+    let (status, body) = api_get(&sim, path, token, Some(DEFAULT_LINKEDIN_API_VERSION)).await;
     assert_eq!(status, 200);
     assert_eq!(body["elements"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -381,7 +383,7 @@ async fn organization_acls_need_a_version_the_scope_and_the_finder() {
         &sim,
         &format!("{path}&role=ADMINISTRATOR"),
         token,
-        Some("202510"),
+        Some(DEFAULT_LINKEDIN_API_VERSION),
     )
     .await;
     assert_eq!(admins["elements"].as_array().unwrap().len(), 1);
@@ -391,7 +393,7 @@ async fn organization_acls_need_a_version_the_scope_and_the_finder() {
         &sim,
         path,
         plain["access_token"].as_str().unwrap(),
-        Some("202510"),
+        Some(DEFAULT_LINKEDIN_API_VERSION),
     )
     .await;
     assert_eq!(status, 403);
@@ -475,4 +477,221 @@ async fn the_control_api_injects_faults_and_reports_requests() {
         .unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0]["status"], 500);
+}
+
+/// `YYYYMM` of the month `months_ago` before today.
+fn version_months_ago(months_ago: u32) -> String {
+    let day = Utc::now().date_naive().with_day(1).unwrap() - Months::new(months_ago);
+    day.format("%Y%m").to_string()
+}
+
+const ACLS: &str = "/rest/organizationAcls?q=roleAssignee&state=APPROVED";
+
+async fn acls_token(sim: &Simulator) -> String {
+    let t = tokens(sim, "openid profile rw_organization_admin").await;
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_version_twelve_months_old_is_retired_with_426() {
+    let sim = sim(|_| {}).await;
+    let token = acls_token(&sim).await;
+    for version in [
+        version_months_ago(12),
+        format!("{}01", version_months_ago(12)),
+        "202001".into(),
+    ] {
+        let (status, body) = api_get(&sim, ACLS, &token, Some(&version)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (426, Some("NONEXISTENT_VERSION")),
+            "{version}: {body}"
+        );
+        assert_eq!(
+            body["message"],
+            format!("Requested version {version} is not active")
+        );
+        assert_eq!(body["status"], 426);
+    }
+}
+
+#[tokio::test]
+async fn a_version_from_the_future_is_refused_with_426() {
+    let sim = sim(|_| {}).await;
+    let token = acls_token(&sim).await;
+    let next = (Utc::now().date_naive().with_day(1).unwrap() + Months::new(1))
+        .format("%Y%m")
+        .to_string();
+    let (status, body) = api_get(&sim, ACLS, &token, Some(&next)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (426, Some("NONEXISTENT_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn versions_of_the_last_twelve_months_are_served_and_a_bad_header_is_400() {
+    let sim = sim(|_| {}).await;
+    let token = acls_token(&sim).await;
+    for version in [
+        version_months_ago(0),
+        version_months_ago(11),
+        format!("{}15", version_months_ago(11)),
+    ] {
+        assert_eq!(
+            api_get(&sim, ACLS, &token, Some(&version)).await.0,
+            200,
+            "{version}"
+        );
+    }
+    for bad in ["2026", "latest", "202613"] {
+        let (status, body) = api_get(&sim, ACLS, &token, Some(bad)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    assert_eq!(api_get(&sim, ACLS, &token, None).await.0, 400);
+}
+
+#[tokio::test]
+async fn advancing_the_clock_thirteen_months_retires_a_version_that_was_active() {
+    let sim = sim(|c| {
+        c.access_token_ttl = Duration::from_secs(800 * 86_400);
+    })
+    .await;
+    let token = acls_token(&sim).await;
+    let version = version_months_ago(0);
+    assert_eq!(api_get(&sim, ACLS, &token, Some(&version)).await.0, 200);
+    sim.advance(Duration::from_secs(13 * 31 * 86_400));
+    let (status, body) = api_get(&sim, ACLS, &token, Some(&version)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (426, Some("NONEXISTENT_VERSION")),
+        "{body}"
+    );
+}
+
+/// The product's pinned version must outlive the next release: the kit fails a month before
+/// LinkedIn would.
+#[tokio::test]
+async fn the_pinned_version_is_served_today_and_a_month_from_now() {
+    let sim = sim(|c| c.access_token_ttl = Duration::from_secs(800 * 86_400)).await;
+    let token = acls_token(&sim).await;
+    let (status, body) = api_get(&sim, ACLS, &token, Some(DEFAULT_LINKEDIN_API_VERSION)).await;
+    assert_eq!(
+        status, 200,
+        "LinkedIn no longer serves {DEFAULT_LINKEDIN_API_VERSION}: {body}"
+    );
+    sim.advance(Duration::from_secs(31 * 86_400));
+    let (status, _) = api_get(&sim, ACLS, &token, Some(DEFAULT_LINKEDIN_API_VERSION)).await;
+    assert_eq!(
+        status, 200,
+        "LinkedIn-Version {DEFAULT_LINKEDIN_API_VERSION} retires within a month: move connector::config::DEFAULT_LINKEDIN_API_VERSION"
+    );
+}
+
+async fn create_post(
+    sim: &Simulator,
+    token: &str,
+    text: &str,
+) -> reqwest::Result<reqwest::Response> {
+    http()
+        .post(sim.base_url().join("/rest/posts").unwrap())
+        .bearer_auth(token)
+        .header("LinkedIn-Version", DEFAULT_LINKEDIN_API_VERSION)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .json(&serde_json::json!({
+            "author": "urn:li:person:sim-ada-7f3k",
+            "commentary": text,
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        }))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_handling_gives_no_status_but_the_post_exists() {
+    let sim = sim(|_| {}).await;
+    let token = tokens(&sim, OPENID).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.inject(
+        Fault::drop_connection("POST", "/rest/posts")
+            .after_handling()
+            .times(1),
+    );
+    let error = create_post(&sim, &token, "made, then the line went dead")
+        .await
+        .expect_err("no response at all");
+    assert!(error.status().is_none(), "{error:?}");
+    let posts = sim.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].commentary, "made, then the line went dead");
+    assert_eq!(sim.requests().last().unwrap().status, 0);
+    // The fault was used up: the next request is answered.
+    let again = create_post(&sim, &token, "answered").await.unwrap();
+    assert_eq!(again.status(), 201);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_handling_leaves_no_post() {
+    let sim = sim(|_| {}).await;
+    let token = tokens(&sim, OPENID).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.inject(Fault::drop_connection("POST", "/rest/posts").times(1));
+    let error = create_post(&sim, &token, "never made").await.unwrap_err();
+    assert!(error.status().is_none(), "{error:?}");
+    assert!(sim.posts().is_empty());
+}
+
+#[tokio::test]
+async fn a_reset_mid_response_sends_the_head_then_breaks_the_body() {
+    let sim = sim(|_| {}).await;
+    let token = tokens(&sim, OPENID).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sim.inject(Fault::reset_mid_response("POST", "/rest/posts").times(1));
+    let response = create_post(&sim, &token, "made, answer cut short")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().contains_key("x-restli-id"));
+    assert!(response.bytes().await.is_err(), "the body breaks off");
+    assert_eq!(sim.posts().len(), 1);
+
+    sim.inject(Fault::reset_mid_response("GET", "/v2/userinfo").times(1));
+    let r = http()
+        .get(sim.base_url().join("/v2/userinfo").unwrap())
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.is_err());
+}
+
+#[tokio::test]
+async fn the_control_api_injects_connection_faults() {
+    let sim = sim(|_| {}).await;
+    let token = tokens(&sim, OPENID).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http()
+        .post(sim.base_url().join("/_sim/faults").unwrap())
+        .json(
+            &serde_json::json!({"method": "POST", "path_prefix": "/rest/posts",
+            "connection": "drop", "after_handling": true, "times": 1}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(create_post(&sim, &token, "via control").await.is_err());
+    assert_eq!(sim.posts().len(), 1);
 }
