@@ -649,7 +649,17 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
         });
         (fault, latency)
     };
-    let delay = latency + fault.as_ref().map_or(Duration::ZERO, |f| f.latency);
+    // A delay with `after_handling` (and nothing else) carries the request out at once and
+    // answers late: LinkedIn has acted while the caller still waits.
+    let answer_late = fault
+        .as_ref()
+        .filter(|f| f.after_handling && f.status.is_none() && f.connection.is_none())
+        .map(|f| f.latency);
+    let delay = latency
+        + match answer_late {
+            Some(_) => Duration::ZERO,
+            None => fault.as_ref().map_or(Duration::ZERO, |f| f.latency),
+        };
     if !is_control && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -690,7 +700,13 @@ async fn record_and_inject(State(shared): State<Shared>, request: Request, next:
             add_headers(&mut response, &fault.headers);
             response
         }
-        (None, _) => next.run(request).await,
+        (None, _) => {
+            let response = next.run(request).await;
+            if let Some(late) = answer_late {
+                tokio::time::sleep(late).await;
+            }
+            response
+        }
     };
     if !is_control {
         let id = Alphanumeric.sample_string(&mut rand::rng(), 22);

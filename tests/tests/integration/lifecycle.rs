@@ -560,12 +560,20 @@ async fn a_revoke_linkedin_never_confirms_destroys_the_tokens_after_24_hours() {
 
 #[tokio::test]
 async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
-    let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
+    // Rotating refresh tokens: revoking the old tokens does not end the new ones.
+    let (stack, connection) = connected(|o| {
+        o.token_propagation_window = Duration::ZERO;
+        o.simulator.rotate_refresh_tokens = true;
+    })
+    .await;
     let (tenant, id) = ids(&connection);
-    // LinkedIn takes its time to refresh; meanwhile the member's app disconnects.
-    stack
-        .simulator()
-        .inject(Fault::delay("POST", "/oauth/v2/accessToken", Duration::from_millis(800)).times(1));
+    // LinkedIn issues the new tokens at once but answers late; meanwhile the member's app
+    // disconnects (and revokes the tokens it finds, the old ones).
+    stack.simulator().inject(
+        Fault::delay("POST", "/oauth/v2/accessToken", Duration::from_millis(800))
+            .times(1)
+            .after_handling(),
+    );
     let stored = stack
         .refresher
         .keeper
