@@ -2,6 +2,7 @@
 //! simulator. One test binary, so one moto serves every test (each test has its own table).
 
 mod aws_faults;
+mod aws_guarantees;
 mod browser;
 mod connect;
 mod events;

@@ -13,7 +13,7 @@ use serde_json::json;
 use testkit::simulator::Fault;
 
 use crate::publish::{
-    batch, connected, create_post, delete_post, job_message, publish_text, wait_for,
+    batch, connected, create_post, delete_post, job_message, publish_text, wait_for, SLOW,
 };
 use crate::support::*;
 
@@ -386,4 +386,79 @@ async fn run_publish_queue(stack: &testkit::stack::LocalStack) -> usize {
     let url = stack.config.publish_queue_url.clone().unwrap();
     let consumer = testkit::stack::poller::publisher(stack.publisher.clone());
     testkit::stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
+}
+
+/// Every way a connection can fail after LinkedIn applied the create ends `published`, with
+/// exactly one post at LinkedIn: the next attempt's 422 DUPLICATE_POST names it.
+#[tokio::test]
+async fn a_create_applied_then_lost_on_the_wire_ends_published_once() {
+    let faults = [
+        (
+            "dropped",
+            Fault::drop_connection("POST", "/rest/posts").after_handling(),
+        ),
+        (
+            "reset mid-response",
+            Fault::reset_mid_response("POST", "/rest/posts"),
+        ),
+        (
+            "dropped before applying",
+            Fault::drop_connection("POST", "/rest/posts"),
+        ),
+    ];
+    for (name, fault) in faults {
+        let (stack, connection) = connected(|_| {}).await;
+        stack.simulator().inject(fault.times(1));
+        let id = publish_text(&stack, &connection, &format!("lost on the wire: {name}")).await;
+        let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+        assert_eq!(post["status"], "published", "{name}: {post}");
+        let live = stack.simulator().live_posts();
+        assert_eq!(live.len(), 1, "{name}: never posted twice");
+        assert_eq!(post["linkedin_urn"], live[0].urn.as_str(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn an_image_upload_lost_on_the_wire_is_done_again_and_the_post_goes_out_once() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack.simulator().inject(
+        Fault::drop_connection("POST", "/rest/images")
+            .after_handling()
+            .times(1),
+    );
+    stack.simulator().inject(
+        Fault::drop_connection("PUT", "/_media/upload")
+            .after_handling()
+            .times(1),
+    );
+    let image = stack.cdn.url("/img/lost.png");
+    let (status, body) = create_post(
+        &stack,
+        "acme",
+        json!({"connection_id": connection, "text": "an image through a bad line", "media": [{"type": "image", "url": image}]}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let post = wait_for(&stack, "acme", id, &["published", "failed"], SLOW).await;
+    assert_eq!(post["status"], "published", "{post}");
+    assert_eq!(stack.simulator().live_posts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_delete_lost_on_the_wire_is_done_again() {
+    let (stack, connection) = connected(|_| {}).await;
+    let id = publish_text(&stack, &connection, "to be deleted over a bad line").await;
+    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    stack.simulator().inject(
+        Fault::drop_connection("DELETE", "/rest/posts/")
+            .after_handling()
+            .times(1),
+    );
+    let (status, _) = delete_post(&stack, "acme", &id).await;
+    assert_eq!(status, 202);
+    let post = wait_for(&stack, "acme", &id, &["deleted"], SLOW).await;
+    assert!(post["deleted_at"].is_string());
+    assert!(stack.simulator().live_posts().is_empty());
 }
