@@ -32,7 +32,7 @@ wait_for_port() {
 cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler
 DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   DEV_SIMULATOR_ADDR=127.0.0.1:$sim_port DEV_SIMULATOR_PROPAGATION_MS=0 DEV_CDN_ADDR=127.0.0.1:${SAMPLES_CDN_PORT:-8190} \
-  ./target/debug/devstack >"$logs/devstack.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/debug/devstack" >"$logs/devstack.log" 2>&1 &
 devstack_pid=$!
 wait_for_port "$gateway_port" devstack
 
@@ -50,7 +50,11 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   REFRESHER_ARN=arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher \
   HEALTH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-health \
   AWS_LAMBDA_LOG_FORMAT=JSON
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" >"$logs/watch.log" 2>&1 &
+# Every function logs at TRACE here (Lambda's log-level setting): no secret may reach its
+# output even then (checked below).
+export AWS_LAMBDA_LOG_LEVEL=TRACE
+# The template's publisher timeout: functions read their deadline from it.
+cargo lambda watch --timeout 60 --invoke-address 127.0.0.1 --invoke-port "$invoke_port" >"$logs/watch.log" 2>&1 &
 wait_for_port "$invoke_port" "cargo lambda watch"
 
 failed=0
@@ -79,6 +83,40 @@ health health-sqs.json failures=0
 health health-round-sqs.json failures=0
 reconciler reconciler-round.json found=0
 SAMPLES
-passed=$((12 - failed))
+
+# An event carrying a bearer token and one carrying an OAuth code, at TRACE: neither may
+# appear in what the functions print (lambda_runtime and lambda_http log whole events below
+# info, so the product caps them).
+bearer="sekrit-bearer-$RANDOM$RANDOM$RANDOM"
+code="sekrit-code-$RANDOM$RANDOM$RANDOM"
+python3 - "$logs" "$bearer" "$code" <<'PY'
+import json, sys
+logs, bearer, code = sys.argv[1:]
+api = json.load(open("events/api-list-connections.json"))
+api["headers"]["authorization"] = "Bearer " + bearer
+json.dump(api, open(logs + "/api-secret.json", "w"))
+cb = json.load(open("events/oauth-callback.json"))
+cb["rawQueryString"] = "code=%s&state=sample-state-never-issued" % code
+cb["queryStringParameters"]["code"] = code
+json.dump(cb, open(logs + "/oauth-secret.json", "w"))
+PY
+cargo lambda invoke api -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/api-secret.json" >/dev/null 2>&1 || true
+cargo lambda invoke oauth -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/oauth-secret.json" >/dev/null 2>&1 || true
+sleep 1
+checks=14
+if grep -q "$bearer" "$logs/watch.log" || grep -q "$code" "$logs/watch.log"; then
+  echo "invoke-samples: a bearer token or an OAuth code reached the functions' TRACE output" >&2
+  failed=$((failed + 1))
+else
+  echo "invoke-samples: no bearer token or OAuth code in the functions' TRACE output ok"
+fi
+# The capture is real: at cold start every function reports the LinkedIn-Version in force.
+if grep -q '"type":"linkedin_version"' "$logs/watch.log"; then
+  echo "invoke-samples: cold start reports the LinkedIn-Version and its retirement ok"
+else
+  echo "invoke-samples: no function reported the LinkedIn-Version at cold start" >&2
+  failed=$((failed + 1))
+fi
+passed=$((checks - failed))
 echo "invoke-samples: $passed passed, $failed failed"
 [ "$failed" = 0 ] || { cat "$logs/watch.log" >&2; exit 1; }

@@ -11,8 +11,14 @@ pub const MARGIN: Duration = Duration::from_secs(3);
 pub struct Deadline(Option<Instant>);
 
 impl Deadline {
-    /// Lambda's deadline: milliseconds since the Unix epoch (`Context::deadline`).
+    /// Lambda's deadline: milliseconds since the Unix epoch (`Context::deadline`). A value
+    /// that cannot be an epoch time (before 2001) is read as a time span: cargo lambda's
+    /// runtime emulator sends the function's timeout there.
     pub fn from_epoch_millis(deadline_ms: u64) -> Self {
+        const YEAR_2001_MS: u64 = 978_307_200_000;
+        if deadline_ms < YEAR_2001_MS {
+            return Self::after(Duration::from_millis(deadline_ms));
+        }
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -85,5 +91,8 @@ mod tests {
             Deadline::from_epoch_millis(now_ms - 5).remaining(),
             Some(Duration::ZERO)
         );
+        // cargo lambda's emulator sends the timeout itself.
+        let span = Deadline::from_epoch_millis(60_000).remaining().unwrap();
+        assert!(span > Duration::from_secs(59) && span <= Duration::from_secs(60));
     }
 }

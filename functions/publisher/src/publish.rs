@@ -26,7 +26,10 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> O
     let now = Utc::now();
     // Nothing is claimed that this invocation could not carry through to a recorded result.
     if !delivery.deadline.allows(publisher.call_time()) {
-        info!("too little time left to start; handing the job back");
+        info!(
+            time_left_ms = delivery.deadline.remaining().map(|d| d.as_millis() as u64),
+            "too little time left to start; handing the job back"
+        );
         return Outcome::RetryAfter(Duration::from_secs(1));
     }
     let claim = match publisher
