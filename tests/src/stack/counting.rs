@@ -269,6 +269,13 @@ impl AwsFaults {
             }
         }
         let (kind, random) = chosen?;
+        tracing::info!(
+            call = index,
+            operation = %call.name(),
+            kind = kind.name(),
+            random,
+            "AWS fault injected"
+        );
         state.applied.push(AppliedFault {
             call: index,
             operation: call.name(),
@@ -413,6 +420,7 @@ fn error_response(
 struct Proxy {
     counter: Counter,
     faults: AwsFaults,
+    sqs_wait_cap: SqsWaitCap,
     target: String,
     http: reqwest::Client,
     /// Held while a DynamoDB call is inside moto (see the module's docs).
@@ -450,7 +458,12 @@ async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
 
 async fn forward(proxy: &Proxy, call: &Call, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+    let mut body = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+    if call.service == "SQS" && call.operation == "ChangeMessageVisibility" {
+        if let Some(cap) = proxy.sqs_wait_cap.get() {
+            body = cap_visibility(&body, cap).into();
+        }
+    }
     let url = format!(
         "{}{}",
         proxy.target,
@@ -462,7 +475,8 @@ async fn forward(proxy: &Proxy, call: &Call, request: Request) -> Response {
     );
     let mut outbound = proxy.http.request(parts.method.clone(), url).body(body);
     for (name, value) in &parts.headers {
-        if name != "host" {
+        // reqwest sets the length of the body it sends (which a capped wait may change).
+        if name != "host" && name != "content-length" {
             outbound = outbound.header(name, value);
         }
     }
@@ -491,6 +505,35 @@ async fn forward(proxy: &Proxy, call: &Call, request: Request) -> Response {
         .expect("response")
 }
 
+/// SQS waits (ChangeMessageVisibility) run on the wall clock, which the local stack cannot
+/// advance; a run that advances its clock can shorten them to at most this long, as if the
+/// time had passed.
+#[derive(Clone, Default)]
+pub struct SqsWaitCap(Arc<Mutex<Option<Duration>>>);
+
+impl SqsWaitCap {
+    pub fn set(&self, cap: Option<Duration>) {
+        *lock(&self.0) = cap;
+    }
+    fn get(&self) -> Option<Duration> {
+        *lock(&self.0)
+    }
+}
+
+/// The SQS JSON request with its VisibilityTimeout at most `cap` (seconds).
+fn cap_visibility(body: &[u8], cap: Duration) -> Vec<u8> {
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.to_vec();
+    };
+    let cap = cap.as_secs();
+    if let Some(v) = json.get_mut("VisibilityTimeout") {
+        if v.as_u64().is_some_and(|t| t > cap) {
+            *v = cap.into();
+        }
+    }
+    serde_json::to_vec(&json).unwrap_or_else(|_| body.to_vec())
+}
+
 /// A running proxy.
 #[derive(Clone)]
 pub struct AwsProxy {
@@ -498,6 +541,7 @@ pub struct AwsProxy {
     pub url: String,
     pub counter: Counter,
     pub faults: AwsFaults,
+    pub sqs_wait_cap: SqsWaitCap,
 }
 
 /// Starts the proxy in front of `target` (moto's endpoint). It runs until the process ends.
@@ -505,9 +549,11 @@ pub async fn start(target: &str) -> std::io::Result<AwsProxy> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (counter, faults) = (Counter::default(), AwsFaults::default());
+    let sqs_wait_cap = SqsWaitCap::default();
     let app = axum::Router::new().fallback(handle).with_state(Proxy {
         counter: counter.clone(),
         faults: faults.clone(),
+        sqs_wait_cap: sqs_wait_cap.clone(),
         target: target.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
         dynamodb: Default::default(),
@@ -517,6 +563,7 @@ pub async fn start(target: &str) -> std::io::Result<AwsProxy> {
         url,
         counter,
         faults,
+        sqs_wait_cap,
     })
 }
 

@@ -64,7 +64,23 @@ pub async fn poll_once(
     }
     let mut event = SqsEvent::default();
     event.records = messages.iter().map(to_event_record).collect();
-    let response = consumer(event).await;
+    let ids: Vec<String> = messages
+        .iter()
+        .filter_map(|m| m.message_id().map(str::to_owned))
+        .collect();
+    tracing::debug!(messages = ?ids, "poller: batch received");
+    // Lambda would time the invocation out; here a stuck batch stops the poller, so say so.
+    let watched = consumer(event);
+    tokio::pin!(watched);
+    let response = loop {
+        tokio::select! {
+            response = &mut watched => break response,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {
+                tracing::error!(messages = ?ids, "poller: batch still running after 30 s");
+            }
+        }
+    };
+    tracing::debug!(messages = ?ids, "poller: batch handled");
     let failed: HashSet<String> = response
         .batch_item_failures
         .into_iter()

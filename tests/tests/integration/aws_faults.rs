@@ -238,3 +238,80 @@ async fn random_faults_replay_from_their_seed() {
     assert!(first.len() >= 3, "{first:?}");
     assert_eq!(first, second);
 }
+
+#[tokio::test]
+async fn the_sdk_retries_lost_connections_and_never_hangs() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let faults = stack.aws_faults();
+    put(&dynamo(&stack), &stack, "there").send().await.unwrap();
+    for kind in [AwsFaultKind::DropBeforeApply, AwsFaultKind::DropAfterApply] {
+        faults.inject(
+            AwsFault::new("DynamoDB", kind)
+                .operation("GetItem")
+                .times(1),
+        );
+        let found = tokio::time::timeout(Duration::from_secs(10), exists(&stack, "there"))
+            .await
+            .expect("answered within 10 s");
+        assert!(found);
+    }
+    faults.inject(AwsFault::new("SQS", AwsFaultKind::DropBeforeApply).times(1));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        aws_sdk_sqs::Client::new(&stack.sdk)
+            .receive_message()
+            .queue_url(stack.config.publish_queue_url.as_deref().unwrap())
+            .wait_time_seconds(1)
+            .send(),
+    )
+    .await
+    .expect("answered within 10 s")
+    .unwrap();
+}
+
+#[tokio::test]
+async fn sqs_waits_can_be_capped_for_a_run_on_an_advanced_clock() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    stack
+        .aws_proxy
+        .sqs_wait_cap
+        .set(Some(Duration::from_secs(1)));
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = stack.config.publish_queue_url.clone().unwrap();
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .send()
+        .await
+        .unwrap();
+    let handle = received.messages()[0].receipt_handle().unwrap().to_owned();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        sqs.change_message_visibility()
+            .queue_url(&queue)
+            .receipt_handle(handle)
+            .visibility_timeout(3600)
+            .send(),
+    )
+    .await
+    .expect("answered")
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.messages().len(),
+        1,
+        "visible again after the capped wait"
+    );
+}
