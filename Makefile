@@ -1,5 +1,5 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: setup dev test bench bench-health build-lambdas
+.PHONY: setup dev test chaos bench bench-health build-lambdas
 
 # The project's own tools (moto, cfn-lint, sam, cargo-lambda) live in .venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -17,6 +17,13 @@ test: setup
 	cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 	./scripts/invoke-samples.sh
+	CHAOS_OPS=150 cargo run --quiet --bin chaos
+
+# The chaos run: a seeded random mix of tenant operations under rotating LinkedIn and AWS
+# faults, then checks that nothing was duplicated, lost, stranded or leaked.
+# `CHAOS_OPS=2000 make chaos` runs a long one; `CHAOS_SEED=N` replays a run.
+chaos: setup
+	cargo run --quiet --bin chaos
 
 # Publishes posts through the local pipeline and reports calls, CPU and latency per post.
 bench: setup
