@@ -11,6 +11,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
+use connector::deadline::Deadline;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
 use connector::queue::{RevokeJob, REVOKE_BOUND};
@@ -118,7 +119,8 @@ pub enum Checked {
     Skipped,
 }
 
-pub async fn handle(event: SqsEvent, health: &Health) -> SqsBatchResponse {
+/// Handles one SQS batch within the invocation's `deadline`.
+pub async fn handle(event: SqsEvent, health: &Health, deadline: Deadline) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let task = message
@@ -126,7 +128,7 @@ pub async fn handle(event: SqsEvent, health: &Health) -> SqsBatchResponse {
             .as_deref()
             .and_then(|b| serde_json::from_str::<HealthTask>(b).ok());
         let ok = match task {
-            Some(task) => match run(task, health).await {
+            Some(task) => match run(task, health, deadline).await {
                 Ok(()) => true,
                 Err(e) => {
                     warn!(
@@ -150,7 +152,7 @@ pub async fn handle(event: SqsEvent, health: &Health) -> SqsBatchResponse {
     response
 }
 
-async fn run(task: HealthTask, health: &Health) -> anyhow::Result<()> {
+async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::Result<()> {
     match task {
         HealthTask::Plan { as_of } => {
             let as_of = as_of.unwrap_or_else(Utc::now);
@@ -196,11 +198,37 @@ async fn run(task: HealthTask, health: &Health) -> anyhow::Result<()> {
             health.send(&tasks).await?;
         }
         HealthTask::Check { as_of, connections } => {
+            // A check (and the refresh a 401 leads to) starts only if the invocation's time
+            // covers it; the rest go back on the queue as a task of their own.
+            let step = health.keeper.linkedin.settings().request_timeout * 3;
+            let left_over = std::sync::Mutex::new(Vec::new());
             let results: Vec<_> = futures::stream::iter(connections)
-                .map(|(tenant, id)| async move { (id, check(health, &tenant, id, as_of).await) })
+                .map(|(tenant, id)| {
+                    let left_over = &left_over;
+                    async move {
+                        if !deadline.allows(step) {
+                            left_over.lock().expect("not poisoned").push((tenant, id));
+                            return (id, Ok(Checked::Skipped));
+                        }
+                        (id, check(health, &tenant, id, as_of).await)
+                    }
+                })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
+            let left_over = left_over.into_inner().expect("not poisoned");
+            if !left_over.is_empty() {
+                info!(
+                    handed_back = left_over.len(),
+                    "too little time left for every check; the rest go back on the queue"
+                );
+                health
+                    .send(&[HealthTask::Check {
+                        as_of,
+                        connections: left_over,
+                    }])
+                    .await?;
+            }
             // A connection whose check could not be recorded is retried with the task.
             let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
             if let Some((id, Err(e))) = failed.first() {

@@ -11,7 +11,8 @@ async fn main() -> Result<(), Error> {
     let health = health_function::Health::from_config(&config, &sdk)?;
     let health = &health;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(health_function::handle(event.payload, health).await)
+        let deadline = connector::deadline::Deadline::from_epoch_millis(event.context.deadline);
+        Ok::<_, Error>(health_function::handle(event.payload, health, deadline).await)
     }))
     .await
 }

@@ -46,9 +46,36 @@ pub enum WindowOutcome {
     Disconnected,
 }
 
+/// A window that failed in a way a retry can get past.
 #[derive(Debug, thiserror::Error)]
-#[error("refresh window failed, retrying can help: {0}")]
-pub struct RetryableFailure(#[from] KeeperError);
+pub enum RetryableFailure {
+    #[error("refresh window failed, retrying can help: {0}")]
+    Keeper(#[from] KeeperError),
+    #[error("too little time left in the invocation to refresh; retrying can help")]
+    OutOfTime,
+}
+
+/// [`handle`] within the invocation's `deadline`: a refresh (two KMS calls, one LinkedIn call,
+/// the writes and the windows) does not start unless the time left covers it; the window is
+/// then retried (Lambda's asynchronous retries, the schedule's retry policy) instead of being
+/// cut off halfway with a lease held.
+pub async fn handle_within(
+    request: &RefreshRequest,
+    refresher: &Refresher,
+    now: DateTime<Utc>,
+    deadline: connector::deadline::Deadline,
+) -> Result<WindowOutcome, RetryableFailure> {
+    let call = refresher.keeper.linkedin.settings().request_timeout;
+    if !deadline.allows(call * 2) {
+        tracing::warn!(
+            tenant_id = %request.tenant_id,
+            connection_id = %request.connection_id,
+            "too little time left to refresh; the window is retried"
+        );
+        return Err(RetryableFailure::OutOfTime);
+    }
+    handle(request, refresher, now).await
+}
 
 fn day(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()

@@ -12,10 +12,11 @@ async fn main() -> Result<(), Error> {
     let refresher = &refresher;
     run(service_fn(
         move |event: LambdaEvent<RefreshRequest>| async move {
-            let outcome = refresher_function::handle(
+            let outcome = refresher_function::handle_within(
                 &event.payload,
                 refresher,
                 event.payload.as_of(chrono::Utc::now()),
+                connector::deadline::Deadline::from_epoch_millis(event.context.deadline),
             )
             .await?;
             Ok::<_, Error>(outcome)

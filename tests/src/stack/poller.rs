@@ -17,6 +17,8 @@ pub type Consumer = Arc<dyn Fn(SqsEvent) -> BoxFuture<'static, SqsBatchResponse>
 
 /// The publisher function's timeout in the template: Lambda's deadline for each invocation.
 pub const PUBLISHER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The health function's timeout in the template.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn publisher(publisher: Arc<publisher_function::Publisher>) -> Consumer {
     Arc::new(move |event| {
@@ -31,7 +33,14 @@ pub fn publisher(publisher: Arc<publisher_function::Publisher>) -> Consumer {
 pub fn health(health: Arc<health_function::Health>) -> Consumer {
     Arc::new(move |event| {
         let h = health.clone();
-        Box::pin(async move { health_function::handle(event, &h).await })
+        Box::pin(async move {
+            health_function::handle(
+                event,
+                &h,
+                connector::deadline::Deadline::after(HEALTH_TIMEOUT),
+            )
+            .await
+        })
     })
 }
 

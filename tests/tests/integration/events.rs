@@ -150,7 +150,8 @@ async fn the_health_sample_is_a_check_task_it_understands() {
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     // Its connection does not exist here: skipped, nothing to redeliver.
-    let response = health_function::handle(event, &stack.health).await;
+    let response =
+        health_function::handle(event, &stack.health, connector::deadline::Deadline::none()).await;
     assert!(response.batch_item_failures.is_empty());
     // The round's schedule puts a plan task with its scheduled time on the queue.
     let round = sqs_event("health-round-sqs.json");
@@ -160,6 +161,7 @@ async fn the_health_sample_is_a_check_task_it_understands() {
         task,
         health_function::HealthTask::Plan { as_of: Some(_) }
     ));
-    let response = health_function::handle(round, &stack.health).await;
+    let response =
+        health_function::handle(round, &stack.health, connector::deadline::Deadline::none()).await;
     assert!(response.batch_item_failures.is_empty());
 }

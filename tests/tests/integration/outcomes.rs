@@ -462,3 +462,65 @@ async fn a_delete_lost_on_the_wire_is_done_again() {
     assert!(post["deleted_at"].is_string());
     assert!(stack.simulator().live_posts().is_empty());
 }
+
+#[tokio::test]
+async fn a_refresh_window_without_the_time_for_a_refresh_is_retried_not_started() {
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let request = connector::schedules::RefreshRequest {
+        tenant_id: tenant(),
+        connection_id: connector::domain::ConnectionId::parse(&connection).unwrap(),
+        window: connector::schedules::RefreshWindow::ALL[0],
+        scheduled_time: None,
+    };
+    let calls = stack.simulator().requests().len();
+    let outcome = refresher_function::handle_within(
+        &request,
+        &stack.refresher,
+        Utc::now() + chrono::Duration::days(60),
+        Deadline::after(Duration::from_secs(5)),
+    )
+    .await;
+    assert!(matches!(
+        outcome,
+        Err(refresher_function::RetryableFailure::OutOfTime)
+    ));
+    assert_eq!(
+        stack.simulator().requests().len(),
+        calls,
+        "LinkedIn not called"
+    );
+    let c = &connections(&stack, "acme").await[0];
+    assert_eq!(c["status"], "healthy", "nothing half-done: {c}");
+}
+
+#[tokio::test]
+async fn health_checks_without_the_time_for_them_go_back_on_the_queue() {
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let id = connector::domain::ConnectionId::parse(&connection).unwrap();
+    let as_of = Utc::now() + chrono::Duration::hours(7);
+    let task = health_function::HealthTask::Check {
+        as_of,
+        connections: vec![(tenant(), id)],
+    };
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.message_id = Some("h1".into());
+    message.body = Some(serde_json::to_string(&task).unwrap());
+    let calls = stack.simulator().count("GET", "/v2/userinfo");
+    let response = health_function::handle(
+        batch(vec![message]),
+        &stack.health,
+        Deadline::after(Duration::from_secs(5)),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        stack.simulator().count("GET", "/v2/userinfo"),
+        calls,
+        "not checked"
+    );
+    // The check went back on the queue as a task of its own; with time, it runs.
+    stack.drain_health_queue().await.unwrap();
+    assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), calls + 1);
+    let c = &connections(&stack, "acme").await[0];
+    assert!(c["last_health_check_at"].is_string(), "{c}");
+}
