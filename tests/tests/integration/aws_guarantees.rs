@@ -214,3 +214,72 @@ async fn each_aws_call_of_a_refresh_failing_once_leaves_working_tokens() {
         }
     }
 }
+
+#[tokio::test]
+async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_connection() {
+    let (stack, _) = connected(|o| o.run_publisher = false).await;
+    let done = stack.gateway_url.join("/done").unwrap();
+    let callback = |location: url::Url| async move { http().get(location).send().await.unwrap() };
+    let start = || async {
+        let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
+        stack.simulator().consent(&url, None, true).unwrap()
+    };
+    let location = start().await;
+    let clean = calls_of(&stack, async {
+        assert_eq!(callback(location).await.status(), 302);
+    })
+    .await;
+    let mut cases = 0;
+    for (op, count) in &clean {
+        let (service, operation) = op.split_once('.').unwrap();
+        for nth in 0..*count as u32 {
+            for kind in KINDS {
+                let case = format!("{op} call {nth} {}", kind.name());
+                let location = start().await;
+                stack.aws_faults().inject(
+                    AwsFault::new(service, kind)
+                        .operation(operation)
+                        .after(nth)
+                        .times(1),
+                );
+                let response = callback(location).await;
+                stack.aws_faults().clear();
+                cases += 1;
+                let status = response.status().as_u16();
+                let target = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(
+                    matches!(status, 302 | 400 | 500 | 503),
+                    "{case}: answered {status}"
+                );
+                if !(status == 302 && target.contains("connection_id=")) {
+                    // The member tries again, and it works.
+                    connect(&stack, "acme", None).await;
+                }
+                // One connection for the member, and what it holds works at LinkedIn.
+                assert_eq!(
+                    entities(&stack, "connection").await.len(),
+                    1,
+                    "{case}: one connection"
+                );
+                let c = &connections(&stack, "acme").await[0];
+                assert_eq!(c["status"], "healthy", "{case}: {c}");
+                let id = ConnectionId::parse(c["id"].as_str().unwrap()).unwrap();
+                let tenant = TenantId::parse("acme").unwrap();
+                let (_, tokens) = stack.refresher.keeper.open(&tenant, id).await.unwrap();
+                stack
+                    .refresher
+                    .keeper
+                    .linkedin
+                    .userinfo(&tokens.access_token)
+                    .await
+                    .unwrap_or_else(|e| panic!("{case}: stored token refused: {e}"));
+            }
+        }
+    }
+    assert!(cases >= 10, "{cases} cases from {clean:?}");
+}
