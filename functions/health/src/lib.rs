@@ -14,7 +14,7 @@ use connector::config::Config;
 use connector::deadline::Deadline;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
-use connector::queue::{RevokeJob, REVOKE_BOUND};
+use connector::queue::{PublishQueue, RevokeJob, REVOKE_BOUND};
 use connector::store::{StoreError, StoredConnection, HEALTH_SHARDS};
 use connector::tokens::mark_revoked;
 use connector::tokens::{RefreshOutcome, TokenKeeper};
@@ -280,7 +280,10 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
         Err(e) => {
             let (next, delay) = job.next();
             info!(connection_id = %id, attempt = next.attempt, delay_s = delay.as_secs(), error = %e, "revoke at LinkedIn failed; trying again");
-            return send_delayed(health, next.body(), delay).await;
+            return PublishQueue::new(health.sqs.clone(), health.queue_url.clone())
+                .send(next.body(), delay)
+                .await
+                .context("sending the next revoke try");
         }
     };
     mark_revoked(
@@ -294,23 +297,6 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
     .await
     .context("destroying the revoked tokens")?;
     info!(connection_id = %id, reason, "tokens revoked at LinkedIn and destroyed");
-    Ok(())
-}
-
-async fn send_delayed(
-    health: &Health,
-    body: String,
-    delay: std::time::Duration,
-) -> anyhow::Result<()> {
-    health
-        .sqs
-        .send_message()
-        .queue_url(&health.queue_url)
-        .message_body(body)
-        .delay_seconds(delay.as_secs().min(900) as i32)
-        .send()
-        .await
-        .context("sending the next revoke try")?;
     Ok(())
 }
 

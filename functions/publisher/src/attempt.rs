@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use connector::domain::PLATFORM;
 use connector::linkedin::{LinkedInError, RetryClass};
 use connector::posts::{retry_delay, JobAction, Post, PostError, MAX_ATTEMPTS, RESOLVE_INTERVAL};
 use connector::store::{DlqRecord, StoreError};
@@ -268,34 +267,14 @@ pub(crate) fn dlq_record(
     error: &str,
     reason: &str,
 ) -> DlqRecord {
-    DlqRecord {
-        job_id: delivery
-            .message
-            .message_id
-            .clone()
-            .unwrap_or_else(|| post.id.to_string()),
-        tenant_id: post.tenant_id.clone(),
-        connection_id: post.connection_id,
-        platform: PLATFORM.into(),
-        action: match delivery.job.action {
-            JobAction::Publish => "publish",
-            JobAction::Delete => "delete",
-        }
-        .into(),
-        payload: serde_json::json!({
-            "post_id": post.id,
-            "author": post.author,
-            "text": post.text,
-            "media": post.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
-            "visibility": post.visibility,
-            "linkedin_urn": post.linkedin_urn,
-        }),
-        error_code: code.into(),
-        error_message: error.into(),
-        retry_count: post.attempts,
-        first_attempt: post.first_attempt_at,
-        last_attempt: post.last_attempt_at,
-        reason: reason.into(),
-        created_at: Utc::now(),
-    }
+    let job_id = delivery
+        .message
+        .message_id
+        .clone()
+        .unwrap_or_else(|| post.id.to_string());
+    let action = match delivery.job.action {
+        JobAction::Publish => "publish",
+        JobAction::Delete => "delete",
+    };
+    DlqRecord::for_post(post, job_id, action, (code, error), reason)
 }

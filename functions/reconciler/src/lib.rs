@@ -9,7 +9,6 @@
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::TenantId;
-use connector::domain::PLATFORM;
 use connector::posts::{Post, PostError, PostId, PostStatus, MAX_RESCUES};
 use connector::queue::PublishQueue;
 use connector::store::{DlqRecord, PostStore, StoreError, SCHEDULED_SHARDS};
@@ -241,25 +240,11 @@ async fn rescue(
 }
 
 fn stranded_record(post: &Post, reason: &str) -> DlqRecord {
-    DlqRecord {
-        job_id: format!("stranded-{}", post.id),
-        tenant_id: post.tenant_id.clone(),
-        connection_id: post.connection_id,
-        platform: PLATFORM.into(),
-        action: "publish".into(),
-        payload: serde_json::json!({
-            "post_id": post.id,
-            "author": post.author,
-            "text": post.text,
-            "media": post.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
-            "visibility": post.visibility,
-        }),
-        error_code: "STRANDED".into(),
-        error_message: reason.into(),
-        retry_count: post.attempts,
-        first_attempt: post.first_attempt_at,
-        last_attempt: post.last_attempt_at,
-        reason: "stranded in queued or publishing too many times".into(),
-        created_at: Utc::now(),
-    }
+    DlqRecord::for_post(
+        post,
+        format!("stranded-{}", post.id),
+        "publish",
+        ("STRANDED", reason),
+        "stranded in queued or publishing too many times",
+    )
 }

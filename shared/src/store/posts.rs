@@ -78,6 +78,41 @@ pub struct DlqRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl DlqRecord {
+    /// The record of a post's job that will not be retried: the post without secrets (ids,
+    /// author, text, media URLs, its URN if it has one) and why.
+    pub fn for_post(
+        post: &Post,
+        job_id: String,
+        action: &str,
+        (code, message): (&str, &str),
+        reason: &str,
+    ) -> Self {
+        Self {
+            job_id,
+            tenant_id: post.tenant_id.clone(),
+            connection_id: post.connection_id,
+            platform: crate::domain::PLATFORM.into(),
+            action: action.into(),
+            payload: serde_json::json!({
+                "post_id": post.id,
+                "author": post.author,
+                "text": post.text,
+                "media": post.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
+                "visibility": post.visibility,
+                "linkedin_urn": post.linkedin_urn,
+            }),
+            error_code: code.into(),
+            error_message: message.into(),
+            retry_count: post.attempts,
+            first_attempt: post.first_attempt_at,
+            last_attempt: post.last_attempt_at,
+            reason: reason.into(),
+            created_at: Utc::now(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct PostItem {
     #[serde(rename = "PK")]
