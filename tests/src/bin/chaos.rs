@@ -31,6 +31,9 @@ use testkit::simulator::{Fault, Member};
 use testkit::stack::counting::RandomFaults;
 use testkit::stack::{moto::MotoServer, LocalStack, StackOptions};
 
+/// Longer than one attempt (LinkedIn's 3 s timeout plus AWS calls and the SDK's retries).
+const CLAIM_LEASE: Duration = Duration::from_secs(15);
+
 const TERMINAL: &[&str] = &["published", "failed", "cancelled", "deleted"];
 
 /// The run's logs, kept in memory to search them for secrets and to write them out.
@@ -129,6 +132,7 @@ struct Run {
     /// Idempotent re-sends that got two different posts.
     split_keys: usize,
     seed: u64,
+    last_expiry: Option<Instant>,
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -137,6 +141,7 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 
 impl Run {
     fn count(&mut self, op: &'static str) {
+        tracing::info!(op, "chaos operation");
         *self.ops.entry(op).or_default() += 1;
     }
 
@@ -174,6 +179,7 @@ impl Run {
             return None;
         }
         let id = answer["id"].as_str()?.to_owned();
+        tracing::info!(post_id = id.as_str(), key, "chaos: post asked for");
         if !self.asked.iter().any(|a| a.id == id) {
             self.asked.push(Asked {
                 tenant: tenant.to_owned(),
@@ -286,6 +292,7 @@ impl Run {
         let Some(post) = self.pick(true, 10) else {
             return;
         };
+        tracing::info!(post_id = post.id.as_str(), "chaos: move");
         let at = self.stack.now() + chrono::Duration::seconds(self.rng.random_range(60..900));
         self.tenant
             .call(
@@ -305,6 +312,7 @@ impl Run {
         let Some(post) = self.pick(false, recent) else {
             return;
         };
+        tracing::info!(post_id = post.id.as_str(), "chaos: DELETE");
         self.tenant
             .call(
                 &self.stack,
@@ -323,6 +331,7 @@ impl Run {
         let Some(post) = self.pick(false, 15) else {
             return;
         };
+        tracing::info!(post_id = post.id.as_str(), "chaos: the same job twice");
         let (_, current) = self
             .tenant
             .call(
@@ -367,13 +376,26 @@ impl Run {
         }
     }
 
-    /// Every token expires: the next calls meet 401 65602 and refresh.
+    /// Every token expires: the next calls meet 401 65602 and refresh. At most every 10 s
+    /// of real time: the product ages tokens by its own clock, and a token refreshed seconds
+    /// ago expiring again (a day passing every few seconds) is not a world it must survive.
     fn expire_tokens(&mut self) {
+        if self
+            .last_expiry
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return self.publish_later_instead();
+        }
+        self.last_expiry = Some(Instant::now());
         self.count("token expiry");
         let ttl = self.stack.simulator().config().access_token_ttl;
         self.stack
             .simulator()
             .advance(ttl + Duration::from_secs(3600));
+    }
+
+    fn publish_later_instead(&mut self) {
+        self.count("token expiry skipped (too soon)");
     }
 
     /// A few minutes pass on the local clock: due schedules fire.
@@ -451,6 +473,7 @@ impl Run {
                 ],
             ),
         };
+        tracing::info!(fault = name, "chaos: LinkedIn faults now");
         *self.linkedin_faults.entry(name).or_default() += 1;
         for fault in faults {
             sim.inject(fault);
@@ -464,6 +487,7 @@ impl Run {
             return;
         }
         let rate = self.rng.random_range(0.01..0.05);
+        tracing::info!(rate, "chaos: random AWS faults now");
         faults.set_random(Some(RandomFaults::chaos(self.rng.random(), rate)));
     }
 
@@ -527,6 +551,8 @@ struct ProductPost {
     urn: Option<String>,
     text: String,
     snapshot: String,
+    /// Attempts, lease, last error: what a person looks at first.
+    detail: String,
 }
 
 async fn product_posts(stack: &LocalStack) -> anyhow::Result<Vec<ProductPost>> {
@@ -540,6 +566,17 @@ async fn product_posts(stack: &LocalStack) -> anyhow::Result<Vec<ProductPost>> {
             status: s(i, "status").unwrap_or_default().to_owned(),
             urn: s(i, "linkedin_urn").map(str::to_owned),
             text: s(i, "text").unwrap_or_default().to_owned(),
+            detail: [
+                "attempts",
+                "updated_at",
+                "lease_until",
+                "last_error",
+                "outcome_unknown",
+            ]
+            .iter()
+            .filter_map(|k| i.get(*k).map(|v| format!("{k}={v:?}")))
+            .collect::<Vec<_>>()
+            .join(" "),
             snapshot: format!(
                 "{}:{}:{}",
                 s(i, "status").unwrap_or_default(),
@@ -576,7 +613,11 @@ async fn queue_depth(stack: &LocalStack) -> usize {
 
 /// Faults off; the clock moves on (retries, scheduled posts, hourly reconciler, waits past
 /// 12 h and past UTC midnight) until no post changes and the queue is empty. Bounded.
-async fn settle(stack: &LocalStack, budget: Duration) -> anyhow::Result<usize> {
+async fn settle(
+    stack: &LocalStack,
+    budget: Duration,
+    claim_lease: Duration,
+) -> anyhow::Result<usize> {
     stack.simulator().clear_faults();
     stack
         .simulator()
@@ -594,6 +635,14 @@ async fn settle(stack: &LocalStack, budget: Duration) -> anyhow::Result<usize> {
     let mut last = String::new();
     let mut stable = 0;
     for (i, minutes) in steps.iter().enumerate() {
+        if i == 4 {
+            // Claims are leased on the wall clock: before the reconciler's hours come, let
+            // every lease taken under fire run out, so a rescued post can be claimed again.
+            let waited = started.elapsed();
+            if waited < claim_lease {
+                tokio::time::sleep(claim_lease - waited).await;
+            }
+        }
         stack.advance(chrono::Duration::minutes(*minutes));
         for _ in 0..3 {
             match stack.scheduler.fire_due().await {
@@ -677,7 +726,7 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
         posts
             .iter()
             .filter(|p| !TERMINAL.contains(&p.status.as_str()))
-            .map(|p| format!("{} {} {}", p.tenant, p.id, p.status))
+            .map(|p| format!("{} {} {} ({})", p.tenant, p.id, p.status, p.detail))
             .collect(),
     );
 
@@ -801,7 +850,7 @@ async fn main() -> anyhow::Result<()> {
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "warn,connector=debug,api_function=debug,oauth_function=debug,publisher_function=debug,refresher_function=debug,reconciler_function=debug,health_function=debug,testkit=info",
+            "warn,chaos=info,testkit::stack::poller=debug,connector=debug,api_function=debug,oauth_function=debug,publisher_function=debug,refresher_function=debug,reconciler_function=debug,health_function=debug,testkit=info",
         ))
         .with_ansi(false)
         .with_writer(move || writer.clone())
@@ -813,7 +862,7 @@ async fn main() -> anyhow::Result<()> {
         // Short enough that crashed deliveries come back, and expired claims are retaken,
         // within the run; longer than one attempt (LinkedIn's timeout below, plus AWS).
         queue_visibility: Duration::from_secs(20),
-        claim_lease: Some(Duration::from_secs(15)),
+        claim_lease: Some(CLAIM_LEASE),
         // The product waits out a token's first seconds (LinkedIn's propagation delay) by its
         // own clock; the simulator's 65601 window below stays shorter.
         token_propagation_window: Duration::from_secs(5),
@@ -856,6 +905,7 @@ async fn main() -> anyhow::Result<()> {
         texts: 0,
         split_keys: 0,
         seed,
+        last_expiry: None,
     };
     for (tenant, member) in [
         ("chaos-a", "sim-ada-7f3k"),
@@ -870,7 +920,7 @@ async fn main() -> anyhow::Result<()> {
 
     run.operate(ops).await;
     let operated = started.elapsed();
-    let steps = settle(&run.stack, Duration::from_secs(100)).await?;
+    let steps = settle(&run.stack, Duration::from_secs(100), CLAIM_LEASE).await?;
     let settled = started.elapsed();
 
     let log = logs.contents();
