@@ -158,9 +158,12 @@ impl<'a> Attempt<'a> {
     /// One classification for every LinkedIn failure of a publish attempt.
     pub async fn linkedin_failed(self, e: LinkedInError) -> Outcome {
         let message = e.to_string();
-        if let Some(id) = e.request_id() {
-            warn!(x_li_uuid = id, error = %message, "LinkedIn refused the attempt");
-        }
+        warn!(
+            x_li_uuid = e.request_id().unwrap_or(""),
+            outcome_unknown = e.outcome_unknown(),
+            error = %message,
+            "LinkedIn did not take the attempt"
+        );
         if let LinkedInError::DuplicatePost { existing_urn, .. } = &e {
             if self.post.outcome_unknown {
                 // Our earlier attempt reached LinkedIn after all: that post is ours.
