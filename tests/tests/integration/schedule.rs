@@ -624,3 +624,47 @@ async fn the_health_round_fires_every_six_hours_on_the_local_clock() {
     assert!(c["last_health_check_at"].is_string(), "{c}");
     assert_eq!(c["status"], "healthy");
 }
+
+/// A move changes two systems. When the schedule's update was applied but its answer lost
+/// (and the SDK's retries then failed), the API reads the schedule back instead of assuming it
+/// did not move: record and schedule agree on the new time.
+#[tokio::test]
+async fn a_move_whose_schedule_answer_was_lost_keeps_record_and_schedule_in_step() {
+    use testkit::stack::counting::{AwsFault, AwsFaultKind};
+    let (stack, connection) = connected().await;
+    let at = whole_seconds(Utc::now() + chrono::Duration::hours(2));
+    let id = schedule_post(&stack, &connection, at).await;
+    let moved_to = at + chrono::Duration::hours(1);
+    stack.aws_faults().inject(
+        AwsFault::new("scheduler", AwsFaultKind::DropAfterApply)
+            .operation("UpdateSchedule")
+            .times(1),
+    );
+    stack.aws_faults().inject(
+        AwsFault::new("scheduler", AwsFaultKind::ServerError)
+            .operation("UpdateSchedule")
+            .after(1)
+            .times(2),
+    );
+    let (status, body) = move_post(&stack, &id, json!({ "scheduled_at": rfc3339(moved_to) })).await;
+    stack.aws_faults().clear();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(post(&stack, &id).await["scheduled_at"], rfc3339(moved_to));
+    let schedule = scheduler(&stack)
+        .get_schedule()
+        .name(
+            connector::posts::PostId::parse(&id)
+                .unwrap()
+                .schedule_name(),
+        )
+        .group_name(group(&stack))
+        .send()
+        .await
+        .unwrap();
+    let job: Job = serde_json::from_str(schedule.target().unwrap().input().unwrap()).unwrap();
+    assert_eq!(
+        job.scheduled_at,
+        Some(moved_to),
+        "the schedule fires for the new time"
+    );
+}
