@@ -206,7 +206,7 @@ impl LinkedInClient {
             return Ok(());
         }
         let status = response.status().as_u16();
-        Err(classify_oauth_failure(status, &body_text(response).await))
+        Err(classify_oauth_failure(status, &body_text(response).await?))
     }
 
     #[tracing::instrument(name = "linkedin.introspect", skip_all)]
@@ -220,7 +220,7 @@ impl LinkedInClient {
             .await?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
-            return Err(classify_oauth_failure(status, &body_text(response).await));
+            return Err(classify_oauth_failure(status, &body_text(response).await?));
         }
         decode(status, response).await
     }
@@ -354,7 +354,7 @@ impl LinkedInClient {
             .await?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
-            let error = classify_oauth_failure(status, &body_text(response).await);
+            let error = classify_oauth_failure(status, &body_text(response).await?);
             warn!(status, error = %error, "LinkedIn token endpoint refused the request");
             return Err(error);
         }
@@ -430,7 +430,7 @@ impl LinkedInClient {
             status.as_u16(),
             retry_after,
             request_id.clone(),
-            &body_text(response).await,
+            &body_text(response).await?,
             now,
         );
         warn!(
@@ -497,8 +497,10 @@ fn join_name(first: Option<&str>, last: Option<&str>) -> String {
         .join(" ")
 }
 
-async fn body_text(response: Response) -> String {
-    response.text().await.unwrap_or_default()
+/// An error answer's body. One cut short is no answer at all: a transport failure whose
+/// outcome is unknown, never a classification of half a message.
+async fn body_text(response: Response) -> Result<String, LinkedInError> {
+    response.text().await.map_err(LinkedInError::transport)
 }
 
 async fn decode<T: for<'de> Deserialize<'de>>(

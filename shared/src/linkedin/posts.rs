@@ -248,7 +248,7 @@ impl LinkedInClient {
         }
         let status = response.status().as_u16();
         let request_id = request_id_of(response.headers());
-        let body = body_text(response).await;
+        let body = body_text(response).await?;
         Err(super::error::classify_api_failure(
             status,
             None,

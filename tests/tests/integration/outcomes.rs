@@ -524,3 +524,23 @@ async fn health_checks_without_the_time_for_them_go_back_on_the_queue() {
     let c = &connections(&stack, "acme").await[0];
     assert!(c["last_health_check_at"].is_string(), "{c}");
 }
+
+/// LinkedIn's answer that names the live post, cut short on the wire, is no answer: the post
+/// is retried (not failed on half a 422) and the next full answer resolves it.
+#[tokio::test]
+async fn a_duplicate_answer_cut_short_is_retried_not_taken_as_a_refusal() {
+    let (stack, connection) = connected(|_| {}).await;
+    stack.simulator().inject(
+        Fault::status("POST", "/rest/posts", 504)
+            .after_handling()
+            .times(1),
+    );
+    stack
+        .simulator()
+        .inject(Fault::reset_mid_response("POST", "/rest/posts").times(1));
+    let id = publish_text(&stack, &connection, "applied, then half an answer").await;
+    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    assert_eq!(post["status"], "published", "{post}");
+    assert_eq!(stack.simulator().live_posts().len(), 1);
+    assert_eq!(post["attempts"], 3);
+}
