@@ -99,7 +99,7 @@ impl<'a> Attempt<'a> {
     /// unknown is never given up here: failing it could report a live post as failed, so it
     /// keeps trying, every [`RESOLVE_INTERVAL`], until LinkedIn says (the job's age bounds it).
     pub async fn retry(
-        mut self,
+        self,
         code: &str,
         message: String,
         outcome_unknown: bool,
@@ -116,8 +116,22 @@ impl<'a> Attempt<'a> {
             let reason = format!("gave up after {} attempts", self.post.attempts);
             return self.fail(code, message, &reason).await;
         }
+        self.retry_past_limit(code, message, unknown, at_least)
+            .await
+    }
+
+    /// Another attempt later, whatever the count: for a failure that is not the post's own (a
+    /// token that had expired and is refreshed now), or one that may have gone out.
+    async fn retry_past_limit(
+        mut self,
+        code: &str,
+        message: String,
+        unknown: bool,
+        at_least: Option<Duration>,
+    ) -> Outcome {
         let mut delay = retry_delay(self.post.attempts, at_least);
-        if exhausted {
+        if unknown && self.post.attempts >= MAX_ATTEMPTS {
+            // Only resolving now: slowly.
             delay = delay.max(RESOLVE_INTERVAL);
         }
         let error = PostError {
@@ -210,12 +224,21 @@ impl<'a> Attempt<'a> {
     async fn refresh_then_retry(self, message: String) -> Outcome {
         let keeper = &self.publisher.keeper;
         let (tenant, connection) = (self.post.tenant_id.clone(), self.post.connection_id);
+        // The attempt before this one also ended in a refresh.
+        let refreshed_before = self
+            .post
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.code == "TOKEN_REFRESHED");
         match keeper
             .refresh_after_refusal(&tenant, connection, Utc::now())
             .await
         {
-            Ok(RefreshOutcome::Refreshed) if self.post.attempts >= MAX_ATTEMPTS => {
-                // LinkedIn refuses even tokens it has just issued: the connection is broken.
+            Ok(RefreshOutcome::Refreshed)
+                if self.post.attempts >= MAX_ATTEMPTS && refreshed_before =>
+            {
+                // LinkedIn refused the token it issued at the last refresh too: the
+                // connection is broken.
                 let reason = "LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect";
                 if let Err(e) = keeper
                     .set_attention(&tenant, connection, reason, Utc::now())
@@ -226,7 +249,9 @@ impl<'a> Attempt<'a> {
                 self.fail("UNRETRYABLE_AUTH", message, reason).await
             }
             Ok(RefreshOutcome::Refreshed) => {
-                self.retry("TOKEN_REFRESHED", message, false, Some(AFTER_REFRESH))
+                // An expired token is not the post's failure: the attempt after a refresh is
+                // allowed even past the limit (once: see the arm above).
+                self.retry_past_limit("TOKEN_REFRESHED", message, false, Some(AFTER_REFRESH))
                     .await
             }
             Ok(RefreshOutcome::TooFresh) => {

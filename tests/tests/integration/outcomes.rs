@@ -544,3 +544,26 @@ async fn a_duplicate_answer_cut_short_is_retried_not_taken_as_a_refusal() {
     assert_eq!(stack.simulator().live_posts().len(), 1);
     assert_eq!(post["attempts"], 3);
 }
+
+/// A token that expired while a post was being retried is refreshed, and the post goes out,
+/// even on its fourth attempt: an expired token is not the post's failure, nor the
+/// connection's.
+#[tokio::test]
+async fn a_token_expiring_on_the_last_attempt_is_refreshed_and_the_post_goes_out() {
+    let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
+    // Three attempts meet a 429 (nothing applied), the fourth an expired token.
+    let mut throttled = Fault::status("POST", "/rest/posts", 429).times(3);
+    throttled.headers = vec![("retry-after".into(), "1".into())];
+    stack.simulator().inject(throttled);
+    stack.simulator().inject(
+        Fault::status("POST", "/rest/posts", 401)
+            .body(json!({"status": 401, "serviceErrorCode": 65602, "message": "The token used in the request has expired"}).to_string())
+            .times(1),
+    );
+    let id = publish_text(&stack, &connection, "late but fine").await;
+    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    assert_eq!(post["status"], "published", "{post}");
+    assert_eq!(post["attempts"], 5);
+    let c = &connections(&stack, "acme").await[0];
+    assert_eq!(c["status"], "healthy", "the connection is fine: {c}");
+}
