@@ -795,6 +795,30 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
         }
     }
     figures.add("plaintext secrets", leaks);
+
+    // The mix never revokes a member or breaks a refresh: every connection must stay usable.
+    let text = |i: &HashMap<String, AttributeValue>, name: &str| {
+        i.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    figures.add(
+        "connections wrongly in attention",
+        items
+            .iter()
+            .filter(|i| text(i, "entity") == "connection" && text(i, "status") != "healthy")
+            .map(|i| {
+                format!(
+                    "{} {} {} ({})",
+                    text(i, "tenant_id"),
+                    text(i, "connection_id"),
+                    text(i, "status"),
+                    text(i, "reason")
+                )
+            })
+            .collect(),
+    );
     figures.0.push(("API 500s", api_500s, Vec::new()));
     Ok(figures)
 }
