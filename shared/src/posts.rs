@@ -1005,6 +1005,94 @@ mod tests {
         assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "scheduled_at");
     }
 
+    fn queued_post() -> Post {
+        let c = connection();
+        let now = Utc::now();
+        let draft = request(&c).validate(Some(&c), now).unwrap();
+        Post::new(PostId::new(), c.tenant_id.clone(), draft, now)
+    }
+
+    #[test]
+    fn a_post_taken_over_from_an_expired_claim_has_an_unknown_outcome() {
+        let now = Utc::now();
+        let lease = Duration::from_secs(90);
+        let claimed = queued_post().claim(now, lease, None).unwrap();
+        assert!(
+            !claimed.outcome_unknown,
+            "a first claim knows nothing was sent"
+        );
+        assert!(claimed.claim(now, lease, None).is_none(), "the lease holds");
+        let later = now + chrono::Duration::seconds(91);
+        let taken_over = claimed.claim(later, lease, None).unwrap();
+        assert!(taken_over.outcome_unknown, "its holder may have sent it");
+        assert_eq!(taken_over.attempts, 2);
+    }
+
+    #[test]
+    fn a_cancel_is_recorded_not_done_while_the_post_may_be_live() {
+        let now = Utc::now();
+        let error = PostError {
+            code: "LINKEDIN_UNAVAILABLE".into(),
+            message: "504".into(),
+        };
+        let attempted = queued_post()
+            .claim(now, Duration::from_secs(90), None)
+            .unwrap();
+        let known = attempted.retry_later(error.clone(), false, now, now);
+        assert!(
+            matches!(known.request_delete(now), DeleteDecision::Cancel(p) if p.status == PostStatus::Cancelled)
+        );
+        let unknown = attempted.retry_later(error, true, now, now);
+        let DeleteDecision::ResolveThenDelete(pending) = unknown.request_delete(now) else {
+            panic!("a post that may be live is not simply cancelled");
+        };
+        assert_eq!(pending.status, PostStatus::Queued);
+        assert!(pending.cancel_pending());
+        assert_eq!(
+            pending.request_delete(now),
+            DeleteDecision::Unchanged,
+            "asked once"
+        );
+    }
+
+    #[test]
+    fn stranded_means_quiet_for_15_minutes_after_the_last_change_retry_or_lease() {
+        let now = Utc::now();
+        let minutes = chrono::Duration::minutes;
+        let queued = queued_post();
+        assert_eq!(
+            queued.stranded_from(),
+            Some(queued.updated_at + minutes(15))
+        );
+        assert!(!queued.is_stranded(now + minutes(14)));
+        assert!(queued.is_stranded(now + minutes(16)));
+
+        let error = PostError {
+            code: "RATE_LIMITED".into(),
+            message: "daily limit".into(),
+        };
+        let waiting = queued.retry_later(error, false, now, now + minutes(600));
+        assert!(!waiting.is_stranded(now + minutes(300)), "a retry is due");
+        assert!(waiting.is_stranded(now + minutes(616)));
+
+        let publishing = queued.claim(now, Duration::from_secs(90), None).unwrap();
+        assert!(
+            !publishing.is_stranded(now + minutes(15)),
+            "the lease counts"
+        );
+        assert!(publishing.is_stranded(now + minutes(17)));
+        let rescued = publishing.rescued(now + minutes(17));
+        assert_eq!((rescued.status, rescued.rescues), (PostStatus::Queued, 1));
+        assert!(rescued.outcome_unknown, "it may have been sent");
+
+        for done in [
+            publishing.published("urn:li:share:1", now),
+            publishing.cancelled(now),
+        ] {
+            assert_eq!(done.stranded_from(), None);
+        }
+    }
+
     #[test]
     fn a_scheduled_post_is_claimed_only_by_a_job_made_for_its_time() {
         let c = connection();
