@@ -13,6 +13,9 @@ use crate::{Delivery, Outcome, Publisher};
 
 /// Wait after a refresh before trying again.
 const AFTER_REFRESH: Duration = Duration::from_secs(5);
+/// Attempts a post may reach through refreshed tokens before the connection counts as broken
+/// (tokens can expire again while a post waits out LinkedIn being down).
+const MAX_REFRESHED_ATTEMPTS: u32 = 2 * MAX_ATTEMPTS;
 /// A job handed back for lack of time comes back this soon, to another invocation.
 const HAND_BACK_DELAY: Duration = Duration::from_secs(1);
 
@@ -224,21 +227,12 @@ impl<'a> Attempt<'a> {
     async fn refresh_then_retry(self, message: String) -> Outcome {
         let keeper = &self.publisher.keeper;
         let (tenant, connection) = (self.post.tenant_id.clone(), self.post.connection_id);
-        // The attempt before this one also ended in a refresh.
-        let refreshed_before = self
-            .post
-            .last_error
-            .as_ref()
-            .is_some_and(|e| e.code == "TOKEN_REFRESHED");
         match keeper
             .refresh_after_refusal(&tenant, connection, Utc::now())
             .await
         {
-            Ok(RefreshOutcome::Refreshed)
-                if self.post.attempts >= MAX_ATTEMPTS && refreshed_before =>
-            {
-                // LinkedIn refused the token it issued at the last refresh too: the
-                // connection is broken.
+            Ok(RefreshOutcome::Refreshed) if self.post.attempts >= MAX_REFRESHED_ATTEMPTS => {
+                // Token after token refreshed and still refused: the connection is broken.
                 let reason = "LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect";
                 if let Err(e) = keeper
                     .set_attention(&tenant, connection, reason, Utc::now())
@@ -250,7 +244,7 @@ impl<'a> Attempt<'a> {
             }
             Ok(RefreshOutcome::Refreshed) => {
                 // An expired token is not the post's failure: the attempt after a refresh is
-                // allowed even past the limit (once: see the arm above).
+                // allowed past the limit (up to the bound in the arm above).
                 self.retry_past_limit("TOKEN_REFRESHED", message, false, Some(AFTER_REFRESH))
                     .await
             }

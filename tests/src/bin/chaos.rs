@@ -803,8 +803,13 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
             .cloned()
             .unwrap_or_default()
     };
-    figures.add(
-        "connections wrongly in attention",
+    // Counted at the end and along the way (a later refresh heals what was put in attention).
+    let mut wrongly = String::from_utf8_lossy(logs)
+        .lines()
+        .filter(|l| l.contains("connection needs attention"))
+        .map(|l| l.chars().take(300).collect::<String>())
+        .collect::<Vec<_>>();
+    wrongly.extend(
         items
             .iter()
             .filter(|i| text(i, "entity") == "connection" && text(i, "status") != "healthy")
@@ -817,8 +822,9 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
                     text(i, "reason")
                 )
             })
-            .collect(),
+            .collect::<Vec<_>>(),
     );
+    figures.add("connections wrongly in attention", wrongly);
     figures.0.push(("API 500s", api_500s, Vec::new()));
     Ok(figures)
 }
