@@ -545,9 +545,10 @@ impl Post {
         next
     }
 
-    /// Back to the queue while LinkedIn processes the post's images. Waiting is not a failed
-    /// attempt, so the attempt this claim counted is given back.
-    pub fn waiting_for_media(&self, now: DateTime<Utc>, retry_at: DateTime<Utc>) -> Self {
+    /// Back to the queue with the attempt this claim counted given back, when waiting is not
+    /// a failed attempt: LinkedIn is processing the post's images, the invocation ran short of
+    /// time before anything was sent, or a token is outliving LinkedIn's propagation delay.
+    pub fn handed_back(&self, now: DateTime<Utc>, retry_at: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.status = PostStatus::Queued;
         next.lease_until = None;
@@ -560,12 +561,6 @@ impl Post {
         let mut next = self.next(now);
         next.media_urns = urns;
         next
-    }
-
-    /// Back to the queue, the attempt given back: the function ran short of time before
-    /// anything was sent, or it waits for a token to outlive LinkedIn's propagation delay.
-    pub fn handed_back(&self, now: DateTime<Utc>, retry_at: DateTime<Utc>) -> Self {
-        self.waiting_for_media(now, retry_at)
     }
 
     /// A cancel whose post may be live: the last attempt's outcome is unknown. The next attempt

@@ -63,14 +63,19 @@ pub struct Health {
     pub keeper: TokenKeeper<KmsKeys>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
+    /// The same queue, for single delayed messages (the revoke job's next try).
+    pub queue: PublishQueue,
 }
 
 impl Health {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let queue_url = config.require_health_queue()?.to_owned();
         Ok(Self {
             keeper: TokenKeeper::from_config(config, sdk)?,
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            queue_url: config.require_health_queue()?.to_owned(),
+            queue: PublishQueue::new(sqs.clone(), queue_url.clone()),
+            sqs,
+            queue_url,
         })
     }
 
@@ -280,7 +285,8 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
         Err(e) => {
             let (next, delay) = job.next();
             info!(connection_id = %id, attempt = next.attempt, delay_s = delay.as_secs(), error = %e, "revoke at LinkedIn failed; trying again");
-            return PublishQueue::new(health.sqs.clone(), health.queue_url.clone())
+            return health
+                .queue
                 .send(next.body(), delay)
                 .await
                 .context("sending the next revoke try");

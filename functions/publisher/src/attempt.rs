@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::{Delivery, Outcome, Publisher};
 
 /// Wait after a refresh before trying again.
-const AFTER_REFRESH: Duration = Duration::from_secs(5);
+pub(crate) const AFTER_REFRESH: Duration = Duration::from_secs(5);
 /// Attempts a post may reach through refreshed tokens before the connection counts as broken
 /// (tokens can expire again while a post waits out LinkedIn being down).
 const MAX_REFRESHED_ATTEMPTS: u32 = 2 * MAX_ATTEMPTS;

@@ -11,10 +11,8 @@ use connector::store::StoreError;
 use connector::tokens::RefreshOutcome;
 use tracing::{info, warn};
 
-use crate::attempt::{crashed, dlq_record, error_code};
+use crate::attempt::{crashed, dlq_record, error_code, AFTER_REFRESH};
 use crate::{Delivery, Outcome, Publisher};
-
-const AFTER_REFRESH: Duration = Duration::from_secs(5);
 
 /// A delete job from the queue.
 pub(crate) async fn delete_job(delivery: &Delivery<'_>, publisher: &Publisher) -> Outcome {

@@ -515,27 +515,6 @@ impl Run {
     }
 }
 
-/// Every item in the table.
-async fn scan(stack: &LocalStack) -> anyhow::Result<Vec<HashMap<String, AttributeValue>>> {
-    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(&stack.config.table_name)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .context("scanning the table")?;
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(items);
-        }
-    }
-}
-
 fn s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -556,7 +535,8 @@ struct ProductPost {
 }
 
 async fn product_posts(stack: &LocalStack) -> anyhow::Result<Vec<ProductPost>> {
-    Ok(scan(stack)
+    Ok(stack
+        .scan_table()
         .await?
         .iter()
         .filter(|i| s(i, "entity") == Some("post"))
@@ -771,7 +751,7 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
             .collect(),
     );
 
-    let items = scan(stack).await?;
+    let items = stack.scan_table().await?;
     let table: Vec<u8> = items
         .iter()
         .flat_map(|i| format!("{i:?}").into_bytes())

@@ -371,6 +371,29 @@ impl LocalStack {
         Ok(handled)
     }
 
+    /// Every item in the stack's table (for tests and the chaos run's checks).
+    pub async fn scan_table(
+        &self,
+    ) -> anyhow::Result<Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>> {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(&self.config.table_name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .context("scanning the table")?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// A dev JWT for `tenant_id`.
     pub fn token_for(&self, tenant_id: &str) -> String {
         self.jwt.mint(tenant_id, 24)

@@ -17,6 +17,25 @@ use crate::support::*;
 
 const KINDS: [AwsFaultKind; 2] = [AwsFaultKind::ServerError, AwsFaultKind::DropAfterApply];
 
+/// For each call in `clean` ("Service.Operation" -> how many), and each kind of fault: the
+/// fault that makes that one call fail once, named for the case it makes.
+fn each_call_failing_once(clean: &BTreeMap<String, usize>) -> Vec<(String, AwsFault)> {
+    let mut cases = Vec::new();
+    for (op, count) in clean {
+        let (service, operation) = op.split_once('.').expect("Service.Operation");
+        for nth in 0..*count as u32 {
+            for kind in KINDS {
+                let fault = AwsFault::new(service, kind)
+                    .operation(operation)
+                    .after(nth)
+                    .times(1);
+                cases.push((format!("{op} call {nth} {}", kind.name()), fault));
+            }
+        }
+    }
+    cases
+}
+
 /// The calls `work` makes, by "Service.Operation".
 async fn calls_of<F: std::future::Future<Output = ()>>(
     stack: &LocalStack,
@@ -104,39 +123,28 @@ async fn each_aws_call_of_a_publish_failing_once_loses_and_duplicates_nothing() 
     })
     .await;
     let mut cases = 0;
-    for (op, count) in &clean {
-        let (service, operation) = op.split_once('.').unwrap();
-        for nth in 0..*count as u32 {
-            for kind in KINDS {
-                let text = format!("{op} call {nth} {}", kind.name());
-                stack.aws_faults().inject(
-                    AwsFault::new(service, kind)
-                        .operation(operation)
-                        .after(nth)
-                        .times(1),
-                );
-                let (status, end, swept) = publish_through(&stack, &connection, &text).await;
-                stack.aws_faults().clear();
-                cases += 1;
-                let (recorded, live) = copies(&stack, &text).await;
-                match status {
-                    202 => {
-                        assert_eq!(end.as_deref(), Some("published"), "{text}");
-                        assert_eq!((recorded, live), (1, 1), "{text}: once, and live");
-                        // A lost answer to a DynamoDB write is recognised at once (the record
-                        // holds the write's token); only a lost message needs the sweep.
-                        if service == "DynamoDB" {
-                            assert_eq!(swept, 0, "{text}: needed the stranded sweep");
-                        }
-                    }
-                    503 => assert_eq!(
-                        (recorded, live),
-                        (0, 0),
-                        "{text}: a 503 leaves nothing half-written"
-                    ),
-                    other => panic!("{text}: the API answered {other}"),
+    for (text, fault) in each_call_failing_once(&clean) {
+        stack.aws_faults().inject(fault.clone());
+        let (status, end, swept) = publish_through(&stack, &connection, &text).await;
+        stack.aws_faults().clear();
+        cases += 1;
+        let (recorded, live) = copies(&stack, &text).await;
+        match status {
+            202 => {
+                assert_eq!(end.as_deref(), Some("published"), "{text}");
+                assert_eq!((recorded, live), (1, 1), "{text}: once, and live");
+                // A lost answer to a DynamoDB write is recognised at once (the record
+                // holds the write's token); only a lost message needs the sweep.
+                if fault.service == "DynamoDB" {
+                    assert_eq!(swept, 0, "{text}: needed the stranded sweep");
                 }
             }
+            503 => assert_eq!(
+                (recorded, live),
+                (0, 0),
+                "{text}: a 503 leaves nothing half-written"
+            ),
+            other => panic!("{text}: the API answered {other}"),
         }
     }
     assert!(cases >= 16, "{cases} cases from {clean:?}");
@@ -164,54 +172,41 @@ async fn each_aws_call_of_a_refresh_failing_once_leaves_working_tokens() {
         refresh().await.unwrap();
     })
     .await;
-    for (op, count) in &clean {
-        let (service, operation) = op.split_once('.').unwrap();
-        for nth in 0..*count as u32 {
-            for kind in KINDS {
-                let case = format!("{op} #{nth} {}", kind.name());
-                stack.aws_faults().inject(
-                    AwsFault::new(service, kind)
-                        .operation(operation)
-                        .after(nth)
-                        .times(1),
-                );
-                let first = refresh().await;
-                stack.aws_faults().clear();
-                // A failed refresh may leave its lease (30 s) behind; a later one gets past it.
-                let outcome = match first {
-                    Ok(connector::tokens::RefreshOutcome::Refreshed) => "refreshed",
-                    _ => {
-                        let mut clock = Utc::now();
-                        loop {
-                            let stored = keeper
-                                .connections
-                                .get_stored_connection(&tenant, id)
-                                .await
-                                .unwrap()
-                                .unwrap();
-                            match keeper.refresh(stored, clock).await {
-                                Ok(connector::tokens::RefreshOutcome::Refreshed) => {
-                                    break "retried"
-                                }
-                                Ok(connector::tokens::RefreshOutcome::InProgress) => {
-                                    clock += chrono::Duration::seconds(31);
-                                }
-                                other => panic!("{case}: {other:?}"),
-                            }
+    for (case, fault) in each_call_failing_once(&clean) {
+        stack.aws_faults().inject(fault.clone());
+        let first = refresh().await;
+        stack.aws_faults().clear();
+        // A failed refresh may leave its lease (30 s) behind; a later one gets past it.
+        let outcome = match first {
+            Ok(connector::tokens::RefreshOutcome::Refreshed) => "refreshed",
+            _ => {
+                let mut clock = Utc::now();
+                loop {
+                    let stored = keeper
+                        .connections
+                        .get_stored_connection(&tenant, id)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    match keeper.refresh(stored, clock).await {
+                        Ok(connector::tokens::RefreshOutcome::Refreshed) => break "retried",
+                        Ok(connector::tokens::RefreshOutcome::InProgress) => {
+                            clock += chrono::Duration::seconds(31);
                         }
+                        other => panic!("{case}: {other:?}"),
                     }
-                };
-                // What is stored opens and LinkedIn takes it.
-                let (_, tokens) = keeper.open(&tenant, id).await.unwrap();
-                keeper
-                    .linkedin
-                    .userinfo(&tokens.access_token)
-                    .await
-                    .unwrap_or_else(|e| panic!("{case} ({outcome}): stored token refused: {e}"));
-                let c = &connections(&stack, "acme").await[0];
-                assert_eq!(c["status"], "healthy", "{case}");
+                }
             }
-        }
+        };
+        // What is stored opens and LinkedIn takes it.
+        let (_, tokens) = keeper.open(&tenant, id).await.unwrap();
+        keeper
+            .linkedin
+            .userinfo(&tokens.access_token)
+            .await
+            .unwrap_or_else(|e| panic!("{case} ({outcome}): stored token refused: {e}"));
+        let c = &connections(&stack, "acme").await[0];
+        assert_eq!(c["status"], "healthy", "{case}");
     }
 }
 
@@ -230,56 +225,45 @@ async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_conn
     })
     .await;
     let mut cases = 0;
-    for (op, count) in &clean {
-        let (service, operation) = op.split_once('.').unwrap();
-        for nth in 0..*count as u32 {
-            for kind in KINDS {
-                let case = format!("{op} call {nth} {}", kind.name());
-                let location = start().await;
-                stack.aws_faults().inject(
-                    AwsFault::new(service, kind)
-                        .operation(operation)
-                        .after(nth)
-                        .times(1),
-                );
-                let response = callback(location).await;
-                stack.aws_faults().clear();
-                cases += 1;
-                let status = response.status().as_u16();
-                let target = response
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                assert!(
-                    matches!(status, 302 | 400 | 500 | 503),
-                    "{case}: answered {status}"
-                );
-                if !(status == 302 && target.contains("connection_id=")) {
-                    // The member tries again, and it works.
-                    connect(&stack, "acme", None).await;
-                }
-                // One connection for the member, and what it holds works at LinkedIn.
-                assert_eq!(
-                    entities(&stack, "connection").await.len(),
-                    1,
-                    "{case}: one connection"
-                );
-                let c = &connections(&stack, "acme").await[0];
-                assert_eq!(c["status"], "healthy", "{case}: {c}");
-                let id = ConnectionId::parse(c["id"].as_str().unwrap()).unwrap();
-                let tenant = TenantId::parse("acme").unwrap();
-                let (_, tokens) = stack.refresher.keeper.open(&tenant, id).await.unwrap();
-                stack
-                    .refresher
-                    .keeper
-                    .linkedin
-                    .userinfo(&tokens.access_token)
-                    .await
-                    .unwrap_or_else(|e| panic!("{case}: stored token refused: {e}"));
-            }
+    for (case, fault) in each_call_failing_once(&clean) {
+        let location = start().await;
+        stack.aws_faults().inject(fault.clone());
+        let response = callback(location).await;
+        stack.aws_faults().clear();
+        cases += 1;
+        let status = response.status().as_u16();
+        let target = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            matches!(status, 302 | 400 | 500 | 503),
+            "{case}: answered {status}"
+        );
+        if !(status == 302 && target.contains("connection_id=")) {
+            // The member tries again, and it works.
+            connect(&stack, "acme", None).await;
         }
+        // One connection for the member, and what it holds works at LinkedIn.
+        assert_eq!(
+            entities(&stack, "connection").await.len(),
+            1,
+            "{case}: one connection"
+        );
+        let c = &connections(&stack, "acme").await[0];
+        assert_eq!(c["status"], "healthy", "{case}: {c}");
+        let id = ConnectionId::parse(c["id"].as_str().unwrap()).unwrap();
+        let tenant = TenantId::parse("acme").unwrap();
+        let (_, tokens) = stack.refresher.keeper.open(&tenant, id).await.unwrap();
+        stack
+            .refresher
+            .keeper
+            .linkedin
+            .userinfo(&tokens.access_token)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: stored token refused: {e}"));
     }
     assert!(cases >= 10, "{cases} cases from {clean:?}");
 }

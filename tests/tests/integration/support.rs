@@ -92,23 +92,7 @@ pub async fn connections(stack: &LocalStack, tenant: &str) -> Vec<Value> {
 
 /// Every item in the stack's table.
 pub async fn scan(stack: &LocalStack) -> Vec<Item> {
-    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(&stack.config.table_name)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
+    stack.scan_table().await.unwrap()
 }
 
 /// Items of one entity type (`connection`, `member`, `oauth_state`).
