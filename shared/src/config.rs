@@ -291,6 +291,13 @@ pub fn parse_scopes(raw: &str) -> Vec<String> {
     scopes
 }
 
+/// The AWS SDK's configuration, read once per cold start beside [`Config::from_env`].
+/// `AWS_ENDPOINT_URL` and `AWS_REGION` are honoured by the SDK itself, which is how the local
+/// stack points everything at moto.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

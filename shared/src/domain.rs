@@ -122,31 +122,38 @@ pub struct MemberIdentity {
     pub picture: Option<String>,
 }
 
-/// A connected LinkedIn account as the product shows it (tokens live in the token vault and
-/// never appear here).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A connected LinkedIn account as recorded (tokens live in the token vault and never appear
+/// here; the API shows its own view of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
+    #[serde(rename = "connection_id")]
     pub id: ConnectionId,
-    #[serde(skip)]
     pub tenant_id: TenantId,
+    #[serde(skip, default = "linkedin")]
     pub platform: &'static str,
     pub member_urn: MemberUrn,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
     pub status: ConnectionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub scopes: Vec<String>,
     pub access_token_expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     /// When the member first granted access; LinkedIn's refresh token lives 365 days from here.
     pub authorized_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_health_check_at: Option<DateTime<Utc>>,
     /// Why the last health check could not confirm the connection, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_health_error: Option<String>,
     /// When the health check is next due; none for revoked connections (they leave the
     /// health index).
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_health_check_at: Option<DateTime<Utc>>,
     pub organizations: Vec<Organization>,
     pub created_at: DateTime<Utc>,
@@ -157,24 +164,146 @@ pub struct Connection {
     /// a 401 is a reason to wait, not to refresh.
     pub token_issued_at: DateTime<Utc>,
     /// While a refresh is under way: until when its caller owns it (single flight).
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<DateTime<Utc>>,
-    #[serde(skip)]
     pub version: u64,
 }
 
+fn linkedin() -> &'static str {
+    PLATFORM
+}
+
+/// What a finished authorization brings: who the member is, what they granted and until when.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub identity: MemberIdentity,
+    pub scopes: Vec<String>,
+    pub organizations: Vec<Organization>,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// How long one refresh may hold a connection (single flight).
+pub const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// A connection's life. Each change is a new version, written by the store's one
+/// read-modify-conditional-write helper (`ConnectionStore::update`); no handler edits fields.
 impl Connection {
-    /// Disconnected: out of the health index, no refresh under way, with why.
-    pub fn revoked(&self, reason: &str, now: DateTime<Utc>) -> Self {
+    fn next(&self, now: DateTime<Utc>) -> Self {
         Self {
-            status: ConnectionStatus::Revoked,
-            reason: Some(reason.to_owned()),
-            refresh_lease_until: None,
-            next_health_check_at: None,
             updated_at: now,
             version: self.version + 1,
             ..self.clone()
         }
+    }
+
+    /// A member connected: a new connection, or `existing` (the tenant's connection for the
+    /// same member, even a revoked one) connected again, keeping its id, first-connect date and
+    /// last health check, counting the connect.
+    pub fn connected(
+        tenant: &TenantId,
+        grant: &Grant,
+        existing: Option<&Connection>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: existing.map_or_else(ConnectionId::new, |c| c.id),
+            tenant_id: tenant.clone(),
+            platform: PLATFORM,
+            member_urn: grant.identity.member_urn.clone(),
+            name: grant.identity.name.clone(),
+            email: grant.identity.email.clone(),
+            picture: grant.identity.picture.clone(),
+            status: ConnectionStatus::Healthy,
+            reason: None,
+            scopes: grant.scopes.clone(),
+            access_token_expires_at: grant.access_token_expires_at,
+            refresh_token_expires_at: grant.refresh_token_expires_at,
+            authorized_at: now,
+            last_health_check_at: existing.and_then(|c| c.last_health_check_at),
+            last_health_error: None,
+            // Just verified by the connect itself.
+            next_health_check_at: Some(now + HEALTH_INTERVAL),
+            organizations: grant.organizations.clone(),
+            created_at: existing.map_or(now, |c| c.created_at),
+            updated_at: now,
+            connect_count: existing.map_or(1, |c| c.connect_count + 1),
+            token_issued_at: now,
+            refresh_lease_until: None,
+            version: existing.map_or(1, |c| c.version + 1),
+        }
+    }
+
+    /// Whether a refresh holds the connection right now.
+    pub fn refresh_under_way(&self, now: DateTime<Utc>) -> bool {
+        self.refresh_lease_until.is_some_and(|until| until > now)
+    }
+
+    /// Held by one refresh for [`REFRESH_LEASE`].
+    pub fn refresh_leased(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.refresh_lease_until = Some(now + REFRESH_LEASE);
+        next
+    }
+
+    /// A refresh that a later try may get past gave the connection back.
+    pub fn refresh_released(&self, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.refresh_lease_until = None;
+        next
+    }
+
+    /// New tokens, issued `now`, stored: healthy again.
+    pub fn refreshed(
+        &self,
+        access_token_expires_at: DateTime<Utc>,
+        refresh_token_expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut next = self.next(now);
+        next.refresh_lease_until = None;
+        next.access_token_expires_at = access_token_expires_at;
+        if refresh_token_expires_at.is_some() {
+            next.refresh_token_expires_at = refresh_token_expires_at;
+        }
+        next.token_issued_at = now;
+        next.status = ConnectionStatus::Healthy;
+        next.reason = None;
+        next
+    }
+
+    /// Something a person must act on, with a reason they can act on.
+    pub fn attention(&self, reason: &str, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.refresh_lease_until = None;
+        next.status = ConnectionStatus::Attention;
+        next.reason = Some(reason.to_owned());
+        next
+    }
+
+    /// A health check's result (`error` when it could not confirm the connection), and when
+    /// the next is due.
+    pub fn health_recorded(
+        &self,
+        error: Option<String>,
+        next_check_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut next = self.next(now);
+        next.last_health_check_at = Some(now);
+        next.last_health_error = error;
+        next.next_health_check_at = Some(next_check_at);
+        next
+    }
+
+    /// Disconnected: out of the health index, no refresh under way, with why.
+    pub fn revoked(&self, reason: &str, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.status = ConnectionStatus::Revoked;
+        next.reason = Some(reason.to_owned());
+        next.refresh_lease_until = None;
+        next.next_health_check_at = None;
+        next
     }
 }
 

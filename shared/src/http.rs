@@ -159,3 +159,12 @@ pub fn escape_html(text: &str) -> String {
         })
         .collect()
 }
+/// SHA-256 of `data` in lowercase hex: what is stored in place of a value that must not be
+/// (an OAuth state), or to compare requests by (an idempotent request's body).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

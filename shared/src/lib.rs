@@ -1,7 +1,6 @@
 //! The LinkedIn connector's library: the product's domain, its one LinkedIn client, the
 //! token vault, the store, configuration, telemetry and HTTP plumbing shared by the functions.
 
-pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod domain;

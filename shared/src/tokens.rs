@@ -6,60 +6,46 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ConnectionId, ConnectionStatus, TenantId};
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, TenantId};
 use crate::linkedin::{LinkedInClient, LinkedInError};
 use crate::schedules::JobScheduler;
-use crate::store::{ConnectionStore, StoreError, StoredConnection};
-use crate::vault::{KeyService, KmsKeys, TokenSet, TokenVault, VaultContext, VaultError};
+use crate::store::{Change, ConnectionStore, StoreError, StoredConnection, Updated};
+use crate::vault::{SealedTokens, TokenSet, TokenVault, VaultContext, VaultError};
 
 /// LinkedIn's new tokens can be refused for a few seconds; within this age a 401 is waited out.
 pub const PROPAGATION_WINDOW: Duration = Duration::from_secs(60);
-/// How long one refresh may hold a connection.
-pub const REFRESH_LEASE: Duration = Duration::from_secs(30);
 
-/// Marks a connection `revoked` with `reason`, in a write conditional on the version read; with
-/// `destroy`, its sealed tokens are destroyed in the same write (otherwise they stay sealed
-/// until LinkedIn confirms the revoke). `applies` guards each try (a reconnect meanwhile
-/// makes it moot); a lost race re-reads and tries again, at most 5 times. Returns the
-/// connection as written with the tokens it holds, or `None` when there is none or `applies`
-/// said no. Once a connection is revoked no refresh stores new tokens on it (a refresh that
-/// finishes later revokes what it obtained), so the tokens returned are its last.
+/// Marks a connection `revoked` with `reason`; with `destroy`, its sealed tokens are destroyed
+/// in the same write (otherwise they stay sealed until LinkedIn confirms the revoke).
+/// `applies` guards each try (a reconnect meanwhile makes it moot). Returns the connection as
+/// written with the tokens it holds, or `None` when there is none or `applies` said no. Once a
+/// connection is revoked no refresh stores new tokens on it (a refresh that finishes later
+/// revokes what it obtained), so the tokens returned are its last.
 pub async fn mark_revoked(
     connections: &ConnectionStore,
     tenant: &TenantId,
     id: ConnectionId,
     reason: &str,
     destroy: bool,
-    applies: impl Fn(&crate::domain::Connection) -> bool,
+    applies: impl Fn(&Connection) -> bool,
 ) -> Result<Option<StoredConnection>, StoreError> {
-    for _ in 0..5 {
-        let Some(stored) = connections.get_stored_connection(tenant, id).await? else {
-            return Ok(None);
-        };
-        if !applies(&stored.connection) {
-            return Ok(None);
-        }
-        let next = stored.connection.revoked(reason, Utc::now());
-        let tokens = if destroy {
-            crate::vault::SealedTokens::destroyed()
-        } else {
-            stored.tokens.clone()
-        };
-        match connections
-            .replace_connection(&next, &tokens, stored.connection.version)
-            .await
-        {
-            Ok(()) => {
-                return Ok(Some(StoredConnection {
-                    connection: next,
-                    tokens,
-                }))
+    let now = Utc::now();
+    let updated = connections
+        .update_revoked_too(tenant, id, |stored| {
+            if !applies(&stored.connection) {
+                return Change::Keep;
             }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict("connection kept changing".into()))
+            let next = stored.connection.revoked(reason, now);
+            match destroy {
+                true => Change::WithTokens(next, SealedTokens::destroyed()),
+                false => Change::To(next),
+            }
+        })
+        .await?;
+    Ok(match updated {
+        Updated::Written(stored) => Some(stored),
+        Updated::Kept(_) | Updated::Missing => None,
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -96,16 +82,16 @@ impl KeeperError {
     }
 }
 
-pub struct TokenKeeper<K = KmsKeys> {
+pub struct TokenKeeper {
     pub connections: ConnectionStore,
-    pub vault: TokenVault<K>,
+    pub vault: TokenVault,
     pub linkedin: LinkedInClient,
     pub propagation_window: Duration,
     /// Re-plans the refresh windows after every refresh (when configured).
     pub windows: Option<JobScheduler>,
 }
 
-impl TokenKeeper<KmsKeys> {
+impl TokenKeeper {
     /// The keeper every function that touches tokens uses: DynamoDB, KMS, LinkedIn, and the
     /// scheduler to re-plan refresh windows after each refresh.
     pub fn from_config(
@@ -118,7 +104,7 @@ impl TokenKeeper<KmsKeys> {
                 aws_sdk_dynamodb::Client::new(sdk),
                 config.table_name.clone(),
             ),
-            TokenVault::new(KmsKeys::new(
+            TokenVault::new(crate::vault::KmsKeys::new(
                 aws_sdk_kms::Client::new(sdk),
                 config.token_key_id.clone(),
             )),
@@ -129,14 +115,8 @@ impl TokenKeeper<KmsKeys> {
             config.require_schedules()?.clone(),
         )))
     }
-}
 
-impl<K: KeyService> TokenKeeper<K> {
-    pub fn new(
-        connections: ConnectionStore,
-        vault: TokenVault<K>,
-        linkedin: LinkedInClient,
-    ) -> Self {
+    pub fn new(connections: ConnectionStore, vault: TokenVault, linkedin: LinkedInClient) -> Self {
         Self {
             connections,
             vault,
@@ -160,14 +140,13 @@ impl<K: KeyService> TokenKeeper<K> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
-        let written = self
-            .update(tenant, id, None, |c| {
-                c.status = ConnectionStatus::Attention;
-                c.reason = Some(reason.to_owned());
-                c.updated_at = now;
+        let updated = self
+            .connections
+            .update(tenant, id, |stored| {
+                Change::To(stored.connection.attention(reason, now))
             })
             .await?;
-        if written.status == ConnectionStatus::Attention {
+        if let Updated::Written(_) = updated {
             tracing::warn!(connection_id = %id, reason, "connection needs attention");
         }
         Ok(())
@@ -221,37 +200,45 @@ impl<K: KeyService> TokenKeeper<K> {
         stored: StoredConnection,
         now: DateTime<Utc>,
     ) -> Result<RefreshOutcome, KeeperError> {
-        let current = &stored.connection;
-        if current.refresh_lease_until.is_some_and(|until| until > now) {
-            return Ok(RefreshOutcome::InProgress);
-        }
-        let mut leased = current.clone();
-        leased.version += 1;
-        leased.refresh_lease_until =
-            Some(now + chrono::Duration::from_std(REFRESH_LEASE).expect("bounded"));
-        match self
+        // Whoever writes the lease refreshes; anyone finding it taken, or the token already
+        // renewed since it was read, waits for that refresh instead.
+        let issued = stored.connection.token_issued_at;
+        let leased = self
             .connections
-            .replace_connection(&leased, &stored.tokens, current.version)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Ok(RefreshOutcome::InProgress),
-            Err(e) => return Err(e.into()),
-        }
-        let context = VaultContext::new(&current.tenant_id, current.id);
+            .update_known(stored.clone(), |s| {
+                let c = &s.connection;
+                if c.refresh_under_way(now) || c.token_issued_at != issued {
+                    Change::Keep
+                } else {
+                    Change::To(c.refresh_leased(now))
+                }
+            })
+            .await?;
+        let stored = match leased {
+            Updated::Written(stored) => stored,
+            Updated::Kept(s) if s.connection.status == ConnectionStatus::Revoked => {
+                return Ok(RefreshOutcome::NeedsReconnect(
+                    "the connection was disconnected".into(),
+                ))
+            }
+            Updated::Kept(_) => return Ok(RefreshOutcome::InProgress),
+            Updated::Missing => return Err(KeeperError::Missing),
+        };
+        let leased = &stored.connection;
+        let context = VaultContext::new(&leased.tenant_id, leased.id);
         let tokens = match self.vault.open(&context, &stored.tokens).await {
             Ok(t) => t,
             Err(e) => {
-                self.release(&leased, now).await;
+                self.release(leased, now).await;
                 return Err(e.into());
             }
         };
         let Some(refresh_token) = tokens.refresh_token else {
             let reason = format!(
                 "LinkedIn gave this app no refresh token; the member must reconnect before {}",
-                current.access_token_expires_at.format("%Y-%m-%d")
+                leased.access_token_expires_at.format("%Y-%m-%d")
             );
-            self.needs_reconnect(&leased, &reason, now).await?;
+            self.needs_reconnect(leased, &reason, now).await?;
             return Ok(RefreshOutcome::NeedsReconnect(reason));
         };
         match self.linkedin.refresh(&refresh_token).await {
@@ -268,30 +255,29 @@ impl<K: KeyService> TokenKeeper<K> {
                 // rotating refresh tokens the old one is already dead.
                 let access_token = renewed.access_token;
                 let next = self
-                    .update(&current.tenant_id, current.id, Some(&sealed), |c| {
-                        c.refresh_lease_until = None;
-                        c.access_token_expires_at = access_expires_at;
-                        if refresh_expires_at.is_some() {
-                            c.refresh_token_expires_at = refresh_expires_at;
-                        }
-                        c.token_issued_at = now;
-                        c.status = ConnectionStatus::Healthy;
-                        c.reason = None;
-                        c.updated_at = now;
+                    .connections
+                    .update_known(stored.clone(), |s| {
+                        let c = s
+                            .connection
+                            .refreshed(access_expires_at, refresh_expires_at, now);
+                        Change::WithTokens(c, sealed.clone())
                     })
-                    .await?;
+                    .await?
+                    .into_stored()
+                    .ok_or(KeeperError::Missing)?
+                    .connection;
                 if next.status == ConnectionStatus::Revoked {
                     // Disconnected while LinkedIn was refreshing: what it just issued must not
                     // stay alive anywhere (revoking the access token ends its refresh token).
-                    tracing::info!(connection_id = %current.id, "disconnected during a refresh; revoking the new tokens");
+                    tracing::info!(connection_id = %leased.id, "disconnected during a refresh; revoking the new tokens");
                     if let Err(e) = self.linkedin.revoke(&access_token).await {
-                        tracing::warn!(connection_id = %current.id, error = %e, "could not revoke the tokens a refresh obtained after a disconnect");
+                        tracing::warn!(connection_id = %leased.id, error = %e, "could not revoke the tokens a refresh obtained after a disconnect");
                     }
                     return Ok(RefreshOutcome::NeedsReconnect(
                         "the connection was disconnected".into(),
                     ));
                 }
-                tracing::info!(connection_id = %current.id, "access token refreshed");
+                tracing::info!(connection_id = %leased.id, "access token refreshed");
                 if let Some(windows) = &self.windows {
                     // New expiry, new windows; failing to plan them is logged, not fatal:
                     // the next refresh or health check plans them again.
@@ -311,12 +297,12 @@ impl<K: KeyService> TokenKeeper<K> {
             }
             Err(e) if e.is_invalid_grant() => {
                 let reason = "LinkedIn refused the refresh token (revoked or expired); the member must reconnect".to_owned();
-                tracing::warn!(connection_id = %current.id, error = %e, "refresh refused");
-                self.needs_reconnect(&leased, &reason, now).await?;
+                tracing::warn!(connection_id = %leased.id, error = %e, "refresh refused");
+                self.needs_reconnect(leased, &reason, now).await?;
                 Ok(RefreshOutcome::NeedsReconnect(reason))
             }
             Err(e) => {
-                self.release(&leased, now).await;
+                self.release(leased, now).await;
                 Err(e.into())
             }
         }
@@ -324,71 +310,29 @@ impl<K: KeyService> TokenKeeper<K> {
 
     async fn needs_reconnect(
         &self,
-        leased: &crate::domain::Connection,
+        leased: &Connection,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
-        self.update(&leased.tenant_id, leased.id, None, |c| {
-            c.refresh_lease_until = None;
-            c.status = ConnectionStatus::Attention;
-            c.reason = Some(reason.to_owned());
-            c.updated_at = now;
-        })
-        .await?;
+        self.connections
+            .update(&leased.tenant_id, leased.id, |s| {
+                Change::To(s.connection.attention(reason, now))
+            })
+            .await?;
         tracing::warn!(connection_id = %leased.id, reason, "connection needs attention");
         Ok(())
     }
 
     /// Gives the lease back after a failure that a later try may get past.
-    async fn release(&self, leased: &crate::domain::Connection, now: DateTime<Utc>) {
+    async fn release(&self, leased: &Connection, now: DateTime<Utc>) {
         let released = self
-            .update(&leased.tenant_id, leased.id, None, |c| {
-                c.refresh_lease_until = None;
-                c.updated_at = now;
+            .connections
+            .update(&leased.tenant_id, leased.id, |s| {
+                Change::To(s.connection.refresh_released(now))
             })
             .await;
         if let Err(e) = released {
             tracing::warn!(connection_id = %leased.id, error = %e, "could not release the refresh lease; it expires by itself");
         }
-    }
-
-    /// Applies `change` to the connection as it is now, with `tokens` if given (else the stored
-    /// ones), in a write conditional on the version just read; a lost race re-reads and
-    /// re-applies. Returns the connection as written.
-    async fn update(
-        &self,
-        tenant: &TenantId,
-        id: ConnectionId,
-        tokens: Option<&crate::vault::SealedTokens>,
-        change: impl Fn(&mut crate::domain::Connection),
-    ) -> Result<crate::domain::Connection, KeeperError> {
-        for _ in 0..5 {
-            let stored = self
-                .connections
-                .get_stored_connection(tenant, id)
-                .await?
-                .ok_or(KeeperError::Missing)?;
-            if stored.connection.status == ConnectionStatus::Revoked {
-                // Disconnected meanwhile: its tokens stay destroyed.
-                return Ok(stored.connection);
-            }
-            let mut next = stored.connection.clone();
-            change(&mut next);
-            next.version = stored.connection.version + 1;
-            match self
-                .connections
-                .replace_connection(
-                    &next,
-                    tokens.unwrap_or(&stored.tokens),
-                    stored.connection.version,
-                )
-                .await
-            {
-                Ok(()) => return Ok(next),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict("connection kept changing".into()).into())
     }
 }

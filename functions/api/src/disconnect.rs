@@ -18,6 +18,7 @@ use connector::vault::VaultContext;
 use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
+use crate::views::ConnectionView;
 use crate::{store_error, ApiService};
 
 pub async fn disconnect(
@@ -34,7 +35,7 @@ pub async fn disconnect(
         .map_err(store_error("reading the connection"))?
         .ok_or(ApiError::NotFound("connection"))?;
     if stored.connection.status == ConnectionStatus::Revoked {
-        return Ok(http::json(200, &stored.connection));
+        return Ok(http::json(200, &ConnectionView::from(&stored.connection)));
     }
 
     // The connection is revoked here first, its tokens still sealed: from then on no refresh
@@ -57,7 +58,7 @@ pub async fn disconnect(
     .map_err(store_error("marking the connection revoked"))?;
     let Some(marked) = marked else {
         // Disconnected meanwhile by another request.
-        return Ok(http::json(200, &stored.connection));
+        return Ok(http::json(200, &ConnectionView::from(&stored.connection)));
     };
     // A window left behind is harmless: a refresh of a revoked connection stores nothing and
     // revokes what it obtained.
@@ -147,5 +148,5 @@ pub async fn disconnect(
         }
     }
     info!(connection_id = %id, cancelled, tokens_destroyed = destroy, "connection disconnected");
-    Ok(http::json(200, &revoked))
+    Ok(http::json(200, &ConnectionView::from(&revoked)))
 }

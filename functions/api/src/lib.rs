@@ -2,10 +2,14 @@
 
 mod disconnect;
 mod posts;
+mod requests;
+mod views;
+
+pub use views::{ConnectionView, PostView};
 
 use anyhow::Context as _;
 use connector::config::Config;
-use connector::domain::{Connection, ConnectionId};
+use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::queue::PublishQueue;
 use connector::store::{ConnectionStore, PostStore, StoreError};
@@ -114,8 +118,8 @@ fn only(request: &Request, method: &str) -> Result<(), ApiError> {
 }
 
 #[derive(Serialize)]
-struct ConnectionPage {
-    connections: Vec<Connection>,
+struct ConnectionPage<'a> {
+    connections: Vec<ConnectionView<'a>>,
     next_cursor: Option<String>,
 }
 
@@ -140,7 +144,7 @@ async fn list_connections(
     Ok(http::json(
         200,
         &ConnectionPage {
-            connections,
+            connections: connections.iter().map(ConnectionView::from).collect(),
             next_cursor,
         },
     ))
@@ -160,7 +164,7 @@ async fn get_connection(
         .await
         .map_err(store_error("reading a connection"))?
         .ok_or(ApiError::NotFound("connection"))?;
-    Ok(http::json(200, &connection))
+    Ok(http::json(200, &ConnectionView::from(&connection)))
 }
 
 /// `?limit=`: 1 to 100, 50 by default.

@@ -3,35 +3,25 @@
 use chrono::Utc;
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
-use connector::posts::{
-    DeleteDecision, Job, JobAction, Post, PostId, PostMove, PostRequest, PostStatus,
-};
+use connector::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostStatus};
 use connector::store::{Recorded, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::requests::{IdempotencyKey, PostMove, PostRequest};
+use crate::views::{PostAccepted, PostView};
 use crate::{page_limit, store_error, ApiService};
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-/// `Idempotency-Key`: printable, at most 255 characters.
-fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
-    let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .map(|k| Some(k.to_owned()))
-        .ok_or_else(|| {
-            ApiError::validation(
-                "Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 printable characters",
-            )
-        })
+fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    request
+        .headers()
+        .get(IDEMPOTENCY_HEADER)
+        .map(|value| IdempotencyKey::parse(value.as_bytes()))
+        .transpose()
+        .map_err(|i| ApiError::validation(i.field, i.message))
 }
 
 /// The same request twice hashes the same, whatever its key order or spacing.
@@ -39,10 +29,7 @@ fn request_hash(request: &Request) -> String {
     let canonical = serde_json::from_slice::<serde_json::Value>(request.body().as_ref())
         .map(|v| v.to_string())
         .unwrap_or_default();
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    http::sha256_hex(canonical.as_bytes())
 }
 
 pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
@@ -66,17 +53,14 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
     let hash = request_hash(request);
     let recorded = service
         .posts
-        .record(&post, key.as_deref().map(|k| (k, hash.as_str())))
+        .record(&post, key.as_ref().map(|k| (k.as_str(), hash.as_str())))
         .await
         .map_err(store_error("recording the post"))?;
     match recorded {
         Recorded::Created => {}
         Recorded::Replayed(existing) => {
             info!(post_id = %existing.id, "idempotent replay");
-            return Ok(http::json(
-                202,
-                &json!({ "id": existing.id, "status": existing.status, "scheduled_at": existing.scheduled_at }),
-            ));
+            return Ok(http::json(202, &PostAccepted::from(&*existing)));
         }
         Recorded::KeyReused => {
             return Err(ApiError::Conflict(
@@ -101,7 +85,11 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
             .map_err(|e| anyhow::Error::new(e).context("enqueueing the post")),
     };
     if let Err(e) = handed_over {
-        if let Err(undo) = service.posts.withdraw(&post, key.as_deref()).await {
+        if let Err(undo) = service
+            .posts
+            .withdraw(&post, key.as_ref().map(IdempotencyKey::as_str))
+            .await
+        {
             tracing::error!(post_id = %post.id, error = %undo, "could not withdraw a post that was never handed over; the reconciler will find it if it was scheduled");
         }
         return Err(ApiError::Unavailable(e));
@@ -114,10 +102,7 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         status = post.status.as_str(),
         "post accepted"
     );
-    Ok(http::json(
-        202,
-        &json!({ "id": post.id, "status": post.status, "scheduled_at": post.scheduled_at }),
-    ))
+    Ok(http::json(202, &PostAccepted::from(&post)))
 }
 
 /// `PATCH /v1/posts/{id}` with `{scheduled_at}`: moves a scheduled post. The record moves
@@ -154,7 +139,7 @@ pub async fn reschedule(
         if let Ok(Some(fires_for)) = service.scheduler.post_schedule_time(id).await {
             if fires_for == at {
                 info!(post_id = %id, scheduled_at = %at, error = %e, "post moved (the schedule's answer was lost, but it moved)");
-                return Ok(http::json(200, &moved));
+                return Ok(http::json(200, &PostView::from(&moved)));
             }
         }
         let back = moved.moved_back(&post, Utc::now());
@@ -166,7 +151,7 @@ pub async fn reschedule(
         ));
     }
     info!(post_id = %id, scheduled_at = %at, "post moved");
-    Ok(http::json(200, &moved))
+    Ok(http::json(200, &PostView::from(&moved)))
 }
 
 /// A lost race on a post's version is the caller's to retry; the rest is a store failure.
@@ -195,7 +180,7 @@ pub async fn get(
         .await
         .map_err(store_error("reading a post"))?
         .ok_or(ApiError::NotFound("post"))?;
-    Ok(http::json(200, &post))
+    Ok(http::json(200, &PostView::from(&post)))
 }
 
 pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
@@ -212,7 +197,7 @@ pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Bo
     let status = params
         .first("status")
         .map(|raw| {
-            PostStatus::parse(raw).ok_or_else(|| {
+            raw.parse::<PostStatus>().map_err(|_| {
                 ApiError::validation(
                     "status",
                     "status must be scheduled, queued, publishing, published, failed, cancelled or deleted",
@@ -234,7 +219,10 @@ pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Bo
         })?;
     Ok(http::json(
         200,
-        &json!({ "posts": posts, "next_cursor": next_cursor }),
+        &json!({
+            "posts": posts.iter().map(PostView::from).collect::<Vec<_>>(),
+            "next_cursor": next_cursor,
+        }),
     ))
 }
 
@@ -265,7 +253,7 @@ pub async fn delete(
                 }
             }
             info!(post_id = %id, "post cancelled");
-            Ok(http::json(200, &next))
+            Ok(http::json(200, &PostView::from(&next)))
         }
         DeleteDecision::DeleteAtLinkedIn(next) => {
             service.posts.replace(&next).await.map_err(conflict)?;
@@ -287,7 +275,7 @@ pub async fn delete(
                 ));
             }
             info!(post_id = %id, "delete at LinkedIn queued");
-            Ok(http::json(202, &next))
+            Ok(http::json(202, &PostView::from(&next)))
         }
         DeleteDecision::ResolveThenDelete(next) => {
             // The last attempt may have reached LinkedIn: the cancel is recorded, and the
@@ -295,9 +283,9 @@ pub async fn delete(
             // live ends cancelled.
             service.posts.replace(&next).await.map_err(conflict)?;
             info!(post_id = %id, "cancel recorded; the post's outcome is being resolved");
-            Ok(http::json(202, &next))
+            Ok(http::json(202, &PostView::from(&next)))
         }
-        DeleteDecision::Unchanged => Ok(http::json(200, &post)),
+        DeleteDecision::Unchanged => Ok(http::json(200, &PostView::from(&post))),
         DeleteDecision::Refuse(reason) => Err(ApiError::Conflict(reason.into())),
     }
 }

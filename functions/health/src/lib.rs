@@ -15,10 +15,9 @@ use connector::deadline::Deadline;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
 use connector::queue::{PublishQueue, RevokeJob, REVOKE_BOUND};
-use connector::store::{StoreError, StoredConnection, HEALTH_SHARDS};
+use connector::store::{Change, StoredConnection, HEALTH_SHARDS};
 use connector::tokens::mark_revoked;
 use connector::tokens::{RefreshOutcome, TokenKeeper};
-use connector::vault::KmsKeys;
 use connector::vault::VaultContext;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -60,7 +59,7 @@ pub enum HealthTask {
 }
 
 pub struct Health {
-    pub keeper: TokenKeeper<KmsKeys>,
+    pub keeper: TokenKeeper,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     /// The same queue, for single delayed messages (the revoke job's next try).
@@ -426,34 +425,20 @@ async fn record(
     known: Option<StoredConnection>,
 ) -> anyhow::Result<()> {
     let store = &health.keeper.connections;
-    let mut known = known;
-    for _ in 0..3 {
-        // The row the check read is tried first; a lost race re-reads.
-        let stored = match known.take() {
-            Some(stored) => stored,
-            None => match store.get_stored_connection(tenant, id).await? {
-                Some(stored) => stored,
-                None => return Ok(()),
-            },
-        };
-        let mut next = stored.connection.clone();
-        if next.status == ConnectionStatus::Revoked {
-            return Ok(());
-        }
-        next.version += 1;
-        next.last_health_check_at = Some(Utc::now());
-        next.last_health_error = error.clone();
-        next.next_health_check_at = Some(as_of.max(Utc::now()) + next_in);
-        match store
-            .replace_connection(&next, &stored.tokens, stored.connection.version)
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    anyhow::bail!("connection {id} kept changing while its health was recorded")
+    let record = |s: &StoredConnection| {
+        let now = Utc::now();
+        Change::To(
+            s.connection
+                .health_recorded(error.clone(), as_of.max(now) + next_in, now),
+        )
+    };
+    // The row the check read is tried first; a lost race re-reads. A revoked connection is
+    // left alone (it has left the health index).
+    match known {
+        Some(stored) => store.update_known(stored, record).await?,
+        None => store.update(tenant, id, record).await?,
+    };
+    Ok(())
 }
 
 #[cfg(test)]

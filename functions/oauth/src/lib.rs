@@ -8,18 +8,16 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::{
-    Connection, ConnectionId, ConnectionStatus, MemberIdentity, Organization, PendingAuthorization,
-    TenantId, PLATFORM,
+    Connection, ConnectionId, Grant, MemberIdentity, Organization, PendingAuthorization, TenantId,
 };
 use connector::http::{self, ApiError};
 use connector::linkedin::{LinkedInClient, LinkedInError, PropagationPatience, TokenGrant};
-use connector::store::{ConnectionStore, StoreError};
+use connector::store::{Change, ConnectionStore, StoreError, Updated};
 use connector::vault::{KmsKeys, TokenSet, TokenVault, VaultContext};
 use lambda_http::{Body, Request, RequestExt, Response};
 use rand::RngCore;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tracing::{info, warn, Instrument};
 use url::Url;
 
@@ -159,10 +157,7 @@ fn new_state() -> String {
 
 /// Only the hash is stored, so a copy of the table yields no usable state.
 pub fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    http::sha256_hex(state.as_bytes())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -417,81 +412,67 @@ async fn save_connection(
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
     };
-    for attempt in 1..=6u32 {
-        let now = Utc::now();
-        let existing = match service
+    let grant = Grant {
+        identity,
+        scopes,
+        organizations,
+        access_token_expires_at: grant.access_token_expires_at,
+        refresh_token_expires_at: grant.refresh_token_expires_at,
+    };
+    let member = &grant.identity.member_urn;
+    // At most twice: a first connect that loses the race for the member item to a concurrent
+    // callback finds that callback's connection the second time and updates it.
+    for _ in 0..2 {
+        let existing = service
             .store
-            .connection_id_for_member(tenant, &identity.member_urn)
+            .connection_id_for_member(tenant, member)
             .await
-            .context("looking up the member's connection")?
-        {
-            Some(id) => Some(
-                service
-                    .store
-                    .get_stored_connection(tenant, id)
-                    .await
-                    .context("reading the member's connection")?
-                    .with_context(|| format!("member item points at missing connection {id}"))?
-                    .connection,
-            ),
-            None => None,
+            .context("looking up the member's connection")?;
+        let Some(id) = existing else {
+            let connection = Connection::connected(tenant, &grant, None, Utc::now());
+            let sealed = seal(service, tenant, connection.id, &tokens).await?;
+            match service.store.create_connection(&connection, &sealed).await {
+                Ok(()) => return Ok(connection),
+                Err(StoreError::Conflict(detail)) => {
+                    info!(
+                        detail,
+                        "the member was connected concurrently; updating that connection"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("creating the connection")),
+            }
         };
-        let connection = Connection {
-            id: existing.as_ref().map_or_else(ConnectionId::new, |c| c.id),
-            tenant_id: tenant.clone(),
-            platform: PLATFORM,
-            member_urn: identity.member_urn.clone(),
-            name: identity.name.clone(),
-            email: identity.email.clone(),
-            picture: identity.picture.clone(),
-            status: ConnectionStatus::Healthy,
-            reason: None,
-            scopes: scopes.clone(),
-            access_token_expires_at: grant.access_token_expires_at,
-            refresh_token_expires_at: grant.refresh_token_expires_at,
-            authorized_at: now,
-            last_health_check_at: existing.as_ref().and_then(|c| c.last_health_check_at),
-            last_health_error: None,
-            // Just verified by the connect itself.
-            next_health_check_at: Some(now + connector::domain::HEALTH_INTERVAL),
-            organizations: organizations.clone(),
-            created_at: existing.as_ref().map_or(now, |c| c.created_at),
-            updated_at: now,
-            connect_count: existing.as_ref().map_or(1, |c| c.connect_count + 1),
-            token_issued_at: now,
-            refresh_lease_until: None,
-            version: existing.as_ref().map_or(1, |c| c.version + 1),
-        };
-        let sealed = service
-            .vault
-            .seal(&VaultContext::new(tenant, connection.id), &tokens)
+        // The tokens are sealed for the connection's id, which a reconnect keeps.
+        let sealed = seal(service, tenant, id, &tokens).await?;
+        let updated = service
+            .store
+            .update_revoked_too(tenant, id, |stored| {
+                let again =
+                    Connection::connected(tenant, &grant, Some(&stored.connection), Utc::now());
+                Change::WithTokens(again, sealed.clone())
+            })
             .await
-            .context("sealing the connection's tokens")?;
-        let written = match &existing {
-            None => service.store.create_connection(&connection, &sealed).await,
-            Some(old) => {
-                service
-                    .store
-                    .replace_connection(&connection, &sealed, old.version)
-                    .await
-            }
+            .context("updating the member's connection")?;
+        return match updated {
+            Updated::Written(stored) => Ok(stored.connection),
+            _ => anyhow::bail!("member item points at missing connection {id}"),
         };
-        match written {
-            Ok(()) => return Ok(connection),
-            Err(StoreError::Conflict(detail)) => {
-                info!(detail, "connection changed concurrently; re-reading");
-                continue;
-            }
-            Err(e) if e.is_retryable() => {
-                // The member is waiting on this page: a brief retry beats an error page.
-                warn!(error = %e, "store briefly unavailable; retrying");
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                continue;
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context("writing the connection")),
-        }
     }
-    anyhow::bail!("could not store the connection after 6 attempts (concurrent changes or the store unavailable)")
+    anyhow::bail!("the member's connection kept changing while it was stored")
+}
+
+async fn seal(
+    service: &OAuthService,
+    tenant: &TenantId,
+    id: ConnectionId,
+    tokens: &TokenSet,
+) -> anyhow::Result<connector::vault::SealedTokens> {
+    service
+        .vault
+        .seal(&VaultContext::new(tenant, id), tokens)
+        .await
+        .context("sealing the connection's tokens")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use lambda_http::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     connector::telemetry::init();
     let config = connector::config::Config::from_env()?;
-    let sdk = connector::aws::sdk_config().await;
+    let sdk = connector::config::aws_sdk_config().await;
     let service = oauth_function::OAuthService::from_config(&config, &sdk)?;
     let service = &service;
     run(service_fn(move |request| async move {

@@ -22,7 +22,6 @@ use connector::queue::{PublishQueue, MAX_VISIBILITY};
 use connector::schedules::JobScheduler;
 use connector::store::PostStore;
 use connector::tokens::TokenKeeper;
-use connector::vault::KmsKeys;
 use tracing::{error, info, warn, Instrument};
 
 /// How long one attempt owns a post: longer than the function's timeout (60 s in the template).
@@ -30,7 +29,7 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(90);
 
 pub struct Publisher {
     pub posts: PostStore,
-    pub keeper: TokenKeeper<KmsKeys>,
+    pub keeper: TokenKeeper,
     pub queue: PublishQueue,
     /// For waits longer than SQS's visibility allows.
     pub scheduler: JobScheduler,
@@ -69,9 +68,9 @@ impl Publisher {
     }
 }
 
-/// What became of one message.
+/// What becomes of one message.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub(crate) enum Disposition {
     /// Finished (published, failed for good, or nothing to do): delete the message.
     Done,
     /// Try again after this long: the message is redelivered then.
@@ -85,7 +84,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Delivery<'a> {
     pub job: &'a Job,
     pub message: &'a SqsMessage,
-    pub receive_count: u32,
     pub deadline: Deadline,
 }
 
@@ -139,7 +137,6 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
     let delivery = Delivery {
         job: &job,
         message,
-        receive_count,
         deadline,
     };
     async {
@@ -148,8 +145,8 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
             JobAction::Delete => delete::delete_job(&delivery, publisher).await,
         };
         match outcome {
-            Outcome::Done => true,
-            Outcome::RetryAfter(delay) if delay > MAX_VISIBILITY => {
+            Disposition::Done => true,
+            Disposition::RetryAfter(delay) if delay > MAX_VISIBILITY => {
                 // Longer than a message can stay invisible (LinkedIn's daily reset): a one-time
                 // schedule puts the job back on the queue then, and this message is done.
                 let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
@@ -167,7 +164,7 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
                     }
                 }
             }
-            Outcome::RetryAfter(delay) => {
+            Disposition::RetryAfter(delay) => {
                 let receipt = message.receipt_handle.as_deref().unwrap_or_default();
                 info!(delay_ms = delay.as_millis() as u64, "retry scheduled");
                 if let Err(e) = publisher.queue.redeliver_after(receipt, delay).await {
@@ -175,7 +172,7 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
                 }
                 false
             }
-            Outcome::Crashed(e) => {
+            Disposition::Crashed(e) => {
                 error!(error = format!("{e:#}"), "job crashed; SQS will redeliver it");
                 false
             }

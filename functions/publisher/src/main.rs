@@ -7,7 +7,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     connector::telemetry::init();
     let config = connector::config::Config::from_env()?;
-    let sdk = connector::aws::sdk_config().await;
+    let sdk = connector::config::aws_sdk_config().await;
     let publisher = publisher_function::Publisher::from_config(&config, &sdk)?;
     let publisher = &publisher;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

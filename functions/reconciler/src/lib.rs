@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::TenantId;
-use connector::posts::{Post, PostError, PostId, PostStatus, MAX_RESCUES};
+use connector::posts::{FailureCode, JobAction, Post, PostError, PostId, PostStatus, MAX_RESCUES};
 use connector::queue::PublishQueue;
 use connector::store::{DlqRecord, PostStore, StoreError, SCHEDULED_SHARDS};
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ async fn rescue(
         );
         let failed = post.failed(
             PostError {
-                code: "STRANDED".into(),
+                code: FailureCode::Stranded,
                 message: reason.clone(),
             },
             now,
@@ -243,8 +243,8 @@ fn stranded_record(post: &Post, reason: &str) -> DlqRecord {
     DlqRecord::for_post(
         post,
         format!("stranded-{}", post.id),
-        "publish",
-        ("STRANDED", reason),
+        JobAction::Publish,
+        (FailureCode::Stranded, reason),
         "stranded in queued or publishing too many times",
     )
 }

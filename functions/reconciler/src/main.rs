@@ -7,7 +7,7 @@ use reconciler_function::{ReconcileRequest, Reconciler};
 async fn main() -> Result<(), Error> {
     connector::telemetry::init();
     let config = connector::config::Config::from_env()?;
-    let sdk = connector::aws::sdk_config().await;
+    let sdk = connector::config::aws_sdk_config().await;
     let reconciler = Reconciler::from_config(&config, &sdk)?;
     let reconciler = &reconciler;
     run(service_fn(

@@ -7,7 +7,6 @@ use connector::config::Config;
 use connector::domain::ConnectionStatus;
 use connector::schedules::RefreshRequest;
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
-use connector::vault::KmsKeys;
 use serde::Serialize;
 use tracing::{info, Instrument};
 
@@ -18,7 +17,7 @@ const REFRESH_TOKEN_NOTICE: chrono::Duration = chrono::Duration::days(7);
 const EARLY: chrono::Duration = chrono::Duration::minutes(5);
 
 pub struct Refresher {
-    pub keeper: TokenKeeper<KmsKeys>,
+    pub keeper: TokenKeeper,
 }
 
 impl Refresher {

@@ -63,6 +63,13 @@ pub enum LinkedInError {
         existing_urn: String,
         request_id: Option<String>,
     },
+    /// 400 MEDIA_ASSET_WAITING_UPLOAD: a post made before its image, video or document was
+    /// AVAILABLE. Not the post's fault: wait for the media, then post again.
+    #[error("LinkedIn has not finished processing the post's media (400 MEDIA_ASSET_WAITING_UPLOAD): {message}")]
+    MediaNotReady {
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("LinkedIn no longer serves API version {version} (426 NONEXISTENT_VERSION): set LINKEDIN_API_VERSION to an active YYYYMM version")]
     VersionRetired {
         version: String,
@@ -103,7 +110,9 @@ impl LinkedInError {
             Self::Unavailable { retry_after, .. } => RetryClass::RetryLater {
                 after: *retry_after,
             },
-            Self::Transport { .. } => RetryClass::RetryLater { after: None },
+            Self::Transport { .. } | Self::MediaNotReady { .. } => {
+                RetryClass::RetryLater { after: None }
+            }
             Self::OAuth { status, .. } if *status >= 500 => RetryClass::RetryLater { after: None },
             Self::Unexpected { status, .. } if *status >= 500 => {
                 RetryClass::RetryLater { after: None }
@@ -124,6 +133,7 @@ impl LinkedInError {
             | Self::Unavailable { request_id, .. }
             | Self::Rejected { request_id, .. }
             | Self::DuplicatePost { request_id, .. }
+            | Self::MediaNotReady { request_id, .. }
             | Self::VersionRetired { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
@@ -214,6 +224,12 @@ pub(crate) fn classify_api_failure(
             retry_after,
             request_id,
         },
+        400 if parsed.code.as_deref() == Some("MEDIA_ASSET_WAITING_UPLOAD") => {
+            LinkedInError::MediaNotReady {
+                message,
+                request_id,
+            }
+        }
         426 => LinkedInError::VersionRetired {
             version: version_named_in(&message).unwrap_or_else(|| "(unknown)".into()),
             request_id,

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 use url::Url;
 
-use error::{classify_api_failure, classify_oauth_failure, parse_retry_after};
+pub(crate) use error::classify_api_failure;
+use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
@@ -59,20 +60,6 @@ struct TokenResponse {
     refresh_token: Option<SecretString>,
     #[serde(default)]
     refresh_token_expires_in: Option<i64>,
-}
-
-/// LinkedIn's answer to token introspection.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Introspection {
-    pub active: bool,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub scope: Option<String>,
-    #[serde(default)]
-    pub expires_at: Option<i64>,
-    #[serde(default)]
-    pub authorized_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -207,22 +194,6 @@ impl LinkedInClient {
         }
         let status = response.status().as_u16();
         Err(classify_oauth_failure(status, &body_text(response).await?))
-    }
-
-    #[tracing::instrument(name = "linkedin.introspect", skip_all)]
-    pub async fn introspect(&self, token: &SecretString) -> Result<Introspection, LinkedInError> {
-        let response = self
-            .send(
-                self.http
-                    .post(self.auth_url("/oauth/v2/introspectToken"))
-                    .form(&self.token_form(token)),
-            )
-            .await?;
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            return Err(classify_oauth_failure(status, &body_text(response).await?));
-        }
-        decode(status, response).await
     }
 
     /// Identity from OpenID's /v2/userinfo; /v2/me for apps that have the profile products but

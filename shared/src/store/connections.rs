@@ -17,14 +17,47 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization, PendingAuthorization,
-    TenantId, PLATFORM,
+    Connection, ConnectionId, ConnectionStatus, MemberUrn, PendingAuthorization, TenantId,
 };
 use crate::vault::SealedTokens;
 
-use super::{classify, from_item, page, tenant_pk, tenant_query, to_item, Item, StoreError};
+use super::{classify, from_item, page, tenant_pk, tenant_query, to_item, Item, Keyed, StoreError};
 #[cfg(test)]
 use super::{decode_cursor, encode_cursor};
+
+/// Tries of [`ConnectionStore::update`] before a connection that keeps changing is an error.
+pub const UPDATE_TRIES: u32 = 5;
+
+/// What a change makes of a connection as it is now.
+#[derive(Debug)]
+pub enum Change {
+    /// This connection, its tokens as they are.
+    To(Connection),
+    /// This connection with these tokens.
+    WithTokens(Connection, SealedTokens),
+    /// Nothing: leave it as it is.
+    Keep,
+}
+
+/// What an update came to.
+#[derive(Debug)]
+pub enum Updated {
+    /// Written: the connection as stored now.
+    Written(StoredConnection),
+    /// Left as it is (the change said so, or the connection is revoked).
+    Kept(StoredConnection),
+    Missing,
+}
+
+impl Updated {
+    /// The connection as stored after the update, if there is one.
+    pub fn into_stored(self) -> Option<StoredConnection> {
+        match self {
+            Self::Written(s) | Self::Kept(s) => Some(s),
+            Self::Missing => None,
+        }
+    }
+}
 
 /// A connection with its sealed tokens, as stored.
 #[derive(Debug, Clone)]
@@ -39,80 +72,35 @@ pub struct ConnectionStore {
     table: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct ConnectionItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    tenant_id: TenantId,
-    connection_id: ConnectionId,
-    member_urn: MemberUrn,
-    name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    picture: Option<String>,
-    status: ConnectionStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    scopes: Vec<String>,
-    access_token_expires_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    refresh_token_expires_at: Option<DateTime<Utc>>,
-    authorized_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_health_check_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_health_error: Option<String>,
-    /// The health index (a sparse GSI): which shard, and when the check is due.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+/// The attributes of a connection's item beside the record's own: its place in the health
+/// index and its sealed tokens (absent once a disconnect destroyed them).
+#[derive(Serialize)]
+struct ConnectionAttributes<'a> {
+    /// The health index (a sparse GSI): which shard; `next_health_check_at` is its sort key.
+    #[serde(skip_serializing_if = "Option::is_none")]
     health_shard: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next_health_check_at: Option<DateTime<Utc>>,
-    organizations: Vec<Organization>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    connect_count: u32,
-    token_issued_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    refresh_lease_until: Option<DateTime<Utc>>,
-    version: u64,
-    // Absent once a disconnect destroyed them.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "optional_bytes"
-    )]
-    token_key: Option<Vec<u8>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "optional_bytes"
-    )]
-    access_token_ct: Option<Vec<u8>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "optional_bytes"
-    )]
-    refresh_token_ct: Option<Vec<u8>>,
+    #[serde(flatten)]
+    sealed: SealedAttributes<'a>,
 }
 
-mod optional_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
+#[derive(Serialize)]
+struct SealedAttributes<'a> {
+    #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    token_key: Option<&'a [u8]>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    access_token_ct: Option<&'a [u8]>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    refresh_token_ct: Option<&'a [u8]>,
+}
 
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(bytes) => serde_bytes::serialize(bytes, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        Option::<serde_bytes::ByteBuf>::deserialize(d).map(|o| o.map(|b| b.into_vec()))
-    }
+#[derive(Deserialize)]
+struct SealedColumns {
+    #[serde(default, with = "serde_bytes")]
+    token_key: Option<Vec<u8>>,
+    #[serde(default, with = "serde_bytes")]
+    access_token_ct: Option<Vec<u8>>,
+    #[serde(default, with = "serde_bytes")]
+    refresh_token_ct: Option<Vec<u8>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -276,13 +264,88 @@ impl ConnectionStore {
         Ok(())
     }
 
-    /// Replaces a stored connection if nobody else changed it since `expected_version` was
-    /// read. `connection.version` must already be the next version.
-    pub async fn replace_connection(
+    /// Changes a connection the one way a connection is changed: read it, ask `change` what
+    /// it becomes (a domain transition of [`Connection`]), write that conditional on the
+    /// version read; a lost race re-reads and asks again, at most [`UPDATE_TRIES`] times.
+    /// A revoked connection is left alone (its tokens stay as the disconnect left them).
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        change: impl FnMut(&StoredConnection) -> Change,
+    ) -> Result<Updated, StoreError> {
+        self.apply(tenant, id, None, false, change).await
+    }
+
+    /// [`Self::update`] starting from a row just read (tried first; a lost race re-reads).
+    pub async fn update_known(
+        &self,
+        known: StoredConnection,
+        change: impl FnMut(&StoredConnection) -> Change,
+    ) -> Result<Updated, StoreError> {
+        let (tenant, id) = (known.connection.tenant_id.clone(), known.connection.id);
+        self.apply(&tenant, id, Some(known), false, change).await
+    }
+
+    /// [`Self::update`] for the changes that apply to a revoked connection too: a disconnect
+    /// finishing (its tokens destroyed), a member connecting again.
+    pub async fn update_revoked_too(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        change: impl FnMut(&StoredConnection) -> Change,
+    ) -> Result<Updated, StoreError> {
+        self.apply(tenant, id, None, true, change).await
+    }
+
+    async fn apply(
+        &self,
+        tenant: &TenantId,
+        id: ConnectionId,
+        mut known: Option<StoredConnection>,
+        revoked_too: bool,
+        mut change: impl FnMut(&StoredConnection) -> Change,
+    ) -> Result<Updated, StoreError> {
+        for _ in 0..UPDATE_TRIES {
+            let stored = match known.take() {
+                Some(stored) => stored,
+                None => match self.get_stored_connection(tenant, id).await? {
+                    Some(stored) => stored,
+                    None => return Ok(Updated::Missing),
+                },
+            };
+            if stored.connection.status == ConnectionStatus::Revoked && !revoked_too {
+                return Ok(Updated::Kept(stored));
+            }
+            let (mut next, tokens) = match change(&stored) {
+                Change::Keep => return Ok(Updated::Kept(stored)),
+                Change::To(next) => (next, stored.tokens.clone()),
+                Change::WithTokens(next, tokens) => (next, tokens),
+            };
+            let read_version = stored.connection.version;
+            next.version = read_version + 1;
+            match self.replace(&next, &tokens, read_version).await {
+                Ok(()) => {
+                    return Ok(Updated::Written(StoredConnection {
+                        connection: next,
+                        tokens,
+                    }))
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "connection {id} kept changing ({UPDATE_TRIES} tries)"
+        )))
+    }
+
+    /// Writes `connection` (the next version) if the stored one is still `read_version`.
+    async fn replace(
         &self,
         connection: &Connection,
         tokens: &SealedTokens,
-        expected_version: u64,
+        read_version: u64,
     ) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -290,10 +353,7 @@ impl ConnectionStore {
             .set_item(Some(connection_item(connection, tokens)?))
             .condition_expression("#v = :expected")
             .expression_attribute_names("#v", "version")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(expected_version.to_string()),
-            )
+            .expression_attribute_values(":expected", AttributeValue::N(read_version.to_string()))
             .send()
             .await
             .map_err(|e| classify("PutItem connection", e))?;
@@ -414,72 +474,31 @@ fn health_shard(id: ConnectionId) -> String {
 }
 
 fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {
-    let c = connection;
-    to_item(&ConnectionItem {
-        pk: tenant_pk(&c.tenant_id),
-        sk: connection_sk(c.id),
-        entity: "connection".into(),
-        tenant_id: c.tenant_id.clone(),
-        connection_id: c.id,
-        member_urn: c.member_urn.clone(),
-        name: c.name.clone(),
-        email: c.email.clone(),
-        picture: c.picture.clone(),
-        status: c.status,
-        reason: c.reason.clone(),
-        scopes: c.scopes.clone(),
-        access_token_expires_at: c.access_token_expires_at,
-        refresh_token_expires_at: c.refresh_token_expires_at,
-        authorized_at: c.authorized_at,
-        last_health_check_at: c.last_health_check_at,
-        last_health_error: c.last_health_error.clone(),
-        health_shard: c.next_health_check_at.map(|_| health_shard(c.id)),
-        next_health_check_at: c.next_health_check_at,
-        organizations: c.organizations.clone(),
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-        connect_count: c.connect_count,
-        token_issued_at: c.token_issued_at,
-        refresh_lease_until: c.refresh_lease_until,
-        version: c.version,
-        token_key: Some(tokens.wrapped_key.clone()).filter(|k| !k.is_empty()),
-        access_token_ct: Some(tokens.access_token.clone()).filter(|t| !t.is_empty()),
-        refresh_token_ct: tokens.refresh_token.clone(),
-    })
+    let non_empty = |b: &'_ [u8]| !b.is_empty();
+    let attributes = ConnectionAttributes {
+        health_shard: connection
+            .next_health_check_at
+            .map(|_| health_shard(connection.id)),
+        sealed: SealedAttributes {
+            token_key: Some(tokens.wrapped_key.as_slice()).filter(|k| non_empty(k)),
+            access_token_ct: Some(tokens.access_token.as_slice()).filter(|t| non_empty(t)),
+            refresh_token_ct: tokens.refresh_token.as_deref(),
+        },
+    };
+    let pk = tenant_pk(&connection.tenant_id);
+    to_item(
+        &Keyed::new(pk, connection_sk(connection.id), "connection", connection).with(attributes),
+    )
 }
 
 fn stored_from_item(item: Item) -> Result<StoredConnection, StoreError> {
-    let i: ConnectionItem = from_item(item)?;
+    let sealed: SealedColumns = from_item(item.clone())?;
     Ok(StoredConnection {
-        connection: Connection {
-            id: i.connection_id,
-            tenant_id: i.tenant_id,
-            platform: PLATFORM,
-            member_urn: i.member_urn,
-            name: i.name,
-            email: i.email,
-            picture: i.picture,
-            status: i.status,
-            reason: i.reason,
-            scopes: i.scopes,
-            access_token_expires_at: i.access_token_expires_at,
-            refresh_token_expires_at: i.refresh_token_expires_at,
-            authorized_at: i.authorized_at,
-            last_health_check_at: i.last_health_check_at,
-            last_health_error: i.last_health_error,
-            next_health_check_at: i.next_health_check_at,
-            organizations: i.organizations,
-            created_at: i.created_at,
-            updated_at: i.updated_at,
-            connect_count: i.connect_count,
-            token_issued_at: i.token_issued_at,
-            refresh_lease_until: i.refresh_lease_until,
-            version: i.version,
-        },
+        connection: from_item(item)?,
         tokens: SealedTokens {
-            wrapped_key: i.token_key.unwrap_or_default(),
-            access_token: i.access_token_ct.unwrap_or_default(),
-            refresh_token: i.refresh_token_ct,
+            wrapped_key: sealed.token_key.unwrap_or_default(),
+            access_token: sealed.access_token_ct.unwrap_or_default(),
+            refresh_token: sealed.refresh_token_ct,
         },
     })
 }

@@ -11,7 +11,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-pub use connections::{ConnectionStore, StoredConnection, HEALTH_INDEX, HEALTH_SHARDS};
+pub use connections::{
+    Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, HEALTH_SHARDS, UPDATE_TRIES,
+};
 pub use posts::{
     Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS, STRANDED_INDEX,
 };
@@ -158,6 +160,47 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// An item as written: the table's keys, the entity's name and any index attributes, then the
+/// record's own attributes, mapped by serde. Read back, the record ignores the rest.
+#[derive(Serialize)]
+pub(crate) struct Keyed<'a, T, I = NoIndexes> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: &'static str,
+    #[serde(flatten)]
+    indexes: I,
+    #[serde(flatten)]
+    record: &'a T,
+}
+
+/// No index attributes.
+#[derive(Serialize)]
+pub(crate) struct NoIndexes {}
+
+impl<'a, T> Keyed<'a, T> {
+    pub fn new(pk: String, sk: String, entity: &'static str, record: &'a T) -> Self {
+        Self {
+            pk,
+            sk,
+            entity,
+            indexes: NoIndexes {},
+            record,
+        }
+    }
+
+    pub fn with<I>(self, indexes: I) -> Keyed<'a, T, I> {
+        Keyed {
+            pk: self.pk,
+            sk: self.sk,
+            entity: self.entity,
+            indexes,
+            record: self.record,
+        }
     }
 }
 

@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item,
+    classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError,
 };
 use crate::domain::{ConnectionId, TenantId};
-use crate::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+use crate::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
 
 /// The sparse index of scheduled posts by time.
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";
@@ -66,10 +66,10 @@ pub struct DlqRecord {
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
     pub platform: String,
-    pub action: String,
+    pub action: JobAction,
     /// The job without secrets: ids, author, text, media URLs.
     pub payload: serde_json::Value,
-    pub error_code: String,
+    pub error_code: FailureCode,
     pub error_message: String,
     pub retry_count: u32,
     pub first_attempt: Option<DateTime<Utc>>,
@@ -84,8 +84,8 @@ impl DlqRecord {
     pub fn for_post(
         post: &Post,
         job_id: String,
-        action: &str,
-        (code, message): (&str, &str),
+        action: JobAction,
+        (code, message): (FailureCode, &str),
         reason: &str,
     ) -> Self {
         Self {
@@ -93,7 +93,7 @@ impl DlqRecord {
             tenant_id: post.tenant_id.clone(),
             connection_id: post.connection_id,
             platform: crate::domain::PLATFORM.into(),
-            action: action.into(),
+            action,
             payload: serde_json::json!({
                 "post_id": post.id,
                 "author": post.author,
@@ -102,9 +102,9 @@ impl DlqRecord {
                 "visibility": post.visibility,
                 "linkedin_urn": post.linkedin_urn,
             }),
-            error_code: code.into(),
+            error_code: code,
             error_message: message.into(),
-            retry_count: post.attempts,
+            retry_count: post.attempt_number(action),
             first_attempt: post.first_attempt_at,
             last_attempt: post.last_attempt_at,
             reason: reason.into(),
@@ -113,62 +113,18 @@ impl DlqRecord {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct PostItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    post_id: PostId,
-    tenant_id: TenantId,
-    connection_id: ConnectionId,
-    author: String,
-    text: String,
-    media: Vec<MediaItem>,
-    visibility: Visibility,
-    status: PostStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    scheduled_at: Option<DateTime<Utc>>,
+/// The index attributes a post's state puts it in, beside the record's own.
+#[derive(Serialize)]
+struct PostIndexes {
     /// Present only while the post is scheduled: its partition of the ScheduledDue index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     scheduled_shard: Option<String>,
     /// Present only while the post is queued or publishing: its partition of StrandedDue.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     active_shard: Option<String>,
     /// When it counts as stranded if nothing changes it (see [`Post::stranded_from`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     stranded_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    linkedin_urn: Option<String>,
-    attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_error: Option<PostError>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    published_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    delete_requested_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    deleted_at: Option<DateTime<Utc>>,
-    version: u64,
-    #[serde(default)]
-    outcome_unknown: bool,
-    #[serde(default)]
-    media_urns: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lease_until: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    first_attempt_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_attempt_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    write_token: uuid::Uuid,
-    #[serde(default)]
-    rescues: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    next_attempt_at: Option<DateTime<Utc>>,
 }
 
 fn post_sk(id: PostId) -> String {
@@ -179,81 +135,19 @@ fn idempotency_sk(key: &str) -> String {
 }
 
 fn post_item(p: &Post) -> Result<Item, StoreError> {
-    to_item(&PostItem {
-        pk: tenant_pk(&p.tenant_id),
-        sk: post_sk(p.id),
-        entity: "post".into(),
-        post_id: p.id,
-        tenant_id: p.tenant_id.clone(),
-        connection_id: p.connection_id,
-        author: p.author.clone(),
-        text: p.text.clone(),
-        media: p.media.clone(),
-        visibility: p.visibility,
-        status: p.status,
-        scheduled_at: p.scheduled_at,
-        scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some()).then(
-            || {
-                format!(
-                    "SCHEDULED#{}",
-                    shard_of(&p.id.to_string(), SCHEDULED_SHARDS)
-                )
-            },
-        ),
-        active_shard: p
-            .stranded_from()
-            .map(|_| format!("ACTIVE#{}", shard_of(&p.id.to_string(), SCHEDULED_SHARDS))),
+    let shard =
+        |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), SCHEDULED_SHARDS));
+    let indexes = PostIndexes {
+        scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
+            .then(|| shard("SCHEDULED")),
+        active_shard: p.stranded_from().map(|_| shard("ACTIVE")),
         stranded_at: p.stranded_from(),
-        linkedin_urn: p.linkedin_urn.clone(),
-        attempts: p.attempts,
-        last_error: p.last_error.clone(),
-        created_at: p.created_at,
-        updated_at: p.updated_at,
-        published_at: p.published_at,
-        delete_requested_at: p.delete_requested_at,
-        deleted_at: p.deleted_at,
-        version: p.version,
-        outcome_unknown: p.outcome_unknown,
-        media_urns: p.media_urns.clone(),
-        lease_until: p.lease_until,
-        first_attempt_at: p.first_attempt_at,
-        last_attempt_at: p.last_attempt_at,
-        write_token: p.write_token,
-        rescues: p.rescues,
-        next_attempt_at: p.next_attempt_at,
-    })
+    };
+    to_item(&Keyed::new(tenant_pk(&p.tenant_id), post_sk(p.id), "post", p).with(indexes))
 }
 
 fn post_from_item(item: Item) -> Result<Post, StoreError> {
-    let i: PostItem = from_item(item)?;
-    Ok(Post {
-        id: i.post_id,
-        tenant_id: i.tenant_id,
-        connection_id: i.connection_id,
-        author: i.author,
-        text: i.text,
-        media: i.media,
-        visibility: i.visibility,
-        status: i.status,
-        scheduled_at: i.scheduled_at,
-        linkedin_urn: i.linkedin_urn,
-        attempts: i.attempts,
-        last_error: i.last_error,
-        created_at: i.created_at,
-        updated_at: i.updated_at,
-        published_at: i.published_at,
-        delete_requested_at: i.delete_requested_at,
-        deleted_at: i.deleted_at,
-        version: i.version,
-        outcome_unknown: i.outcome_unknown,
-        media_urns: i.media_urns,
-        lease_until: i.lease_until,
-        first_attempt_at: i.first_attempt_at,
-        last_attempt_at: i.last_attempt_at,
-        write_token: i.write_token,
-        rescues: i.rescues,
-        next_attempt_at: i.next_attempt_at,
-    })
+    from_item(item)
 }
 
 impl PostStore {
@@ -539,22 +433,13 @@ impl PostStore {
     }
 
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
-        #[derive(Serialize)]
-        struct DlqItem<'a> {
-            #[serde(rename = "PK")]
-            pk: String,
-            #[serde(rename = "SK")]
-            sk: String,
-            entity: &'static str,
-            #[serde(flatten)]
-            record: &'a DlqRecord,
-        }
-        let item = to_item(&DlqItem {
-            pk: tenant_pk(&record.tenant_id),
-            sk: format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id),
-            entity: "dlq_record",
+        let sk = format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id);
+        let item = to_item(&Keyed::new(
+            tenant_pk(&record.tenant_id),
+            sk,
+            "dlq_record",
             record,
-        })?;
+        ))?;
         self.client
             .put_item()
             .table_name(&self.table)

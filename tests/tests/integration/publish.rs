@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
+use connector::domain::{ConnectionId, TenantId};
 use connector::posts::{Job, JobAction, PostId};
+use connector::store::Change;
 use serde_json::{json, Value};
 use testkit::simulator::Fault;
 use testkit::stack::{test_stack, LocalStack, StackOptions};
@@ -254,20 +255,15 @@ async fn a_revoked_connection_cannot_publish() {
     let (stack, connection) = connected(|_| {}).await;
     let tenant = TenantId::parse("acme").unwrap();
     let id = ConnectionId::parse(&connection).unwrap();
-    let stored = stack
-        .oauth
-        .store
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut revoked = stored.connection.clone();
-    revoked.status = ConnectionStatus::Revoked;
-    revoked.version += 1;
     stack
         .oauth
         .store
-        .replace_connection(&revoked, &stored.tokens, stored.connection.version)
+        .update(&tenant, id, |s| {
+            Change::To(
+                s.connection
+                    .revoked("revoked by the test", chrono::Utc::now()),
+            )
+        })
         .await
         .unwrap();
     let (status, body) = create_post(

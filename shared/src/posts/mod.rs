@@ -9,7 +9,16 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
-use crate::domain::{Connection, ConnectionId, ConnectionStatus, TenantId};
+use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
+
+mod failure;
+mod next_step;
+
+pub use failure::FailureCode;
+pub use next_step::{
+    linkedin_code, next_step, Outcome, Step, AFTER_REFRESH, MAX_REFRESHED_ATTEMPTS, MEDIA_POLL,
+    MEDIA_WAIT_LIMIT,
+};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
@@ -32,33 +41,6 @@ pub const MAX_RESCUES: u32 = 3;
 pub const MAX_JOB_AGE: chrono::Duration = chrono::Duration::days(7);
 /// How far ahead a post may be scheduled.
 pub const MAX_SCHEDULE_AHEAD: chrono::Duration = chrono::Duration::days(365);
-
-/// `scheduled_at` as the caller sent it: RFC 3339 with an offset, after `now` and at most a
-/// year ahead. Kept to the second, as EventBridge Scheduler's `at()` takes it.
-pub fn parse_scheduled_at(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
-    let at = DateTime::parse_from_rfc3339(raw)
-        .map_err(|_| {
-            invalid(
-                "scheduled_at",
-                "scheduled_at must be an RFC 3339 time with an offset, like 2026-12-01T09:00:00+01:00",
-            )
-        })?
-        .with_timezone(&Utc);
-    let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
-    if at <= now {
-        return Err(invalid(
-            "scheduled_at",
-            format!("scheduled_at {raw} is in the past; omit it to publish now"),
-        ));
-    }
-    if at > now + MAX_SCHEDULE_AHEAD {
-        return Err(invalid(
-            "scheduled_at",
-            "scheduled_at may be at most one year ahead",
-        ));
-    }
-    Ok(at)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -90,8 +72,19 @@ impl std::fmt::Display for PostId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PostStatus {
     Scheduled,
     Queued,
@@ -103,30 +96,9 @@ pub enum PostStatus {
 }
 
 impl PostStatus {
+    /// The status as the API shows it (serde's and strum's names are the same).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::Queued => "queued",
-            Self::Publishing => "publishing",
-            Self::Published => "published",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Scheduled,
-            Self::Queued,
-            Self::Publishing,
-            Self::Published,
-            Self::Failed,
-            Self::Cancelled,
-            Self::Deleted,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        self.into()
     }
 }
 
@@ -137,64 +109,87 @@ pub enum Visibility {
     Connections,
 }
 
+/// An image of a post, fetched from the tenant's URL when the post is published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaItem {
-    #[serde(rename = "type")]
-    pub kind: String,
     pub url: Url,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_text: Option<String>,
 }
 
-/// `POST /v1/posts` as the caller sent it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostRequest {
-    pub connection_id: Option<String>,
-    pub author: Option<String>,
-    pub text: Option<String>,
-    pub media: Option<Vec<RawMedia>>,
-    pub visibility: Option<String>,
-    pub scheduled_at: Option<String>,
+/// Who a post is by: the connection's member, or an organization the member may post for.
+/// Stored and shown as its URN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Author {
+    Member(MemberUrn),
+    /// `urn:li:organization:N`.
+    Organization(String),
 }
 
-/// `PATCH /v1/posts/{id}`: move a scheduled post.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostMove {
-    pub scheduled_at: Option<String>,
-}
+impl Author {
+    pub fn urn(&self) -> &str {
+        match self {
+            Self::Member(urn) => urn.as_str(),
+            Self::Organization(urn) => urn,
+        }
+    }
 
-impl PostMove {
-    pub fn validate(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
-        let raw = self
-            .scheduled_at
-            .as_deref()
-            .ok_or_else(|| invalid("scheduled_at", "scheduled_at is required"))?;
-        parse_scheduled_at(raw, now)
+    pub fn is_organization(&self) -> bool {
+        matches!(self, Self::Organization(_))
+    }
+
+    /// The author a request names for `connection`: `member` (the default) or an
+    /// organization the member administers with a role LinkedIn lets post. The error says why
+    /// not, for the tenant.
+    pub fn for_connection(raw: Option<&str>, connection: &Connection) -> Result<Self, String> {
+        match raw {
+            None | Some("member") => Ok(Self::Member(connection.member_urn.clone())),
+            Some(urn) if urn.starts_with(ORGANIZATION_PREFIX) => {
+                match connection.organizations.iter().find(|o| o.urn == urn) {
+                    Some(org) if org.can_post() => Ok(Self::Organization(urn.to_owned())),
+                    Some(org) => Err(format!(
+                        "the member's role {} on {urn} cannot post; ADMINISTRATOR, CONTENT_ADMINISTRATOR or DIRECT_SPONSORED_CONTENT_POSTER can",
+                        org.role
+                    )),
+                    None => Err(format!("the connection does not administer {urn}")),
+                }
+            }
+            Some(_) => Err(
+                "author must be \"member\" or an urn:li:organization:N the connection administers"
+                    .into(),
+            ),
+        }
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMedia {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub url: Option<String>,
-    pub alt_text: Option<String>,
+const ORGANIZATION_PREFIX: &str = "urn:li:organization:";
+
+impl TryFrom<String> for Author {
+    type Error = String;
+
+    fn try_from(urn: String) -> Result<Self, String> {
+        if let Some(member) = MemberUrn::parse(&urn) {
+            return Ok(Self::Member(member));
+        }
+        match urn.strip_prefix(ORGANIZATION_PREFIX) {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Self::Organization(urn))
+            }
+            _ => Err(format!("{urn} is not a person or organization URN")),
+        }
+    }
 }
 
-/// A request that broke a rule, naming the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub field: &'static str,
-    pub message: String,
+impl From<Author> for String {
+    fn from(author: Author) -> Self {
+        author.urn().to_owned()
+    }
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field,
-        message: message.into(),
+impl std::fmt::Display for Author {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.urn())
     }
 }
 
@@ -202,8 +197,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostDraft {
     pub connection_id: ConnectionId,
-    /// `urn:li:person:…` or `urn:li:organization:…`.
-    pub author: String,
+    pub author: Author,
     pub text: String,
     pub media: Vec<MediaItem>,
     pub visibility: Visibility,
@@ -211,225 +205,71 @@ pub struct PostDraft {
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
-impl PostRequest {
-    /// The connection id alone, checked first: the rest is validated against the connection.
-    pub fn connection_id(&self) -> Result<ConnectionId, Invalid> {
-        let raw = self
-            .connection_id
-            .as_deref()
-            .ok_or_else(|| invalid("connection_id", "connection_id is required"))?;
-        ConnectionId::parse(raw).ok_or_else(|| {
-            invalid(
-                "connection_id",
-                "connection_id is not a connection of yours",
-            )
-        })
-    }
-
-    /// Every rule LinkedIn would enforce, checked before anything is recorded.
-    /// `connection` is the tenant's connection named by `connection_id`, if it exists.
-    pub fn validate(
-        &self,
-        connection: Option<&Connection>,
-        now: DateTime<Utc>,
-    ) -> Result<PostDraft, Invalid> {
-        let connection_id = self.connection_id()?;
-        let connection = connection.ok_or_else(|| {
-            invalid(
-                "connection_id",
-                "connection_id is not a connection of yours",
-            )
-        })?;
-        if connection.status == ConnectionStatus::Revoked {
-            return Err(invalid(
-                "connection_id",
-                "the connection was disconnected; reconnect the account first",
-            ));
-        }
-
-        let author = match self.author.as_deref() {
-            None | Some("member") => connection.member_urn.to_string(),
-            Some(urn) if urn.starts_with("urn:li:organization:") => {
-                let org = connection.organizations.iter().find(|o| o.urn == urn);
-                match org {
-                    Some(org) if org.can_post() => urn.to_owned(),
-                    Some(org) => {
-                        return Err(invalid(
-                            "author",
-                            format!(
-                                "the member's role {} on {urn} cannot post; ADMINISTRATOR, CONTENT_ADMINISTRATOR or DIRECT_SPONSORED_CONTENT_POSTER can",
-                                org.role
-                            ),
-                        ))
-                    }
-                    None => {
-                        return Err(invalid(
-                            "author",
-                            format!("the connection does not administer {urn}"),
-                        ))
-                    }
-                }
-            }
-            Some(_) => return Err(invalid(
-                "author",
-                "author must be \"member\" or an urn:li:organization:N the connection administers",
-            )),
-        };
-
-        let text = self
-            .text
-            .clone()
-            .ok_or_else(|| invalid("text", "text is required"))?;
-        let chars = text.chars().count();
-        if text.trim().is_empty() {
-            return Err(invalid("text", "text must not be blank"));
-        }
-        if chars > MAX_TEXT_CHARS {
-            return Err(invalid(
-                "text",
-                format!("text is {chars} characters; LinkedIn takes at most {MAX_TEXT_CHARS}"),
-            ));
-        }
-
-        let media = self
-            .media
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(validate_media)
-            .collect::<Result<Vec<_>, _>>()?;
-        if media.len() > MAX_IMAGES {
-            return Err(invalid(
-                "media",
-                format!(
-                    "{} images; LinkedIn takes at most {MAX_IMAGES}",
-                    media.len()
-                ),
-            ));
-        }
-
-        let is_org = author.starts_with("urn:li:organization:");
-        let visibility = match self.visibility.as_deref() {
-            None | Some("PUBLIC") => Visibility::Public,
-            Some("CONNECTIONS") if !is_org => Visibility::Connections,
-            Some("CONNECTIONS") => {
-                return Err(invalid(
-                    "visibility",
-                    "organization posts are PUBLIC; CONNECTIONS is for member posts",
-                ))
-            }
-            Some(other) => {
-                return Err(invalid(
-                    "visibility",
-                    format!("visibility {other:?} is not PUBLIC or CONNECTIONS"),
-                ))
-            }
-        };
-        let scheduled_at = self
-            .scheduled_at
-            .as_deref()
-            .map(|raw| parse_scheduled_at(raw, now))
-            .transpose()?;
-
-        Ok(PostDraft {
-            connection_id,
-            author,
-            text,
-            media,
-            visibility,
-            scheduled_at,
-        })
-    }
-}
-
-fn validate_media(raw: RawMedia) -> Result<MediaItem, Invalid> {
-    match raw.kind.as_deref() {
-        Some("image") => {}
-        Some(other) => {
-            return Err(invalid(
-                "media",
-                format!("media type {other:?} is not supported; use \"image\""),
-            ))
-        }
-        None => return Err(invalid("media", "each media item needs a type")),
-    }
-    let url = raw
-        .url
-        .as_deref()
-        .and_then(|u| Url::parse(u).ok())
-        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-        .ok_or_else(|| invalid("media", "each image needs an absolute http(s) url"))?;
-    if let Some(alt) = &raw.alt_text {
-        if alt.chars().count() > MAX_ALT_TEXT_CHARS {
-            return Err(invalid(
-                "media",
-                format!("alt_text is longer than LinkedIn's {MAX_ALT_TEXT_CHARS} characters"),
-            ));
-        }
-    }
-    Ok(MediaItem {
-        kind: "image".into(),
-        url,
-        alt_text: raw.alt_text,
-    })
-}
-
 /// Why the last attempt failed, as shown to the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostError {
-    pub code: String,
+    pub code: FailureCode,
     pub message: String,
 }
 
-/// A post as recorded and as `GET /v1/posts/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A post as recorded. (The API shows its own view of it.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Post {
+    #[serde(rename = "post_id")]
     pub id: PostId,
-    #[serde(skip)]
     pub tenant_id: TenantId,
     pub connection_id: ConnectionId,
-    pub author: String,
+    pub author: Author,
     pub text: String,
     pub media: Vec<MediaItem>,
     pub visibility: Visibility,
     pub status: PostStatus,
     /// When a scheduled post is to be published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linkedin_urn: Option<String>,
+    /// Publish attempts so far, the current one included.
     pub attempts: u32,
+    /// Delete attempts that failed and will be retried.
+    #[serde(default)]
+    pub delete_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<PostError>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_requested_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
     pub version: u64,
     /// The last attempt's outcome is unknown (timeout or 5xx after sending): the next attempt
     /// must find out what happened instead of posting blindly.
-    #[serde(skip)]
+    #[serde(default)]
     pub outcome_unknown: bool,
     /// Uploaded media, in order, so a retry does not upload again.
-    #[serde(skip)]
+    #[serde(default)]
     pub media_urns: Vec<String>,
     /// While `publishing`: until when the claiming invocation owns the post.
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_attempt_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// Names the write that produced this version. A conditional write whose answer was lost
     /// (and whose SDK retry then failed its own condition) reads the record back: if it holds
     /// this token, the write was ours and it took effect.
-    #[serde(skip)]
+    #[serde(default)]
     pub write_token: Uuid,
     /// How many times the reconciler put this post back on the queue after it was stranded
     /// (no live lease, no retry due); after [`MAX_RESCUES`] it fails as STRANDED.
-    #[serde(skip)]
+    #[serde(default)]
     pub rescues: u32,
     /// While `queued` after a failed attempt: when the next attempt is due.
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
@@ -451,6 +291,7 @@ impl Post {
             scheduled_at: draft.scheduled_at,
             linkedin_urn: None,
             attempts: 0,
+            delete_attempts: 0,
             last_error: None,
             created_at: now,
             updated_at: now,
@@ -587,6 +428,23 @@ impl Post {
         next
     }
 
+    /// A delete at LinkedIn that failed and will be tried again: counted, with the error.
+    pub fn delete_retry_later(&self, error: PostError, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.delete_attempts += 1;
+        next.last_error = Some(error);
+        next
+    }
+
+    /// The number of the current attempt at `action`: a publish's attempts are counted when
+    /// the post is claimed, a delete's when one fails.
+    pub fn attempt_number(&self, action: JobAction) -> u32 {
+        match action {
+            JobAction::Publish => self.attempts,
+            JobAction::Delete => self.delete_attempts + 1,
+        }
+    }
+
     /// A delete request withdrawn because its job could not be enqueued (a later DELETE
     /// tries again).
     pub fn delete_withdrawn(&self, now: DateTime<Utc>) -> Self {
@@ -692,6 +550,7 @@ impl Post {
         let mut next = self.next(now);
         next.status = PostStatus::Deleted;
         next.deleted_at = Some(now);
+        next.last_error = None;
         next
     }
 }
@@ -720,11 +579,18 @@ pub struct Job {
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobAction {
     Publish,
     Delete,
+}
+
+impl JobAction {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The wait before attempt `attempt + 1`: 1 s × 2^attempt plus up to 1 s of jitter, capped at
@@ -739,7 +605,7 @@ pub fn retry_delay(attempt: u32, at_least: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{MemberUrn, Organization, PLATFORM};
+    use crate::domain::{ConnectionStatus, Organization, PLATFORM};
 
     fn connection() -> Connection {
         let now = Utc::now();
@@ -779,178 +645,6 @@ mod tests {
         }
     }
 
-    fn request(c: &Connection) -> PostRequest {
-        PostRequest {
-            connection_id: Some(c.id.to_string()),
-            text: Some("Hello LinkedIn".into()),
-            ..Default::default()
-        }
-    }
-
-    fn field_of(result: Result<PostDraft, Invalid>) -> &'static str {
-        result.expect_err("should be invalid").field
-    }
-
-    #[test]
-    fn a_plain_text_post_is_by_the_member_and_public() {
-        let c = connection();
-        let draft = request(&c).validate(Some(&c), Utc::now()).unwrap();
-        assert_eq!(draft.author, "urn:li:person:abc");
-        assert_eq!(draft.visibility, Visibility::Public);
-    }
-
-    #[test]
-    fn text_must_be_between_1_and_3000_characters() {
-        let c = connection();
-        for bad in ["", "   "] {
-            let r = PostRequest {
-                text: Some(bad.into()),
-                ..request(&c)
-            };
-            assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
-        }
-        let r = PostRequest {
-            text: None,
-            ..request(&c)
-        };
-        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
-        // Characters, not bytes: 3000 two-byte characters are fine, 3001 are not.
-        let r = PostRequest {
-            text: Some("é".repeat(3000)),
-            ..request(&c)
-        };
-        assert!(r.validate(Some(&c), Utc::now()).is_ok());
-        let r = PostRequest {
-            text: Some("é".repeat(3001)),
-            ..request(&c)
-        };
-        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
-    }
-
-    #[test]
-    fn the_connection_must_exist_and_not_be_revoked() {
-        let mut c = connection();
-        assert_eq!(
-            field_of(request(&c).validate(None, Utc::now())),
-            "connection_id"
-        );
-        c.status = ConnectionStatus::Revoked;
-        assert_eq!(
-            field_of(request(&c).validate(Some(&c), Utc::now())),
-            "connection_id"
-        );
-        let r = PostRequest {
-            connection_id: Some("nope".into()),
-            ..request(&c)
-        };
-        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "connection_id");
-    }
-
-    #[test]
-    fn an_organization_author_must_be_administered_with_a_posting_role() {
-        let c = connection();
-        let as_org = |urn: &str| PostRequest {
-            author: Some(urn.into()),
-            ..request(&c)
-        };
-        assert_eq!(
-            as_org("urn:li:organization:1")
-                .validate(Some(&c), Utc::now())
-                .unwrap()
-                .author,
-            "urn:li:organization:1"
-        );
-        assert_eq!(
-            field_of(as_org("urn:li:organization:2").validate(Some(&c), Utc::now())),
-            "author"
-        );
-        assert_eq!(
-            field_of(as_org("urn:li:organization:3").validate(Some(&c), Utc::now())),
-            "author"
-        );
-        assert_eq!(
-            field_of(as_org("urn:li:person:other").validate(Some(&c), Utc::now())),
-            "author"
-        );
-    }
-
-    #[test]
-    fn visibility_is_public_or_connections_and_organizations_post_publicly() {
-        let c = connection();
-        let with = |v: &str, author: Option<&str>| PostRequest {
-            visibility: Some(v.into()),
-            author: author.map(String::from),
-            ..request(&c)
-        };
-        assert_eq!(
-            with("CONNECTIONS", None)
-                .validate(Some(&c), Utc::now())
-                .unwrap()
-                .visibility,
-            Visibility::Connections
-        );
-        assert_eq!(
-            field_of(with("FRIENDS", None).validate(Some(&c), Utc::now())),
-            "visibility"
-        );
-        assert_eq!(
-            field_of(
-                with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c), Utc::now())
-            ),
-            "visibility"
-        );
-    }
-
-    #[test]
-    fn media_are_images_given_as_urls_within_linkedins_count() {
-        let c = connection();
-        let image = |url: &str| RawMedia {
-            kind: Some("image".into()),
-            url: Some(url.into()),
-            alt_text: None,
-        };
-        let with = |media: Vec<RawMedia>| PostRequest {
-            media: Some(media),
-            ..request(&c)
-        };
-        assert_eq!(
-            with(vec![image("https://cdn.example.com/a.png")])
-                .validate(Some(&c), Utc::now())
-                .unwrap()
-                .media
-                .len(),
-            1
-        );
-        assert_eq!(
-            field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c), Utc::now())),
-            "media"
-        );
-        assert_eq!(
-            field_of(with(vec![image("not a url")]).validate(Some(&c), Utc::now())),
-            "media"
-        );
-        let video = RawMedia {
-            kind: Some("video".into()),
-            ..image("https://x.example/v.mp4")
-        };
-        assert_eq!(
-            field_of(with(vec![video]).validate(Some(&c), Utc::now())),
-            "media"
-        );
-        let many = (0..21)
-            .map(|i| image(&format!("https://cdn.example.com/{i}.png")))
-            .collect();
-        assert_eq!(field_of(with(many).validate(Some(&c), Utc::now())), "media");
-        let long_alt = RawMedia {
-            alt_text: Some("a".repeat(4087)),
-            ..image("https://x.example/a.png")
-        };
-        assert_eq!(
-            field_of(with(vec![long_alt]).validate(Some(&c), Utc::now())),
-            "media"
-        );
-    }
-
     #[test]
     fn retries_back_off_exponentially_with_jitter_up_to_a_minute() {
         for attempt in 0..10 {
@@ -971,40 +665,42 @@ mod tests {
         assert_eq!(d, Duration::from_secs(3600));
     }
 
-    #[test]
-    fn scheduled_at_is_rfc3339_with_an_offset_in_the_future_and_within_a_year() {
-        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let at = parse_scheduled_at("2026-11-23T14:00:30.750+01:00", now).unwrap();
-        assert_eq!(at.to_rfc3339(), "2026-11-23T13:00:30+00:00");
-        for bad in [
-            "2026-11-23T11:59:59Z",
-            "2026-11-23T12:00:00Z",
-            "2027-11-24T12:00:00Z",
-            "2026-11-24T09:00:00",
-            "tomorrow",
-        ] {
-            assert_eq!(
-                parse_scheduled_at(bad, now).unwrap_err().field,
-                "scheduled_at",
-                "{bad}"
-            );
+    fn draft(c: &Connection, scheduled_at: Option<DateTime<Utc>>) -> PostDraft {
+        PostDraft {
+            connection_id: c.id,
+            author: Author::Member(c.member_urn.clone()),
+            text: "Hello LinkedIn".into(),
+            media: vec![],
+            visibility: Visibility::Public,
+            scheduled_at,
         }
-        assert!(parse_scheduled_at("2027-11-23T12:00:00Z", now).is_ok());
-        let c = connection();
-        let r = PostRequest {
-            scheduled_at: Some("2020-01-01T00:00:00Z".into()),
-            ..request(&c)
-        };
-        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "scheduled_at");
     }
 
     fn queued_post() -> Post {
         let c = connection();
         let now = Utc::now();
-        let draft = request(&c).validate(Some(&c), now).unwrap();
-        Post::new(PostId::new(), c.tenant_id.clone(), draft, now)
+        Post::new(PostId::new(), c.tenant_id.clone(), draft(&c, None), now)
+    }
+
+    #[test]
+    fn an_author_is_the_member_or_an_organization_the_member_may_post_for() {
+        let c = connection();
+        let author = |raw| Author::for_connection(raw, &c);
+        assert_eq!(author(None).unwrap().urn(), "urn:li:person:abc");
+        assert_eq!(author(Some("member")).unwrap().urn(), "urn:li:person:abc");
+        let org = author(Some("urn:li:organization:1")).unwrap();
+        assert!(org.is_organization());
+        assert!(author(Some("urn:li:organization:2")).is_err(), "an analyst");
+        assert!(
+            author(Some("urn:li:organization:3")).is_err(),
+            "not administered"
+        );
+        assert!(author(Some("urn:li:person:other")).is_err());
+        for urn in ["urn:li:person:abc", "urn:li:organization:1"] {
+            let json = serde_json::to_value(Author::try_from(urn.to_owned()).unwrap()).unwrap();
+            assert_eq!(json, urn, "stored and shown as its URN");
+        }
+        assert!(Author::try_from("urn:li:organization:x".to_owned()).is_err());
     }
 
     #[test]
@@ -1027,7 +723,7 @@ mod tests {
     fn a_cancel_is_recorded_not_done_while_the_post_may_be_live() {
         let now = Utc::now();
         let error = PostError {
-            code: "LINKEDIN_UNAVAILABLE".into(),
+            code: FailureCode::LinkedinUnavailable,
             message: "504".into(),
         };
         let attempted = queued_post()
@@ -1063,7 +759,7 @@ mod tests {
         assert!(queued.is_stranded(now + minutes(16)));
 
         let error = PostError {
-            code: "RATE_LIMITED".into(),
+            code: FailureCode::RateLimited,
             message: "daily limit".into(),
         };
         let waiting = queued.retry_later(error, false, now, now + minutes(600));
@@ -1093,13 +789,7 @@ mod tests {
         let c = connection();
         let now = Utc::now();
         let at = now + chrono::Duration::hours(1);
-        let draft = PostRequest {
-            scheduled_at: Some(at.to_rfc3339()),
-            ..request(&c)
-        }
-        .validate(Some(&c), now)
-        .unwrap();
-        let post = Post::new(PostId::new(), c.tenant_id.clone(), draft, now);
+        let post = Post::new(PostId::new(), c.tenant_id.clone(), draft(&c, Some(at)), now);
         assert_eq!(post.status, PostStatus::Scheduled);
         let lease = Duration::from_secs(90);
         let job = post.publish_job(now);
@@ -1130,8 +820,12 @@ mod tests {
             "cancelled",
             "deleted",
         ] {
-            assert_eq!(PostStatus::parse(s).unwrap().as_str(), s);
+            assert_eq!(s.parse::<PostStatus>().unwrap().as_str(), s);
+            assert_eq!(
+                serde_json::to_value(s.parse::<PostStatus>().unwrap()).unwrap(),
+                s
+            );
         }
-        assert!(PostStatus::parse("done").is_none());
+        assert!("done".parse::<PostStatus>().is_err());
     }
 }

@@ -1,0 +1,168 @@
+//! What the API shows of a post and of a connection: the public JSON in one place, so a stored
+//! field (versions, leases, write tokens, uploaded media URNs) can never leak into it by being
+//! added to the record.
+
+use chrono::{DateTime, Utc};
+use connector::domain::{Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization};
+use connector::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+use serde::Serialize;
+
+/// `GET /v1/posts/{id}`, and each post of a list.
+#[derive(Debug, Serialize)]
+pub struct PostView<'a> {
+    pub id: PostId,
+    pub connection_id: ConnectionId,
+    pub author: &'a str,
+    pub text: &'a str,
+    pub media: &'a [MediaItem],
+    pub visibility: Visibility,
+    pub status: PostStatus,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub linkedin_urn: Option<&'a str>,
+    pub attempts: u32,
+    pub last_error: Option<&'a PostError>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub delete_requested_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a Post> for PostView<'a> {
+    fn from(p: &'a Post) -> Self {
+        Self {
+            id: p.id,
+            connection_id: p.connection_id,
+            author: p.author.urn(),
+            text: &p.text,
+            media: &p.media,
+            visibility: p.visibility,
+            status: p.status,
+            scheduled_at: p.scheduled_at,
+            linkedin_urn: p.linkedin_urn.as_deref(),
+            attempts: p.attempts,
+            last_error: p.last_error.as_ref(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            published_at: p.published_at,
+            delete_requested_at: p.delete_requested_at,
+            deleted_at: p.deleted_at,
+        }
+    }
+}
+
+/// The answer to accepting a post: where to look for it.
+#[derive(Debug, Serialize)]
+pub struct PostAccepted {
+    pub id: PostId,
+    pub status: PostStatus,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Post> for PostAccepted {
+    fn from(p: &Post) -> Self {
+        Self {
+            id: p.id,
+            status: p.status,
+            scheduled_at: p.scheduled_at,
+        }
+    }
+}
+
+/// `GET /v1/connections/{id}`, and each connection of a list. Tokens are never in it: they
+/// live in the token vault.
+#[derive(Debug, Serialize)]
+pub struct ConnectionView<'a> {
+    pub id: ConnectionId,
+    pub platform: &'a str,
+    pub member_urn: &'a MemberUrn,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub picture: Option<&'a str>,
+    pub status: ConnectionStatus,
+    pub reason: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    pub authorized_at: DateTime<Utc>,
+    pub last_health_check_at: Option<DateTime<Utc>>,
+    pub last_health_error: Option<&'a str>,
+    pub organizations: &'a [Organization],
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub connect_count: u32,
+    pub token_issued_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a Connection> for ConnectionView<'a> {
+    fn from(c: &'a Connection) -> Self {
+        Self {
+            id: c.id,
+            platform: c.platform,
+            member_urn: &c.member_urn,
+            name: &c.name,
+            email: c.email.as_deref(),
+            picture: c.picture.as_deref(),
+            status: c.status,
+            reason: c.reason.as_deref(),
+            scopes: &c.scopes,
+            access_token_expires_at: c.access_token_expires_at,
+            refresh_token_expires_at: c.refresh_token_expires_at,
+            authorized_at: c.authorized_at,
+            last_health_check_at: c.last_health_check_at,
+            last_health_error: c.last_health_error.as_deref(),
+            organizations: &c.organizations,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            connect_count: c.connect_count,
+            token_issued_at: c.token_issued_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The public JSON names exactly these fields: adding a stored field to the record does
+    /// not add it here.
+    #[test]
+    fn a_post_shows_its_public_fields_only() {
+        let draft = connector::posts::PostDraft {
+            connection_id: ConnectionId::new(),
+            author: connector::posts::Author::Member(connector::domain::MemberUrn::from_member_id(
+                "abc",
+            )),
+            text: "Hello".into(),
+            media: vec![],
+            visibility: Visibility::Public,
+            scheduled_at: None,
+        };
+        let tenant = connector::domain::TenantId::parse("acme").unwrap();
+        let post = Post::new(PostId::new(), tenant, draft, Utc::now());
+        let json = serde_json::to_value(PostView::from(&post)).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "attempts",
+                "author",
+                "connection_id",
+                "created_at",
+                "delete_requested_at",
+                "deleted_at",
+                "id",
+                "last_error",
+                "linkedin_urn",
+                "media",
+                "published_at",
+                "scheduled_at",
+                "status",
+                "text",
+                "updated_at",
+                "visibility",
+            ]
+        );
+    }
+}
