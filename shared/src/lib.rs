@@ -7,7 +7,6 @@ pub mod domain;
 pub mod http;
 pub mod linkedin;
 pub mod media;
-pub mod posts;
 pub mod queue;
 pub mod schedules;
 pub mod store;

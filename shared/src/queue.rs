@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::posts::Job;
 use crate::domain::{ConnectionId, TenantId};
-use crate::posts::Job;
 
 /// How long a disconnect keeps asking LinkedIn to revoke the tokens before it destroys them
 /// anyway (and says so on the connection).
@@ -162,4 +164,19 @@ where
         }
         _ => QueueError::Unavailable(detail),
     }
+}
+/// The answer to an SQS batch: the messages that were not handled (`handled` false), which
+/// SQS makes visible again; the others are deleted (partial batch response).
+pub fn batch_response<'a>(
+    outcomes: impl IntoIterator<Item = (&'a SqsMessage, bool)>,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for (message, handled) in outcomes {
+        if !handled {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }

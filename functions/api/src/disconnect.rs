@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use connector::domain::posts::{DeleteDecision, PostStatus};
 use connector::domain::{ConnectionId, ConnectionStatus};
 use connector::http::{self, ApiError};
 use connector::linkedin::RetryClass;
-use connector::posts::{DeleteDecision, PostStatus};
 use connector::queue::RevokeJob;
 use connector::store::StoreError;
 use connector::tokens::mark_revoked;

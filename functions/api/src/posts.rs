@@ -1,9 +1,9 @@
 //! `/v1/posts`: publish now or at a time, move, read, list, cancel or delete.
 
 use chrono::Utc;
+use connector::domain::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostStatus};
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
-use connector::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostStatus};
 use connector::store::{Recorded, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;

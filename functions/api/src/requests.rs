@@ -4,11 +4,11 @@
 //! recorded; a broken rule names its field.
 
 use chrono::{DateTime, Utc};
-use connector::domain::{Connection, ConnectionId, ConnectionStatus};
-use connector::posts::{
+use connector::domain::posts::{
     Author, MediaItem, PostDraft, Visibility, MAX_ALT_TEXT_CHARS, MAX_IMAGES, MAX_SCHEDULE_AHEAD,
     MAX_TEXT_CHARS,
 };
+use connector::domain::{Connection, ConnectionId, ConnectionStatus};
 use serde::Deserialize;
 use url::Url;
 

@@ -3,8 +3,8 @@
 //! added to the record.
 
 use chrono::{DateTime, Utc};
+use connector::domain::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
 use connector::domain::{Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization};
-use connector::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
 use serde::Serialize;
 
 /// `GET /v1/posts/{id}`, and each post of a list.
@@ -128,11 +128,11 @@ mod tests {
     /// not add it here.
     #[test]
     fn a_post_shows_its_public_fields_only() {
-        let draft = connector::posts::PostDraft {
+        let draft = connector::domain::posts::PostDraft {
             connection_id: ConnectionId::new(),
-            author: connector::posts::Author::Member(connector::domain::MemberUrn::from_member_id(
-                "abc",
-            )),
+            author: connector::domain::posts::Author::Member(
+                connector::domain::MemberUrn::from_member_id("abc"),
+            ),
             text: "Hello".into(),
             media: vec![],
             visibility: Visibility::Public,

@@ -7,14 +7,14 @@
 //! goes through the one single-flight refresh, then the connection is checked again.
 
 use anyhow::Context as _;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::deadline::Deadline;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
-use connector::queue::{PublishQueue, RevokeJob, REVOKE_BOUND};
+use connector::queue::{batch_response, PublishQueue, RevokeJob, REVOKE_BOUND};
 use connector::store::{Change, StoredConnection, HEALTH_SHARDS};
 use connector::tokens::mark_revoked;
 use connector::tokens::{RefreshOutcome, TokenKeeper};
@@ -125,7 +125,7 @@ pub enum Checked {
 
 /// Handles one SQS batch within the invocation's `deadline`.
 pub async fn handle(event: SqsEvent, health: &Health, deadline: Deadline) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
+    let mut handled = Vec::with_capacity(event.records.len());
     for message in &event.records {
         let task = message
             .body
@@ -147,13 +147,9 @@ pub async fn handle(event: SqsEvent, health: &Health, deadline: Deadline) -> Sqs
                 false
             }
         };
-        if !ok {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
+        handled.push((message, ok));
     }
-    response
+    batch_response(handled)
 }
 
 async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::Result<()> {

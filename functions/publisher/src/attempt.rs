@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use connector::domain::ConnectionStatus;
-use connector::posts::{
+use connector::domain::posts::{
     next_step, retry_delay, FailureCode, JobAction, Outcome, Post, PostError, Step,
 };
+use connector::domain::ConnectionStatus;
 use connector::store::{DlqRecord, StoreError};
 use connector::vault::TokenSet;
 use tracing::{info, warn};
@@ -103,7 +103,7 @@ impl<'a> Attempt<'a> {
                 at_least,
             } => self.retry(code, message, outcome_unknown, at_least).await,
             // A refresh is carried out in `after`; asked for again, it is a wait.
-            Step::Refresh => Disposition::RetryAfter(connector::posts::AFTER_REFRESH),
+            Step::Refresh => Disposition::RetryAfter(connector::domain::posts::AFTER_REFRESH),
             Step::HandBack { why, after } => self.hand_back(why, after).await,
             Step::Fail {
                 code,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use connector::posts::{JobAction, Outcome, Post, PostStatus};
+use connector::domain::posts::{JobAction, Outcome, Post, PostStatus};
 use tracing::info;
 
 use crate::attempt::{crashed, Attempt};

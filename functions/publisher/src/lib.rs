@@ -12,13 +12,13 @@ mod publish;
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use connector::config::{Config, MediaSettings, PostsApi};
 use connector::deadline::Deadline;
+use connector::domain::posts::{Job, JobAction};
 use connector::linkedin::LinkedInClient;
-use connector::posts::{Job, JobAction};
-use connector::queue::{PublishQueue, MAX_VISIBILITY};
+use connector::queue::{batch_response, PublishQueue, MAX_VISIBILITY};
 use connector::schedules::JobScheduler;
 use connector::store::PostStore;
 use connector::tokens::TokenKeeper;
@@ -101,15 +101,7 @@ pub async fn handle(
             .map(|m| process(m, publisher, deadline)),
     )
     .await;
-    let mut response = SqsBatchResponse::default();
-    for (message, ok) in event.records.iter().zip(results) {
-        if !ok {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    batch_response(event.records.iter().zip(results))
 }
 
 async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline) -> bool {

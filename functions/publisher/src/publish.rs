@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use connector::domain::posts::{JobAction, Outcome, PostStatus, MAX_JOB_AGE};
 use connector::linkedin::{MediaStatus, PostContent};
 use connector::media::{fetch_image, MediaBudget};
-use connector::posts::{JobAction, Outcome, PostStatus, MAX_JOB_AGE};
 use connector::store::Claim;
 use connector::vault::TokenSet;
 use tracing::{info, warn};

@@ -8,8 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
+use connector::domain::posts::{
+    FailureCode, JobAction, Post, PostError, PostId, PostStatus, MAX_RESCUES,
+};
 use connector::domain::TenantId;
-use connector::posts::{FailureCode, JobAction, Post, PostError, PostId, PostStatus, MAX_RESCUES};
 use connector::queue::PublishQueue;
 use connector::store::{DlqRecord, PostStore, StoreError, SCHEDULED_SHARDS};
 use serde::{Deserialize, Serialize};
@@ -51,9 +53,9 @@ pub struct ReconcileRequest {
 }
 
 impl ReconcileRequest {
-    /// The run's time (see [`connector::schedules::as_of`]).
+    /// The run's time (see [`connector::domain::as_of`]).
     pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        connector::schedules::as_of(self.as_of.as_deref(), now)
+        connector::domain::as_of(self.as_of.as_deref(), now)
     }
 }
 
@@ -74,7 +76,7 @@ pub struct Reconciled {
     pub gave_up: usize,
 }
 
-pub async fn handle(reconciler: &Reconciler, as_of: DateTime<Utc>) -> anyhow::Result<Reconciled> {
+pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Result<Reconciled> {
     let missed_by = as_of - GRACE;
     let mut result = Reconciled::default();
     'shards: for shard in 0..SCHEDULED_SHARDS {

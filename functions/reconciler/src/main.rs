@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(
         move |event: LambdaEvent<ReconcileRequest>| async move {
             let as_of = event.payload.as_of(chrono::Utc::now());
-            Ok::<_, Error>(reconciler_function::handle(reconciler, as_of).await?)
+            Ok::<_, Error>(reconciler_function::handle(as_of, reconciler).await?)
         },
     ))
     .await

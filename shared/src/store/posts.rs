@@ -23,8 +23,8 @@ use super::{
     classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError,
 };
+use crate::domain::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
 use crate::domain::{ConnectionId, TenantId};
-use crate::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
 
 /// The sparse index of scheduled posts by time.
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";

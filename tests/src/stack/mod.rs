@@ -429,7 +429,7 @@ fn functions(
                     let request: reconciler_function::ReconcileRequest =
                         serde_json::from_str(&input).context("reconciler event")?;
                     let as_of = request.as_of(chrono::Utc::now());
-                    reconciler_function::handle(&reconciler, as_of).await?;
+                    reconciler_function::handle(as_of, &reconciler).await?;
                     Ok(())
                 }) as futures::future::BoxFuture<'static, anyhow::Result<()>>
             }) as scheduler::Invoke,

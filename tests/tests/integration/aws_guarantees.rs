@@ -77,7 +77,7 @@ async fn publish_through(
         if started.elapsed() > Duration::from_secs(4 + 4 * u64::from(swept)) && swept < 3 {
             swept += 1;
             let as_of = Utc::now() + chrono::Duration::minutes(20 * swept as i64);
-            reconciler_function::handle(&stack.reconciler, as_of)
+            reconciler_function::handle(as_of, &stack.reconciler)
                 .await
                 .unwrap();
         }

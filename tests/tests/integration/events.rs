@@ -104,7 +104,7 @@ async fn the_publisher_samples_are_sqs_batches_it_understands() {
     for name in ["publisher-sqs.json", "publisher-scheduled-sqs.json"] {
         let event = sqs_event(name);
         assert_eq!(event.records.len(), 1);
-        let job: connector::posts::Job =
+        let job: connector::domain::posts::Job =
             serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
         assert_eq!(job.scheduled_at.is_some(), name.contains("scheduled"));
         // Its post does not exist here: nothing to do, nothing to redeliver.
@@ -124,7 +124,7 @@ async fn the_reconciler_sample_is_a_round_it_understands() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/reconciler-round.json");
     let request: reconciler_function::ReconcileRequest =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let found = reconciler_function::handle(&stack.reconciler, request.as_of(chrono::Utc::now()))
+    let found = reconciler_function::handle(request.as_of(chrono::Utc::now()), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!(found.found, 0);

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use connector::domain::RefreshWindow;
 use connector::domain::{ConnectionId, TenantId};
-use connector::schedules::{RefreshRequest, RefreshWindow};
+use connector::schedules::RefreshRequest;
 use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
 use refresher_function::WindowOutcome;
 use secrecy::ExposeSecret;

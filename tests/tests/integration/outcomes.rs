@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector::deadline::Deadline;
+use connector::domain::posts::PostId;
 use connector::domain::TenantId;
 use connector::linkedin::PostContent;
-use connector::posts::PostId;
 use serde_json::json;
 use testkit::simulator::Fault;
 
@@ -259,7 +259,7 @@ async fn a_batch_with_slow_images_fits_its_deadline_and_strands_nothing() {
         .unwrap();
     assert_eq!(
         stored.status,
-        connector::posts::PostStatus::Queued,
+        connector::domain::posts::PostStatus::Queued,
         "claim released"
     );
     assert!(stored.lease_until.is_none());
@@ -285,14 +285,14 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
     let later = |minutes| stack.now() + chrono::Duration::minutes(minutes);
 
     // Not before 15 minutes without progress.
-    let run = reconciler_function::handle(&stack.reconciler, later(10))
+    let run = reconciler_function::handle(later(10), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!(run.stranded, 0);
 
     // Its job is lost (the message went to the SQS DLQ after crashes): nothing will move it.
     drain_publish_queue(&stack).await;
-    let run = reconciler_function::handle(&stack.reconciler, later(16))
+    let run = reconciler_function::handle(later(16), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!((run.stranded, run.rescued), (1, 1));
@@ -308,13 +308,13 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
     // Rescued twice more, its jobs lost each time; the fourth time it fails as STRANDED.
     for minutes in [40, 70] {
         drain_publish_queue(&stack).await;
-        let run = reconciler_function::handle(&stack.reconciler, later(minutes))
+        let run = reconciler_function::handle(later(minutes), &stack.reconciler)
             .await
             .unwrap();
         assert_eq!(run.rescued, 1, "at +{minutes} min");
     }
     drain_publish_queue(&stack).await;
-    let run = reconciler_function::handle(&stack.reconciler, later(100))
+    let run = reconciler_function::handle(later(100), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!((run.rescued, run.gave_up), (0, 1));
@@ -329,7 +329,7 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
         .unwrap();
     assert_eq!(records[0].error_code, "STRANDED");
     // Terminal: the next run leaves it alone.
-    let run = reconciler_function::handle(&stack.reconciler, later(200))
+    let run = reconciler_function::handle(later(200), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!(run.stranded, 0);
@@ -341,7 +341,7 @@ async fn a_rescued_post_publishes_once() {
     let id = publish_text(&stack, &connection, "rescued and published").await;
     drain_publish_queue(&stack).await;
     let as_of = stack.now() + chrono::Duration::minutes(16);
-    let run = reconciler_function::handle(&stack.reconciler, as_of)
+    let run = reconciler_function::handle(as_of, &stack.reconciler)
         .await
         .unwrap();
     assert_eq!(run.rescued, 1);
@@ -469,7 +469,7 @@ async fn a_refresh_window_without_the_time_for_a_refresh_is_retried_not_started(
     let request = connector::schedules::RefreshRequest {
         tenant_id: tenant(),
         connection_id: connector::domain::ConnectionId::parse(&connection).unwrap(),
-        window: connector::schedules::RefreshWindow::ALL[0],
+        window: connector::domain::RefreshWindow::ALL[0],
         scheduled_time: None,
     };
     let calls = stack.simulator().requests().len();

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use connector::domain::posts::{Job, JobAction, PostId};
 use connector::domain::{ConnectionId, TenantId};
-use connector::posts::{Job, JobAction, PostId};
 use connector::store::Change;
 use serde_json::{json, Value};
 use testkit::simulator::Fault;

@@ -10,8 +10,8 @@ use aws_sdk_scheduler::types::{
     RetryPolicy, Target,
 };
 use chrono::{DateTime, Utc};
-use connector::posts::Job;
-use connector::schedules::RefreshWindow;
+use connector::domain::posts::Job;
+use connector::domain::RefreshWindow;
 use serde_json::{json, Value};
 use testkit::stack::{test_stack, LocalStack};
 
@@ -335,7 +335,7 @@ async fn the_reconciler_enqueues_a_post_whose_schedule_was_lost() {
         .unwrap();
 
     // Within the grace period the post is not yet missed.
-    let reconcile = |as_of| reconciler_function::handle(&stack.reconciler, as_of);
+    let reconcile = |as_of| reconciler_function::handle(as_of, &stack.reconciler);
     let early = reconcile(at + chrono::Duration::minutes(5)).await.unwrap();
     assert_eq!(early.found, 0);
 
@@ -367,7 +367,7 @@ async fn the_reconciler_counts_what_it_found() {
             .await
             .unwrap();
     }
-    let found = reconciler_function::handle(&stack.reconciler, at + chrono::Duration::minutes(11))
+    let found = reconciler_function::handle(at + chrono::Duration::minutes(11), &stack.reconciler)
         .await
         .unwrap();
     assert_eq!((found.found, found.enqueued), (2, 2));
@@ -653,7 +653,7 @@ async fn a_move_whose_schedule_answer_was_lost_keeps_record_and_schedule_in_step
     let schedule = scheduler(&stack)
         .get_schedule()
         .name(
-            connector::posts::PostId::parse(&id)
+            connector::domain::posts::PostId::parse(&id)
                 .unwrap()
                 .schedule_name(),
         )

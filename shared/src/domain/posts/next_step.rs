@@ -313,9 +313,9 @@ fn media_wait(post: &Post, now: DateTime<Utc>, message: impl FnOnce() -> String)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::posts::{Author, PostDraft, PostId, Visibility};
     use crate::domain::{ConnectionId, TenantId};
     use crate::linkedin::{classify_api_failure, until_next_utc_midnight};
-    use crate::posts::{Author, PostDraft, PostId, Visibility};
     use crate::store::StoreError;
     use chrono::TimeZone;
 
@@ -343,9 +343,9 @@ mod tests {
             post = post
                 .claim(now(), Duration::from_secs(90), None)
                 .expect("claimable");
-            post.status = crate::posts::PostStatus::Queued;
+            post.status = crate::domain::posts::PostStatus::Queued;
         }
-        post.status = crate::posts::PostStatus::Publishing;
+        post.status = crate::domain::posts::PostStatus::Publishing;
         post
     }
 

@@ -97,7 +97,7 @@ mod tests {
     /// names no code the product does not have.
     #[test]
     fn the_readme_lists_every_code_and_no_other() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../../README.md");
         let table: Vec<&str> = readme
             .lines()
             .skip_while(|l| !l.starts_with("### Failure codes"))

@@ -1,0 +1,15 @@
+//! The product's domain, no I/O: tenants, connections (and their refresh windows) and posts
+//! (and what follows each outcome of an attempt). Adapters (store, queue, scheduler, vault,
+//! LinkedIn client) carry out what these types decide.
+
+mod connections;
+pub mod posts;
+mod refresh_windows;
+mod tenants;
+
+pub use connections::{
+    Connection, ConnectionId, ConnectionStatus, Grant, MemberIdentity, MemberUrn, Organization,
+    PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
+};
+pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
+pub use tenants::{RedirectAllowList, TenantId};
