@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aws_errors::{self, AwsError};
 use crate::domain::{ConnectionId, TenantId};
 use crate::posts::Job;
 
@@ -137,29 +138,82 @@ impl PublishQueue {
     }
 }
 
-fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> QueueError
+fn classify<E>(operation: &str, error: AwsError<E>) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(&error)
-    );
-    match &error {
-        SdkError::ServiceError(s)
-            if !matches!(
-                s.err().code(),
-                Some(
-                    "ThrottlingException"
-                        | "RequestThrottled"
-                        | "InternalError"
-                        | "ServiceUnavailable"
-                )
-            ) =>
-        {
-            QueueError::Refused(detail)
+    aws_errors::classify(
+        operation,
+        &error,
+        QueueError::Unavailable,
+        QueueError::Refused,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws_errors::fixtures::{code, service, transient};
+    use aws_sdk_sqs::operation::send_message::SendMessageError;
+    use aws_sdk_sqs::types::error::{InvalidMessageContents, QueueDoesNotExist, RequestThrottled};
+
+    #[test]
+    fn queue_failures_are_retryable_or_refused() {
+        let mut cases: Vec<(&str, AwsError<SendMessageError>, bool)> =
+            transient(SendMessageError::generic)
+                .into_iter()
+                .map(|(name, error)| (name, error, true))
+                .collect();
+        cases.extend([
+            (
+                "RequestThrottled",
+                service(
+                    400,
+                    SendMessageError::RequestThrottled(
+                        RequestThrottled::builder()
+                            .meta(code("RequestThrottled"))
+                            .build(),
+                    ),
+                ),
+                true,
+            ),
+            (
+                "InternalError",
+                service(500, SendMessageError::generic(code("InternalError"))),
+                true,
+            ),
+            (
+                "ServiceUnavailable",
+                service(400, SendMessageError::generic(code("ServiceUnavailable"))),
+                true,
+            ),
+            (
+                "no such queue",
+                service(
+                    400,
+                    SendMessageError::QueueDoesNotExist(QueueDoesNotExist::builder().build()),
+                ),
+                false,
+            ),
+            (
+                "invalid message",
+                service(
+                    400,
+                    SendMessageError::InvalidMessageContents(
+                        InvalidMessageContents::builder().build(),
+                    ),
+                ),
+                false,
+            ),
+            (
+                "access denied",
+                service(400, SendMessageError::generic(code("AccessDenied"))),
+                false,
+            ),
+        ]);
+        for (name, error, retryable) in cases {
+            let sorted = classify("SendMessage", error);
+            assert_eq!(sorted.is_retryable(), retryable, "{name}: {sorted:?}");
         }
-        _ => QueueError::Unavailable(detail),
     }
 }
