@@ -64,6 +64,25 @@ where
     class_of(error, transient, permanent)(describe(operation, error))
 }
 
+/// As [`classify`], but first offers the service's typed error (`S`, e.g.
+/// `aws_sdk_dynamodb::Error`, which every operation's error converts into) to `typed`, which
+/// names the class of the failures the adapter makes something of (`None` for the rest).
+pub(crate) fn classify_typed<E, S, T>(
+    operation: &str,
+    error: AwsError<E>,
+    typed: impl FnOnce(S) -> Option<fn(String) -> T>,
+    transient: fn(String) -> T,
+    permanent: fn(String) -> T,
+) -> T
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    S: From<AwsError<E>>,
+{
+    let detail = describe(operation, &error);
+    let otherwise = class_of(&error, transient, permanent);
+    typed(S::from(error)).unwrap_or(otherwise)(detail)
+}
+
 fn class_of<E: ProvideErrorMetadata, T>(
     error: &AwsError<E>,
     transient: fn(String) -> T,

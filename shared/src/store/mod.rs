@@ -6,10 +6,12 @@ mod posts;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+
+use crate::aws_errors::{self, AwsError};
 
 pub use connections::{ConnectionStore, StoredConnection, HEALTH_INDEX, HEALTH_SHARDS};
 pub use posts::{
@@ -182,42 +184,200 @@ pub(crate) fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, StoreE
         .ok_or_else(|| StoreError::Invalid("cursor is not one this API issued".into()))
 }
 
-/// Sorts an SDK failure into conflict, retryable or not.
-pub(crate) fn classify<E>(
-    operation: &str,
-    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> StoreError
+/// Sorts an SDK failure into conflict, retryable or not: lost races by DynamoDB's typed
+/// errors, the rest as every adapter does ([`aws_errors::is_transient`]).
+pub(crate) fn classify<E>(operation: &str, error: AwsError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_dynamodb::Error: From<AwsError<E>>,
 {
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&error)
-    );
-    let SdkError::ServiceError(service) = &error else {
-        return StoreError::Unavailable(detail);
+    use aws_sdk_dynamodb::Error;
+    aws_errors::classify_typed(
+        operation,
+        error,
+        |typed| match typed {
+            Error::ConditionalCheckFailedException(_) => Some(StoreError::Conflict),
+            // A cancelled transaction is a lost race when a condition failed; otherwise (e.g.
+            // a TransactionConflict) it is transient.
+            Error::TransactionCanceledException(cancelled) => Some(
+                if cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                {
+                    StoreError::Conflict
+                } else {
+                    StoreError::Unavailable
+                },
+            ),
+            _ => None,
+        },
+        StoreError::Unavailable,
+        StoreError::Invalid,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws_errors::fixtures::{code, service, transient};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use aws_sdk_dynamodb::types::error::{
+        ConditionalCheckFailedException, InternalServerError,
+        ProvisionedThroughputExceededException, ResourceNotFoundException,
+        TransactionCanceledException, TransactionConflictException,
     };
-    if service.raw().status().is_server_error() {
-        // Including a 5xx whose body named no error code.
-        return StoreError::Unavailable(detail);
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    #[derive(Debug, PartialEq)]
+    enum Class {
+        Conflict,
+        Unavailable,
+        Invalid,
     }
-    match service.err().code().unwrap_or_default() {
-        "ConditionalCheckFailedException" => StoreError::Conflict(detail),
-        // A cancelled transaction is a lost race when a condition failed; otherwise (e.g. a
-        // TransactionConflict) it is transient.
-        "TransactionCanceledException" => {
-            if detail.contains("ConditionalCheckFailed") {
-                StoreError::Conflict(detail)
-            } else {
-                StoreError::Unavailable(detail)
-            }
+
+    fn class(error: &StoreError) -> Class {
+        match error {
+            StoreError::Conflict(_) => Class::Conflict,
+            StoreError::Unavailable(_) => Class::Unavailable,
+            StoreError::Invalid(_) => Class::Invalid,
         }
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "InternalServerError"
-        | "ServiceUnavailable"
-        | "TransactionConflictException" => StoreError::Unavailable(detail),
-        _ => StoreError::Invalid(detail),
+    }
+
+    fn cancelled(reasons: &[&str]) -> AwsError<TransactWriteItemsError> {
+        let mut exception = TransactionCanceledException::builder()
+            .message(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons",
+            )
+            .meta(code("TransactionCanceledException"));
+        for reason in reasons {
+            exception =
+                exception.cancellation_reasons(CancellationReason::builder().code(*reason).build());
+        }
+        service(
+            400,
+            TransactWriteItemsError::TransactionCanceledException(exception.build()),
+        )
+    }
+
+    #[test]
+    fn transactions_cancelled_by_a_failed_condition_are_conflicts() {
+        let cases = [
+            (vec!["None", "ConditionalCheckFailed"], Class::Conflict),
+            (vec!["ConditionalCheckFailed"], Class::Conflict),
+            (vec!["None", "TransactionConflict"], Class::Unavailable),
+            (vec!["ThrottlingError"], Class::Unavailable),
+            (vec!["ValidationError"], Class::Unavailable),
+            (vec![], Class::Unavailable),
+        ];
+        for (reasons, expected) in cases {
+            let sorted = classify("TransactWriteItems", cancelled(&reasons));
+            assert_eq!(class(&sorted), expected, "{reasons:?}: {sorted:?}");
+        }
+        let unrelated = service(
+            400,
+            TransactWriteItemsError::generic(code("ValidationException")),
+        );
+        assert_eq!(
+            class(&classify("TransactWriteItems", unrelated)),
+            Class::Invalid
+        );
+        for (name, error) in transient(TransactWriteItemsError::generic) {
+            assert_eq!(
+                class(&classify("TransactWriteItems", error)),
+                Class::Unavailable,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_item_failures_are_conflicts_unavailable_or_invalid() {
+        let mut cases: Vec<(&str, AwsError<PutItemError>, Class)> =
+            transient(PutItemError::generic)
+                .into_iter()
+                .map(|(name, error)| (name, error, Class::Unavailable))
+                .collect();
+        cases.extend([
+            (
+                "condition failed",
+                service(
+                    400,
+                    PutItemError::ConditionalCheckFailedException(
+                        ConditionalCheckFailedException::builder().build(),
+                    ),
+                ),
+                Class::Conflict,
+            ),
+            (
+                "provisioned throughput exceeded",
+                service(
+                    400,
+                    PutItemError::ProvisionedThroughputExceededException(
+                        ProvisionedThroughputExceededException::builder()
+                            .meta(code("ProvisionedThroughputExceededException"))
+                            .build(),
+                    ),
+                ),
+                Class::Unavailable,
+            ),
+            (
+                "transaction conflict",
+                service(
+                    400,
+                    PutItemError::TransactionConflictException(
+                        TransactionConflictException::builder()
+                            .meta(code("TransactionConflictException"))
+                            .build(),
+                    ),
+                ),
+                Class::Unavailable,
+            ),
+            (
+                "request limit",
+                service(400, PutItemError::generic(code("RequestLimitExceeded"))),
+                Class::Unavailable,
+            ),
+            (
+                "internal server error",
+                service(
+                    500,
+                    PutItemError::InternalServerError(
+                        InternalServerError::builder()
+                            .meta(code("InternalServerError"))
+                            .build(),
+                    ),
+                ),
+                Class::Unavailable,
+            ),
+            (
+                "service unavailable",
+                service(400, PutItemError::generic(code("ServiceUnavailable"))),
+                Class::Unavailable,
+            ),
+            (
+                "no such table",
+                service(
+                    400,
+                    PutItemError::ResourceNotFoundException(
+                        ResourceNotFoundException::builder()
+                            .meta(code("ResourceNotFoundException"))
+                            .build(),
+                    ),
+                ),
+                Class::Invalid,
+            ),
+            (
+                "validation",
+                service(400, PutItemError::generic(code("ValidationException"))),
+                Class::Invalid,
+            ),
+        ]);
+        for (name, error, expected) in cases {
+            let sorted = classify("PutItem", error);
+            assert_eq!(class(&sorted), expected, "{name}: {sorted:?}");
+            assert!(sorted.to_string().contains("PutItem: "), "{name}: {sorted}");
+        }
     }
 }
