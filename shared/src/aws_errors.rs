@@ -44,7 +44,7 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(error: &AwsError<E>) -> bool
 }
 
 /// `operation: cause`, with the SDK's whole chain of causes.
-pub(crate) fn describe<E>(operation: &str, error: &AwsError<E>) -> String
+fn describe<E>(operation: &str, error: &AwsError<E>) -> String
 where
     E: std::error::Error + 'static,
 {
@@ -105,6 +105,21 @@ pub(crate) mod fixtures {
 
     use super::{AwsError, Response};
 
+    /// A modeled service error as the SDK reads it off an answer: its code (the type's name
+    /// unless given) in its metadata. Where the message is required, `build` is a `Result`.
+    macro_rules! modeled {
+        ($error:ident) => {
+            $crate::aws_errors::fixtures::modeled!($error, stringify!($error))
+        };
+        ($error:ident, $code:expr) => {
+            $error::builder()
+                .message("from a test")
+                .meta($crate::aws_errors::fixtures::code($code))
+                .build()
+        };
+    }
+    pub(crate) use modeled;
+
     pub fn response(status: u16) -> Response {
         Response::new(
             StatusCode::try_from(status).expect("a status code"),
@@ -125,10 +140,14 @@ pub(crate) mod fixtures {
             .build()
     }
 
-    /// The failures every adapter reads as transient whatever the service: no answer, an
-    /// unreadable one, a 5xx without a code, throttling.
-    pub fn transient<E>(generic: fn(ErrorMetadata) -> E) -> Vec<(&'static str, AwsError<E>)> {
-        vec![
+    /// A table's first rows: the failures every adapter reads as transient whatever the
+    /// service (no answer, an unreadable one, a 5xx without a code, throttling), each
+    /// expected to end in `class`.
+    pub fn transient<E, C: Clone>(
+        generic: fn(ErrorMetadata) -> E,
+        class: C,
+    ) -> Vec<(&'static str, AwsError<E>, C)> {
+        [
             ("timeout", AwsError::timeout_error("took too long")),
             (
                 "no connection",
@@ -147,6 +166,9 @@ pub(crate) mod fixtures {
                 service(400, generic(code("ThrottlingException"))),
             ),
         ]
+        .into_iter()
+        .map(|(name, error)| (name, error, class.clone()))
+        .collect()
     }
 }
 
@@ -160,11 +182,8 @@ mod tests {
 
     #[test]
     fn each_kind_of_failure_is_transient_or_not() {
-        let mut cases: Vec<(&str, AwsError<SendMessageError>, bool)> =
-            transient(SendMessageError::generic)
-                .into_iter()
-                .map(|(name, error)| (name, error, true))
-                .collect();
+        let generic = |status, meta| service(status, SendMessageError::generic(meta));
+        let mut cases = transient(SendMessageError::generic, true);
         cases.extend([
             (
                 "connector timeout",
@@ -176,34 +195,20 @@ mod tests {
                 AwsError::construction_failure("missing field"),
                 true,
             ),
+            ("5xx, unknown code", generic(502, code("Whatever")), true),
             (
-                "502 with an unknown code",
-                service(502, SendMessageError::generic(code("Whatever"))),
-                true,
-            ),
-            (
-                "400 without a code",
-                service(
-                    400,
-                    SendMessageError::generic(ErrorMetadata::builder().build()),
-                ),
+                "400, no code",
+                generic(400, ErrorMetadata::builder().build()),
                 false,
             ),
             (
                 "access denied",
-                service(
-                    400,
-                    SendMessageError::generic(code("AccessDeniedException")),
-                ),
+                generic(400, code("AccessDeniedException")),
                 false,
             ),
         ]);
         for name in TRANSIENT_CODES {
-            cases.push((
-                name,
-                service(400, SendMessageError::generic(code(name))),
-                true,
-            ));
+            cases.push((name, generic(400, code(name)), true));
         }
         for (name, error, transient) in cases {
             assert_eq!(is_transient(&error), transient, "{name}");

@@ -153,61 +153,45 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws_errors::fixtures::{code, service, transient};
-    use aws_sdk_sqs::operation::send_message::SendMessageError;
+    use crate::aws_errors::fixtures::{code, modeled, service, transient};
+    use aws_sdk_sqs::operation::send_message::SendMessageError as Send;
     use aws_sdk_sqs::types::error::{InvalidMessageContents, QueueDoesNotExist, RequestThrottled};
 
     #[test]
     fn queue_failures_are_retryable_or_refused() {
-        let mut cases: Vec<(&str, AwsError<SendMessageError>, bool)> =
-            transient(SendMessageError::generic)
-                .into_iter()
-                .map(|(name, error)| (name, error, true))
-                .collect();
+        let mut cases = transient(Send::generic, true);
         cases.extend([
             (
-                "RequestThrottled",
-                service(
-                    400,
-                    SendMessageError::RequestThrottled(
-                        RequestThrottled::builder()
-                            .meta(code("RequestThrottled"))
-                            .build(),
-                    ),
-                ),
+                "throttled",
+                service(400, Send::RequestThrottled(modeled!(RequestThrottled))),
                 true,
             ),
             (
-                "InternalError",
-                service(500, SendMessageError::generic(code("InternalError"))),
+                "internal",
+                service(500, Send::generic(code("InternalError"))),
                 true,
             ),
             (
-                "ServiceUnavailable",
-                service(400, SendMessageError::generic(code("ServiceUnavailable"))),
+                "unavailable",
+                service(400, Send::generic(code("ServiceUnavailable"))),
                 true,
             ),
             (
                 "no such queue",
-                service(
-                    400,
-                    SendMessageError::QueueDoesNotExist(QueueDoesNotExist::builder().build()),
-                ),
+                service(400, Send::QueueDoesNotExist(modeled!(QueueDoesNotExist))),
                 false,
             ),
             (
                 "invalid message",
                 service(
                     400,
-                    SendMessageError::InvalidMessageContents(
-                        InvalidMessageContents::builder().build(),
-                    ),
+                    Send::InvalidMessageContents(modeled!(InvalidMessageContents)),
                 ),
                 false,
             ),
             (
                 "access denied",
-                service(400, SendMessageError::generic(code("AccessDenied"))),
+                service(400, Send::generic(code("AccessDenied"))),
                 false,
             ),
         ]);

@@ -461,11 +461,11 @@ mod tests {
 
     mod failures {
         use super::super::*;
-        use crate::aws_errors::fixtures::{code, service, transient};
-        use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError;
-        use aws_sdk_scheduler::operation::delete_schedule::DeleteScheduleError;
-        use aws_sdk_scheduler::operation::get_schedule::GetScheduleError;
-        use aws_sdk_scheduler::operation::update_schedule::UpdateScheduleError;
+        use crate::aws_errors::fixtures::{code, modeled, service, transient};
+        use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError as Create;
+        use aws_sdk_scheduler::operation::delete_schedule::DeleteScheduleError as Delete;
+        use aws_sdk_scheduler::operation::get_schedule::GetScheduleError as Get;
+        use aws_sdk_scheduler::operation::update_schedule::UpdateScheduleError as Update;
         use aws_sdk_scheduler::types::error::{
             ConflictException, InternalServerException, ResourceNotFoundException,
             ServiceQuotaExceededException, ThrottlingException, ValidationException,
@@ -482,67 +482,40 @@ mod tests {
         }
 
         fn not_found() -> ResourceNotFoundException {
-            ResourceNotFoundException::builder()
-                .message("Schedule does not exist.")
-                .meta(code("ResourceNotFoundException"))
-                .build()
-                .unwrap()
+            modeled!(ResourceNotFoundException).unwrap()
         }
 
         fn conflict() -> ConflictException {
-            ConflictException::builder()
-                .message("Schedule already exists.")
-                .meta(code("ConflictException"))
-                .build()
-                .unwrap()
+            modeled!(ConflictException).unwrap()
         }
 
         #[test]
         fn update_failures_tell_a_missing_schedule_from_the_rest() {
-            let mut cases: Vec<(&str, AwsError<UpdateScheduleError>, &str)> =
-                transient(UpdateScheduleError::generic)
-                    .into_iter()
-                    .map(|(name, error)| (name, error, "retryable"))
-                    .collect();
+            let mut cases = transient(Update::generic, "retryable");
             cases.extend([
                 (
                     "no such schedule",
-                    service(
-                        404,
-                        UpdateScheduleError::ResourceNotFoundException(not_found()),
-                    ),
+                    service(404, Update::ResourceNotFoundException(not_found())),
                     "not found",
                 ),
                 (
                     "conflict",
-                    service(409, UpdateScheduleError::ConflictException(conflict())),
+                    service(409, Update::ConflictException(conflict())),
                     "conflict",
                 ),
                 (
                     "throttled",
                     service(
                         429,
-                        UpdateScheduleError::ThrottlingException(
-                            ThrottlingException::builder()
-                                .message("Rate exceeded")
-                                .meta(code("ThrottlingException"))
-                                .build()
-                                .unwrap(),
-                        ),
+                        Update::ThrottlingException(modeled!(ThrottlingException).unwrap()),
                     ),
                     "retryable",
                 ),
                 (
-                    "internal error",
+                    "internal",
                     service(
                         500,
-                        UpdateScheduleError::InternalServerException(
-                            InternalServerException::builder()
-                                .message("Internal error")
-                                .meta(code("InternalServerException"))
-                                .build()
-                                .unwrap(),
-                        ),
+                        Update::InternalServerException(modeled!(InternalServerException).unwrap()),
                     ),
                     "retryable",
                 ),
@@ -550,13 +523,7 @@ mod tests {
                     "invalid",
                     service(
                         400,
-                        UpdateScheduleError::ValidationException(
-                            ValidationException::builder()
-                                .message("Invalid target")
-                                .meta(code("ValidationException"))
-                                .build()
-                                .unwrap(),
-                        ),
+                        Update::ValidationException(modeled!(ValidationException).unwrap()),
                     ),
                     "refused",
                 ),
@@ -572,40 +539,30 @@ mod tests {
 
         #[test]
         fn a_create_raced_by_another_put_is_retried_and_other_refusals_are_not() {
-            let cases: [(&str, AwsError<CreateScheduleError>, bool); 4] = [
+            let cases = [
                 (
                     "created meanwhile",
-                    service(409, CreateScheduleError::ConflictException(conflict())),
+                    service(409, Create::ConflictException(conflict())),
                     true,
                 ),
                 (
                     "no such group",
-                    service(
-                        404,
-                        CreateScheduleError::ResourceNotFoundException(not_found()),
-                    ),
+                    service(404, Create::ResourceNotFoundException(not_found())),
                     false,
                 ),
                 (
                     "quota",
                     service(
                         402,
-                        CreateScheduleError::ServiceQuotaExceededException(
-                            ServiceQuotaExceededException::builder()
-                                .message("Too many schedules")
-                                .meta(code("ServiceQuotaExceededException"))
-                                .build()
-                                .unwrap(),
+                        Create::ServiceQuotaExceededException(
+                            modeled!(ServiceQuotaExceededException).unwrap(),
                         ),
                     ),
                     false,
                 ),
                 (
                     "throttled",
-                    service(
-                        400,
-                        CreateScheduleError::generic(code("ThrottlingException")),
-                    ),
+                    service(400, Create::generic(code("ThrottlingException"))),
                     true,
                 ),
             ];
@@ -620,24 +577,15 @@ mod tests {
         fn reading_or_deleting_a_missing_schedule_is_told_apart() {
             let read = [
                 (
-                    service(
-                        404,
-                        GetScheduleError::ResourceNotFoundException(not_found()),
-                    ),
+                    service(404, Get::ResourceNotFoundException(not_found())),
                     "not found",
                 ),
                 (
-                    service(
-                        400,
-                        GetScheduleError::generic(code("AccessDeniedException")),
-                    ),
+                    service(400, Get::generic(code("AccessDeniedException"))),
                     "refused",
                 ),
                 (
-                    service(
-                        500,
-                        GetScheduleError::generic(code("InternalServerException")),
-                    ),
+                    service(500, Get::generic(code("InternalServerException"))),
                     "retryable",
                 ),
             ];
@@ -646,21 +594,15 @@ mod tests {
             }
             let deleted = [
                 (
-                    service(
-                        404,
-                        DeleteScheduleError::ResourceNotFoundException(not_found()),
-                    ),
+                    service(404, Delete::ResourceNotFoundException(not_found())),
                     "not found",
                 ),
                 (
-                    service(409, DeleteScheduleError::ConflictException(conflict())),
+                    service(409, Delete::ConflictException(conflict())),
                     "conflict",
                 ),
                 (
-                    service(
-                        400,
-                        DeleteScheduleError::generic(code("ThrottlingException")),
-                    ),
+                    service(400, Delete::generic(code("ThrottlingException"))),
                     "retryable",
                 ),
             ];
@@ -680,10 +622,8 @@ mod tests {
                 assert!(matches!(e, ScheduleError::Refused(_)), "{e:?}");
                 assert!(!e.is_retryable());
             }
-            assert!(
-                ScheduleError::from(Failed::Other(ScheduleError::Unavailable("later".into())))
-                    .is_retryable()
-            );
+            let later = Failed::Other(ScheduleError::Unavailable("later".into()));
+            assert!(ScheduleError::from(later).is_retryable());
         }
     }
 }

@@ -454,51 +454,25 @@ mod tests {
 
     #[test]
     fn kms_failures_are_unavailable_or_refused() {
-        use crate::aws_errors::fixtures::{code, service, transient};
-        use aws_sdk_kms::operation::decrypt::DecryptError;
+        use crate::aws_errors::fixtures::{code, modeled, service, transient};
+        use aws_sdk_kms::operation::decrypt::DecryptError as Decrypt;
         use aws_sdk_kms::types::error::{
             DependencyTimeoutException, DisabledException, InvalidCiphertextException,
             KeyUnavailableException, KmsInternalException, NotFoundException,
         };
 
-        let mut cases: Vec<(&str, AwsError<DecryptError>, bool)> = transient(DecryptError::generic)
-            .into_iter()
-            .map(|(name, error)| (name, error, true))
-            .collect();
+        let internal = || {
+            Decrypt::KmsInternalException(modeled!(KmsInternalException, "KMSInternalException"))
+        };
+        let mut cases = transient(Decrypt::generic, true);
         cases.extend([
+            ("internal", service(500, internal()), true),
+            ("internal, as a 400", service(400, internal()), true),
             (
-                "KMSInternalException",
-                service(
-                    500,
-                    DecryptError::KmsInternalException(
-                        KmsInternalException::builder()
-                            .meta(code("KMSInternalException"))
-                            .build(),
-                    ),
-                ),
-                true,
-            ),
-            (
-                "KMSInternalException answered as a 400",
+                "dependency timeout",
                 service(
                     400,
-                    DecryptError::KmsInternalException(
-                        KmsInternalException::builder()
-                            .meta(code("KMSInternalException"))
-                            .build(),
-                    ),
-                ),
-                true,
-            ),
-            (
-                "DependencyTimeoutException",
-                service(
-                    400,
-                    DecryptError::DependencyTimeoutException(
-                        DependencyTimeoutException::builder()
-                            .meta(code("DependencyTimeoutException"))
-                            .build(),
-                    ),
+                    Decrypt::DependencyTimeoutException(modeled!(DependencyTimeoutException)),
                 ),
                 true,
             ),
@@ -506,54 +480,32 @@ mod tests {
                 "another connection's ciphertext",
                 service(
                     400,
-                    DecryptError::InvalidCiphertextException(
-                        InvalidCiphertextException::builder()
-                            .meta(code("InvalidCiphertextException"))
-                            .build(),
-                    ),
+                    Decrypt::InvalidCiphertextException(modeled!(InvalidCiphertextException)),
                 ),
                 false,
             ),
             (
                 "disabled key",
-                service(
-                    400,
-                    DecryptError::DisabledException(
-                        DisabledException::builder()
-                            .meta(code("DisabledException"))
-                            .build(),
-                    ),
-                ),
+                service(400, Decrypt::DisabledException(modeled!(DisabledException))),
                 false,
             ),
             (
                 "deleted key",
-                service(
-                    400,
-                    DecryptError::NotFoundException(
-                        NotFoundException::builder()
-                            .meta(code("NotFoundException"))
-                            .build(),
-                    ),
-                ),
+                service(400, Decrypt::NotFoundException(modeled!(NotFoundException))),
                 false,
             ),
+            // Refused as before, though KMS documents it as retryable.
             (
-                // Refused today as before; KMS documents it as retryable (an open question).
-                "KeyUnavailableException",
+                "key unavailable",
                 service(
                     400,
-                    DecryptError::KeyUnavailableException(
-                        KeyUnavailableException::builder()
-                            .meta(code("KeyUnavailableException"))
-                            .build(),
-                    ),
+                    Decrypt::KeyUnavailableException(modeled!(KeyUnavailableException)),
                 ),
                 false,
             ),
             (
                 "access denied",
-                service(400, DecryptError::generic(code("AccessDeniedException"))),
+                service(400, Decrypt::generic(code("AccessDeniedException"))),
                 false,
             ),
         ]);

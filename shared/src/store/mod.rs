@@ -220,9 +220,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws_errors::fixtures::{code, service, transient};
-    use aws_sdk_dynamodb::operation::put_item::PutItemError;
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    use crate::aws_errors::fixtures::{code, modeled, service, transient};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError as Put;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as Transact;
     use aws_sdk_dynamodb::types::error::{
         ConditionalCheckFailedException, InternalServerError,
         ProvisionedThroughputExceededException, ResourceNotFoundException,
@@ -230,7 +230,7 @@ mod tests {
     };
     use aws_sdk_dynamodb::types::CancellationReason;
 
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, Clone, PartialEq)]
     enum Class {
         Conflict,
         Unavailable,
@@ -245,68 +245,51 @@ mod tests {
         }
     }
 
-    fn cancelled(reasons: &[&str]) -> AwsError<TransactWriteItemsError> {
-        let mut exception = TransactionCanceledException::builder()
-            .message(
-                "Transaction cancelled, please refer cancellation reasons for specific reasons",
-            )
-            .meta(code("TransactionCanceledException"));
-        for reason in reasons {
-            exception =
-                exception.cancellation_reasons(CancellationReason::builder().code(*reason).build());
-        }
+    fn cancelled(reasons: &[&str]) -> AwsError<Transact> {
+        let exception = reasons.iter().fold(
+            TransactionCanceledException::builder().meta(code("TransactionCanceledException")),
+            |exception, reason| {
+                exception.cancellation_reasons(CancellationReason::builder().code(*reason).build())
+            },
+        );
         service(
             400,
-            TransactWriteItemsError::TransactionCanceledException(exception.build()),
+            Transact::TransactionCanceledException(exception.build()),
         )
     }
 
     #[test]
     fn transactions_cancelled_by_a_failed_condition_are_conflicts() {
-        let cases = [
-            (vec!["None", "ConditionalCheckFailed"], Class::Conflict),
-            (vec!["ConditionalCheckFailed"], Class::Conflict),
-            (vec!["None", "TransactionConflict"], Class::Unavailable),
-            (vec!["ThrottlingError"], Class::Unavailable),
-            (vec!["ValidationError"], Class::Unavailable),
-            (vec![], Class::Unavailable),
+        let reasons: [(&[&str], Class); 6] = [
+            (&["None", "ConditionalCheckFailed"], Class::Conflict),
+            (&["ConditionalCheckFailed"], Class::Conflict),
+            (&["None", "TransactionConflict"], Class::Unavailable),
+            (&["ThrottlingError"], Class::Unavailable),
+            (&["ValidationError"], Class::Unavailable),
+            (&[], Class::Unavailable),
         ];
-        for (reasons, expected) in cases {
-            let sorted = classify("TransactWriteItems", cancelled(&reasons));
+        for (reasons, expected) in reasons {
+            let sorted = classify("TransactWriteItems", cancelled(reasons));
             assert_eq!(class(&sorted), expected, "{reasons:?}: {sorted:?}");
         }
-        let unrelated = service(
-            400,
-            TransactWriteItemsError::generic(code("ValidationException")),
-        );
-        assert_eq!(
-            class(&classify("TransactWriteItems", unrelated)),
-            Class::Invalid
-        );
-        for (name, error) in transient(TransactWriteItemsError::generic) {
-            assert_eq!(
-                class(&classify("TransactWriteItems", error)),
-                Class::Unavailable,
-                "{name}"
-            );
+        let mut others = transient(Transact::generic, Class::Unavailable);
+        let invalid = service(400, Transact::generic(code("ValidationException")));
+        others.push(("not cancelled", invalid, Class::Invalid));
+        for (name, error, expected) in others {
+            let sorted = classify("TransactWriteItems", error);
+            assert_eq!(class(&sorted), expected, "{name}: {sorted:?}");
         }
     }
 
     #[test]
     fn single_item_failures_are_conflicts_unavailable_or_invalid() {
-        let mut cases: Vec<(&str, AwsError<PutItemError>, Class)> =
-            transient(PutItemError::generic)
-                .into_iter()
-                .map(|(name, error)| (name, error, Class::Unavailable))
-                .collect();
+        let mut cases = transient(Put::generic, Class::Unavailable);
         cases.extend([
             (
                 "condition failed",
                 service(
                     400,
-                    PutItemError::ConditionalCheckFailedException(
-                        ConditionalCheckFailedException::builder().build(),
-                    ),
+                    Put::ConditionalCheckFailedException(modeled!(ConditionalCheckFailedException)),
                 ),
                 Class::Conflict,
             ),
@@ -314,11 +297,9 @@ mod tests {
                 "provisioned throughput exceeded",
                 service(
                     400,
-                    PutItemError::ProvisionedThroughputExceededException(
-                        ProvisionedThroughputExceededException::builder()
-                            .meta(code("ProvisionedThroughputExceededException"))
-                            .build(),
-                    ),
+                    Put::ProvisionedThroughputExceededException(modeled!(
+                        ProvisionedThroughputExceededException
+                    )),
                 ),
                 Class::Unavailable,
             ),
@@ -326,51 +307,36 @@ mod tests {
                 "transaction conflict",
                 service(
                     400,
-                    PutItemError::TransactionConflictException(
-                        TransactionConflictException::builder()
-                            .meta(code("TransactionConflictException"))
-                            .build(),
-                    ),
+                    Put::TransactionConflictException(modeled!(TransactionConflictException)),
                 ),
                 Class::Unavailable,
             ),
             (
                 "request limit",
-                service(400, PutItemError::generic(code("RequestLimitExceeded"))),
+                service(400, Put::generic(code("RequestLimitExceeded"))),
                 Class::Unavailable,
             ),
             (
-                "internal server error",
-                service(
-                    500,
-                    PutItemError::InternalServerError(
-                        InternalServerError::builder()
-                            .meta(code("InternalServerError"))
-                            .build(),
-                    ),
-                ),
+                "internal",
+                service(500, Put::InternalServerError(modeled!(InternalServerError))),
                 Class::Unavailable,
             ),
             (
-                "service unavailable",
-                service(400, PutItemError::generic(code("ServiceUnavailable"))),
+                "unavailable",
+                service(400, Put::generic(code("ServiceUnavailable"))),
                 Class::Unavailable,
             ),
             (
                 "no such table",
                 service(
                     400,
-                    PutItemError::ResourceNotFoundException(
-                        ResourceNotFoundException::builder()
-                            .meta(code("ResourceNotFoundException"))
-                            .build(),
-                    ),
+                    Put::ResourceNotFoundException(modeled!(ResourceNotFoundException)),
                 ),
                 Class::Invalid,
             ),
             (
-                "validation",
-                service(400, PutItemError::generic(code("ValidationException"))),
+                "invalid",
+                service(400, Put::generic(code("ValidationException"))),
                 Class::Invalid,
             ),
         ]);
