@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
-
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aws_errors::{self, AwsError};
 use crate::domain::posts::Job;
 use crate::domain::{ConnectionId, TenantId};
 
@@ -139,30 +139,67 @@ impl PublishQueue {
     }
 }
 
-fn classify<E, R>(operation: &str, error: SdkError<E, R>) -> QueueError
+fn classify<E>(operation: &str, error: AwsError<E>) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(&error)
-    );
-    match &error {
-        SdkError::ServiceError(s)
-            if !matches!(
-                s.err().code(),
-                Some(
-                    "ThrottlingException"
-                        | "RequestThrottled"
-                        | "InternalError"
-                        | "ServiceUnavailable"
-                )
-            ) =>
-        {
-            QueueError::Refused(detail)
+    aws_errors::classify(
+        operation,
+        &error,
+        QueueError::Unavailable,
+        QueueError::Refused,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws_errors::fixtures::{code, modeled, service, transient};
+    use aws_sdk_sqs::operation::send_message::SendMessageError as Send;
+    use aws_sdk_sqs::types::error::{InvalidMessageContents, QueueDoesNotExist, RequestThrottled};
+
+    #[test]
+    fn queue_failures_are_retryable_or_refused() {
+        let mut cases = transient(Send::generic, true);
+        cases.extend([
+            (
+                "throttled",
+                service(400, Send::RequestThrottled(modeled!(RequestThrottled))),
+                true,
+            ),
+            (
+                "internal",
+                service(500, Send::generic(code("InternalError"))),
+                true,
+            ),
+            (
+                "unavailable",
+                service(400, Send::generic(code("ServiceUnavailable"))),
+                true,
+            ),
+            (
+                "no such queue",
+                service(400, Send::QueueDoesNotExist(modeled!(QueueDoesNotExist))),
+                false,
+            ),
+            (
+                "invalid message",
+                service(
+                    400,
+                    Send::InvalidMessageContents(modeled!(InvalidMessageContents)),
+                ),
+                false,
+            ),
+            (
+                "access denied",
+                service(400, Send::generic(code("AccessDenied"))),
+                false,
+            ),
+        ]);
+        for (name, error, retryable) in cases {
+            let sorted = classify("SendMessage", error);
+            assert_eq!(sorted.is_retryable(), retryable, "{name}: {sorted:?}");
         }
-        _ => QueueError::Unavailable(detail),
     }
 }
 /// The answer to an SQS batch: the messages that were not handled (`handled` false), which

@@ -2,7 +2,7 @@
 //! retries longer than SQS allows (LinkedIn's daily limits reset at midnight UTC) put a job on
 //! the publish queue at their time; refresh windows invoke the refresher.
 
-use aws_sdk_scheduler::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_scheduler::error::ProvideErrorMetadata;
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
     RetryPolicy, Target,
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws_errors::{self, AwsError};
 use crate::domain::posts::{Job, Post, PostId};
 use crate::domain::{as_of, windows_ahead, ConnectionId, RefreshWindow, TenantId};
 
@@ -23,6 +24,12 @@ pub enum ScheduleError {
     Unavailable(String),
     #[error("scheduler refused: {0}")]
     Refused(String),
+}
+
+impl ScheduleError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 /// Where schedules live and what they target.
@@ -133,9 +140,9 @@ impl JobScheduler {
             .target(target.clone())
             .send()
             .await;
-        match updated.map_err(classify) {
+        match updated.map_err(|e| Failed::of("UpdateSchedule", e)) {
             Ok(_) => Ok(()),
-            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => {
+            Err(Failed::NotFound(_)) => {
                 let created = self
                     .client
                     .create_schedule()
@@ -148,15 +155,11 @@ impl JobScheduler {
                     .target(target)
                     .send()
                     .await;
-                match created.map_err(classify) {
-                    // Created meanwhile by a concurrent put: this one's content wins on retry.
-                    Err(ScheduleError::Refused(detail)) if detail.contains("ConflictException") => {
-                        Err(ScheduleError::Unavailable(detail))
-                    }
-                    other => other.map(|_| ()),
-                }
+                created
+                    .map(|_| ())
+                    .map_err(|e| create_failed(Failed::of("CreateSchedule", e)))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -189,15 +192,15 @@ impl JobScheduler {
             .group_name(&self.settings.group)
             .send()
             .await
-            .map_err(classify);
+            .map_err(|e| Failed::of("GetSchedule", e));
         match got {
             Ok(schedule) => Ok(schedule
                 .target()
                 .map(|t| t.input().unwrap_or_default())
                 .and_then(|input| serde_json::from_str::<Job>(input).ok())
                 .and_then(|job| job.scheduled_at)),
-            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => Ok(None),
-            Err(e) => Err(e),
+            Err(Failed::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -225,11 +228,11 @@ impl JobScheduler {
             .group_name(&self.settings.group)
             .send()
             .await
-            .map_err(classify)
+            .map_err(|e| Failed::of("DeleteSchedule", e))
         {
             Ok(_) => Ok(()),
-            Err(ScheduleError::Refused(detail)) if detail.contains("ResourceNotFound") => Ok(()),
-            Err(e) => Err(e),
+            Err(Failed::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -280,22 +283,53 @@ impl JobScheduler {
     }
 }
 
-fn classify<E, R>(error: SdkError<E, R>) -> ScheduleError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let detail = format!("{}", aws_sdk_scheduler::error::DisplayErrorContext(&error));
-    match &error {
-        SdkError::ServiceError(s)
-            if !matches!(
-                s.err().code(),
-                Some("ThrottlingException" | "InternalServerException")
-            ) =>
-        {
-            ScheduleError::Refused(detail)
+/// A failed scheduler call: the typed errors this adapter makes something of, and the rest
+/// as every adapter sorts them.
+#[derive(Debug)]
+enum Failed {
+    /// There is no such schedule.
+    NotFound(String),
+    /// A schedule of that name exists already, or is being changed.
+    Conflict(String),
+    Other(ScheduleError),
+}
+
+impl Failed {
+    fn of<E>(operation: &str, error: AwsError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        aws_sdk_scheduler::Error: From<AwsError<E>>,
+    {
+        aws_errors::classify_typed(
+            operation,
+            error,
+            |typed| match typed {
+                aws_sdk_scheduler::Error::ResourceNotFoundException(_) => Some(Self::NotFound),
+                aws_sdk_scheduler::Error::ConflictException(_) => Some(Self::Conflict),
+                _ => None,
+            },
+            |detail| Self::Other(ScheduleError::Unavailable(detail)),
+            |detail| Self::Other(ScheduleError::Refused(detail)),
+        )
+    }
+}
+
+/// A missing schedule or a conflict the caller did not expect is a refusal.
+impl From<Failed> for ScheduleError {
+    fn from(failed: Failed) -> Self {
+        match failed {
+            Failed::NotFound(detail) | Failed::Conflict(detail) => Self::Refused(detail),
+            Failed::Other(e) => e,
         }
-        _ => ScheduleError::Unavailable(detail),
+    }
+}
+
+/// A failed create: one of the same name made meanwhile by a concurrent put is retried (this
+/// put's content then wins).
+fn create_failed(failed: Failed) -> ScheduleError {
+    match failed {
+        Failed::Conflict(detail) => ScheduleError::Unavailable(detail),
+        other => other.into(),
     }
 }
 
@@ -320,5 +354,173 @@ mod tests {
     fn at_expressions_are_utc_to_the_second() {
         let at = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 7).unwrap();
         assert_eq!(at_expression(at), "at(2026-11-24T00:00:07)");
+    }
+
+    mod failures {
+        use super::super::*;
+        use crate::aws_errors::fixtures::{code, modeled, service, transient};
+        use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError as Create;
+        use aws_sdk_scheduler::operation::delete_schedule::DeleteScheduleError as Delete;
+        use aws_sdk_scheduler::operation::get_schedule::GetScheduleError as Get;
+        use aws_sdk_scheduler::operation::update_schedule::UpdateScheduleError as Update;
+        use aws_sdk_scheduler::types::error::{
+            ConflictException, InternalServerException, ResourceNotFoundException,
+            ServiceQuotaExceededException, ThrottlingException, ValidationException,
+        };
+
+        /// The class a failure ends in: what the adapter makes of it, or the error it returns.
+        fn class(failed: Failed) -> &'static str {
+            match failed {
+                Failed::NotFound(_) => "not found",
+                Failed::Conflict(_) => "conflict",
+                Failed::Other(e) if e.is_retryable() => "retryable",
+                Failed::Other(_) => "refused",
+            }
+        }
+
+        fn not_found() -> ResourceNotFoundException {
+            modeled!(ResourceNotFoundException).unwrap()
+        }
+
+        fn conflict() -> ConflictException {
+            modeled!(ConflictException).unwrap()
+        }
+
+        #[test]
+        fn update_failures_tell_a_missing_schedule_from_the_rest() {
+            let mut cases = transient(Update::generic, "retryable");
+            cases.extend([
+                (
+                    "no such schedule",
+                    service(404, Update::ResourceNotFoundException(not_found())),
+                    "not found",
+                ),
+                (
+                    "conflict",
+                    service(409, Update::ConflictException(conflict())),
+                    "conflict",
+                ),
+                (
+                    "throttled",
+                    service(
+                        429,
+                        Update::ThrottlingException(modeled!(ThrottlingException).unwrap()),
+                    ),
+                    "retryable",
+                ),
+                (
+                    "internal",
+                    service(
+                        500,
+                        Update::InternalServerException(modeled!(InternalServerException).unwrap()),
+                    ),
+                    "retryable",
+                ),
+                (
+                    "invalid",
+                    service(
+                        400,
+                        Update::ValidationException(modeled!(ValidationException).unwrap()),
+                    ),
+                    "refused",
+                ),
+            ]);
+            for (name, error, expected) in cases {
+                assert_eq!(
+                    class(Failed::of("UpdateSchedule", error)),
+                    expected,
+                    "{name}"
+                );
+            }
+        }
+
+        #[test]
+        fn a_create_raced_by_another_put_is_retried_and_other_refusals_are_not() {
+            let cases = [
+                (
+                    "created meanwhile",
+                    service(409, Create::ConflictException(conflict())),
+                    true,
+                ),
+                (
+                    "no such group",
+                    service(404, Create::ResourceNotFoundException(not_found())),
+                    false,
+                ),
+                (
+                    "quota",
+                    service(
+                        402,
+                        Create::ServiceQuotaExceededException(
+                            modeled!(ServiceQuotaExceededException).unwrap(),
+                        ),
+                    ),
+                    false,
+                ),
+                (
+                    "throttled",
+                    service(400, Create::generic(code("ThrottlingException"))),
+                    true,
+                ),
+            ];
+            for (name, error, retryable) in cases {
+                let e = create_failed(Failed::of("CreateSchedule", error));
+                assert_eq!(e.is_retryable(), retryable, "{name}: {e:?}");
+                assert!(e.to_string().contains("CreateSchedule: "), "{name}: {e}");
+            }
+        }
+
+        #[test]
+        fn reading_or_deleting_a_missing_schedule_is_told_apart() {
+            let read = [
+                (
+                    service(404, Get::ResourceNotFoundException(not_found())),
+                    "not found",
+                ),
+                (
+                    service(400, Get::generic(code("AccessDeniedException"))),
+                    "refused",
+                ),
+                (
+                    service(500, Get::generic(code("InternalServerException"))),
+                    "retryable",
+                ),
+            ];
+            for (error, expected) in read {
+                assert_eq!(class(Failed::of("GetSchedule", error)), expected);
+            }
+            let deleted = [
+                (
+                    service(404, Delete::ResourceNotFoundException(not_found())),
+                    "not found",
+                ),
+                (
+                    service(409, Delete::ConflictException(conflict())),
+                    "conflict",
+                ),
+                (
+                    service(400, Delete::generic(code("ThrottlingException"))),
+                    "retryable",
+                ),
+            ];
+            for (error, expected) in deleted {
+                assert_eq!(class(Failed::of("DeleteSchedule", error)), expected);
+            }
+        }
+
+        #[test]
+        fn an_unexpected_missing_schedule_or_conflict_is_refused() {
+            for failed in [
+                Failed::NotFound("gone".into()),
+                Failed::Conflict("busy".into()),
+                Failed::Other(ScheduleError::Refused("no".into())),
+            ] {
+                let e = ScheduleError::from(failed);
+                assert!(matches!(e, ScheduleError::Refused(_)), "{e:?}");
+                assert!(!e.is_retryable());
+            }
+            let later = Failed::Other(ScheduleError::Unavailable("later".into()));
+            assert!(ScheduleError::from(later).is_retryable());
+        }
     }
 }

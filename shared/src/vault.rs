@@ -15,6 +15,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
+use crate::aws_errors::{self, AwsError};
 use crate::domain::{ConnectionId, TenantId};
 
 const NONCE_LEN: usize = 12;
@@ -276,30 +277,18 @@ fn to_data_key(bytes: &[u8]) -> Result<DataKey, VaultError> {
     Ok(SecretBox::new(Box::new(key)))
 }
 
-fn kms_error<E, R>(operation: &str, error: aws_sdk_kms::error::SdkError<E, R>) -> VaultError
+fn kms_error<E>(operation: &str, error: AwsError<E>) -> VaultError
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    use aws_sdk_kms::error::SdkError;
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_kms::error::DisplayErrorContext(&error)
-    );
-    match &error {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            if matches!(
-                code,
-                "ThrottlingException" | "KMSInternalException" | "DependencyTimeoutException"
-            ) {
-                VaultError::KeyServiceUnavailable(detail)
-            } else {
-                VaultError::KeyRefused(detail)
-            }
-        }
-        _ => VaultError::KeyServiceUnavailable(detail),
-    }
+    // KMS's refusals (an InvalidCiphertextException for another connection's context, a
+    // disabled or deleted key, no permission) are not retryable.
+    aws_errors::classify(
+        operation,
+        &error,
+        VaultError::KeyServiceUnavailable,
+        VaultError::KeyRefused,
+    )
 }
 
 /// A key service that wraps data keys with a local master key, binding the context the way
@@ -461,5 +450,75 @@ mod tests {
             .unwrap()
             .refresh_token
             .is_none());
+    }
+
+    #[test]
+    fn kms_failures_are_unavailable_or_refused() {
+        use crate::aws_errors::fixtures::{code, modeled, service, transient};
+        use aws_sdk_kms::operation::decrypt::DecryptError as Decrypt;
+        use aws_sdk_kms::types::error::{
+            DependencyTimeoutException, DisabledException, InvalidCiphertextException,
+            KeyUnavailableException, KmsInternalException, NotFoundException,
+        };
+
+        let internal = || {
+            Decrypt::KmsInternalException(modeled!(KmsInternalException, "KMSInternalException"))
+        };
+        let mut cases = transient(Decrypt::generic, true);
+        cases.extend([
+            ("internal", service(500, internal()), true),
+            ("internal, as a 400", service(400, internal()), true),
+            (
+                "dependency timeout",
+                service(
+                    400,
+                    Decrypt::DependencyTimeoutException(modeled!(DependencyTimeoutException)),
+                ),
+                true,
+            ),
+            (
+                "another connection's ciphertext",
+                service(
+                    400,
+                    Decrypt::InvalidCiphertextException(modeled!(InvalidCiphertextException)),
+                ),
+                false,
+            ),
+            (
+                "disabled key",
+                service(400, Decrypt::DisabledException(modeled!(DisabledException))),
+                false,
+            ),
+            (
+                "deleted key",
+                service(400, Decrypt::NotFoundException(modeled!(NotFoundException))),
+                false,
+            ),
+            // Refused as before, though KMS documents it as retryable.
+            (
+                "key unavailable",
+                service(
+                    400,
+                    Decrypt::KeyUnavailableException(modeled!(KeyUnavailableException)),
+                ),
+                false,
+            ),
+            (
+                "access denied",
+                service(400, Decrypt::generic(code("AccessDeniedException"))),
+                false,
+            ),
+        ]);
+        for (name, error, retryable) in cases {
+            let sorted = kms_error("Decrypt", error);
+            assert_eq!(sorted.is_retryable(), retryable, "{name}: {sorted:?}");
+            assert!(
+                matches!(
+                    sorted,
+                    VaultError::KeyServiceUnavailable(_) | VaultError::KeyRefused(_)
+                ),
+                "{name}: {sorted:?}"
+            );
+        }
     }
 }

@@ -181,16 +181,17 @@ fn page_limit(request: &Request) -> Result<i32, ApiError> {
     }
 }
 
-/// The one mapping of a store failure to an answer: retryable ones are a 503 the caller may
-/// retry, the rest an opaque 500; the cause is logged either way.
+/// The one mapping of a store failure to an answer (see [`dependency_failure`]).
 pub(crate) fn store_error(context: &'static str) -> impl FnOnce(StoreError) -> ApiError {
-    move |e| {
-        let retryable = e.is_retryable();
-        let e = anyhow::Error::new(e).context(context);
-        if retryable {
-            ApiError::Unavailable(e)
-        } else {
-            ApiError::Internal(e)
-        }
+    move |e| dependency_failure(e.is_retryable(), anyhow::Error::new(e).context(context))
+}
+
+/// A dependency's failure as an answer: a retryable one is a 503 the caller may retry, the
+/// rest an opaque 500; the cause is logged either way.
+pub(crate) fn dependency_failure(retryable: bool, error: anyhow::Error) -> ApiError {
+    if retryable {
+        ApiError::Unavailable(error)
+    } else {
+        ApiError::Internal(error)
     }
 }

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::requests::{IdempotencyKey, PostMove, PostRequest};
 use crate::views::{PostAccepted, PostView};
-use crate::{page_limit, store_error, ApiService};
+use crate::{dependency_failure, page_limit, store_error, ApiService};
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -73,16 +73,19 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
     // way, if that fails the record is taken back: nothing may claim to be scheduled or queued
     // that will never run.
     let handed_over = match post.scheduled_at {
-        Some(_) => service
-            .scheduler
-            .schedule_post(&post)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("scheduling the post")),
+        Some(_) => service.scheduler.schedule_post(&post).await.map_err(|e| {
+            dependency_failure(
+                e.is_retryable(),
+                anyhow::Error::new(e).context("scheduling the post"),
+            )
+        }),
         None => service
             .queue
             .enqueue(&post.publish_job(now))
             .await
-            .map_err(|e| anyhow::Error::new(e).context("enqueueing the post")),
+            .map_err(|e| {
+                ApiError::Unavailable(anyhow::Error::new(e).context("enqueueing the post"))
+            }),
     };
     if let Err(e) = handed_over {
         if let Err(undo) = service
@@ -92,7 +95,7 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         {
             tracing::error!(post_id = %post.id, error = %undo, "could not withdraw a post that was never handed over; the reconciler will find it if it was scheduled");
         }
-        return Err(ApiError::Unavailable(e));
+        return Err(e);
     }
     info!(
         post_id = %post.id,
@@ -146,7 +149,8 @@ pub async fn reschedule(
         if let Err(undo) = service.posts.replace(&back).await {
             warn!(post_id = %id, error = %undo, "could not move a post back after its schedule failed; the reconciler will publish it at the new time");
         }
-        return Err(ApiError::Unavailable(
+        return Err(dependency_failure(
+            e.is_retryable(),
             anyhow::Error::new(e).context("moving the post's schedule"),
         ));
     }

@@ -6,10 +6,12 @@ mod posts;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+
+use crate::aws_errors::{self, AwsError};
 
 pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, HEALTH_SHARDS, UPDATE_TRIES,
@@ -225,42 +227,166 @@ pub(crate) fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, StoreE
         .ok_or_else(|| StoreError::Invalid("cursor is not one this API issued".into()))
 }
 
-/// Sorts an SDK failure into conflict, retryable or not.
-pub(crate) fn classify<E>(
-    operation: &str,
-    error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> StoreError
+/// Sorts an SDK failure into conflict, retryable or not: lost races by DynamoDB's typed
+/// errors, the rest as every adapter does ([`aws_errors::is_transient`]).
+pub(crate) fn classify<E>(operation: &str, error: AwsError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
+    aws_sdk_dynamodb::Error: From<AwsError<E>>,
 {
-    let detail = format!(
-        "{operation}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&error)
-    );
-    let SdkError::ServiceError(service) = &error else {
-        return StoreError::Unavailable(detail);
+    use aws_sdk_dynamodb::Error;
+    aws_errors::classify_typed(
+        operation,
+        error,
+        |typed| match typed {
+            Error::ConditionalCheckFailedException(_) => Some(StoreError::Conflict),
+            // A cancelled transaction is a lost race when a condition failed; otherwise (e.g.
+            // a TransactionConflict) it is transient.
+            Error::TransactionCanceledException(cancelled) => Some(
+                if cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                {
+                    StoreError::Conflict
+                } else {
+                    StoreError::Unavailable
+                },
+            ),
+            _ => None,
+        },
+        StoreError::Unavailable,
+        StoreError::Invalid,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws_errors::fixtures::{code, modeled, service, transient};
+    use aws_sdk_dynamodb::operation::put_item::PutItemError as Put;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as Transact;
+    use aws_sdk_dynamodb::types::error::{
+        ConditionalCheckFailedException, InternalServerError,
+        ProvisionedThroughputExceededException, ResourceNotFoundException,
+        TransactionCanceledException, TransactionConflictException,
     };
-    if service.raw().status().is_server_error() {
-        // Including a 5xx whose body named no error code.
-        return StoreError::Unavailable(detail);
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum Class {
+        Conflict,
+        Unavailable,
+        Invalid,
     }
-    match service.err().code().unwrap_or_default() {
-        "ConditionalCheckFailedException" => StoreError::Conflict(detail),
-        // A cancelled transaction is a lost race when a condition failed; otherwise (e.g. a
-        // TransactionConflict) it is transient.
-        "TransactionCanceledException" => {
-            if detail.contains("ConditionalCheckFailed") {
-                StoreError::Conflict(detail)
-            } else {
-                StoreError::Unavailable(detail)
-            }
+
+    fn class(error: &StoreError) -> Class {
+        match error {
+            StoreError::Conflict(_) => Class::Conflict,
+            StoreError::Unavailable(_) => Class::Unavailable,
+            StoreError::Invalid(_) => Class::Invalid,
         }
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "InternalServerError"
-        | "ServiceUnavailable"
-        | "TransactionConflictException" => StoreError::Unavailable(detail),
-        _ => StoreError::Invalid(detail),
+    }
+
+    fn cancelled(reasons: &[&str]) -> AwsError<Transact> {
+        let exception = reasons.iter().fold(
+            TransactionCanceledException::builder().meta(code("TransactionCanceledException")),
+            |exception, reason| {
+                exception.cancellation_reasons(CancellationReason::builder().code(*reason).build())
+            },
+        );
+        service(
+            400,
+            Transact::TransactionCanceledException(exception.build()),
+        )
+    }
+
+    #[test]
+    fn transactions_cancelled_by_a_failed_condition_are_conflicts() {
+        let reasons: [(&[&str], Class); 6] = [
+            (&["None", "ConditionalCheckFailed"], Class::Conflict),
+            (&["ConditionalCheckFailed"], Class::Conflict),
+            (&["None", "TransactionConflict"], Class::Unavailable),
+            (&["ThrottlingError"], Class::Unavailable),
+            (&["ValidationError"], Class::Unavailable),
+            (&[], Class::Unavailable),
+        ];
+        for (reasons, expected) in reasons {
+            let sorted = classify("TransactWriteItems", cancelled(reasons));
+            assert_eq!(class(&sorted), expected, "{reasons:?}: {sorted:?}");
+        }
+        let mut others = transient(Transact::generic, Class::Unavailable);
+        let invalid = service(400, Transact::generic(code("ValidationException")));
+        others.push(("not cancelled", invalid, Class::Invalid));
+        for (name, error, expected) in others {
+            let sorted = classify("TransactWriteItems", error);
+            assert_eq!(class(&sorted), expected, "{name}: {sorted:?}");
+        }
+    }
+
+    #[test]
+    fn single_item_failures_are_conflicts_unavailable_or_invalid() {
+        let mut cases = transient(Put::generic, Class::Unavailable);
+        cases.extend([
+            (
+                "condition failed",
+                service(
+                    400,
+                    Put::ConditionalCheckFailedException(modeled!(ConditionalCheckFailedException)),
+                ),
+                Class::Conflict,
+            ),
+            (
+                "provisioned throughput exceeded",
+                service(
+                    400,
+                    Put::ProvisionedThroughputExceededException(modeled!(
+                        ProvisionedThroughputExceededException
+                    )),
+                ),
+                Class::Unavailable,
+            ),
+            (
+                "transaction conflict",
+                service(
+                    400,
+                    Put::TransactionConflictException(modeled!(TransactionConflictException)),
+                ),
+                Class::Unavailable,
+            ),
+            (
+                "request limit",
+                service(400, Put::generic(code("RequestLimitExceeded"))),
+                Class::Unavailable,
+            ),
+            (
+                "internal",
+                service(500, Put::InternalServerError(modeled!(InternalServerError))),
+                Class::Unavailable,
+            ),
+            (
+                "unavailable",
+                service(400, Put::generic(code("ServiceUnavailable"))),
+                Class::Unavailable,
+            ),
+            (
+                "no such table",
+                service(
+                    400,
+                    Put::ResourceNotFoundException(modeled!(ResourceNotFoundException)),
+                ),
+                Class::Invalid,
+            ),
+            (
+                "invalid",
+                service(400, Put::generic(code("ValidationException"))),
+                Class::Invalid,
+            ),
+        ]);
+        for (name, error, expected) in cases {
+            let sorted = classify("PutItem", error);
+            assert_eq!(class(&sorted), expected, "{name}: {sorted:?}");
+            assert!(sorted.to_string().contains("PutItem: "), "{name}: {sorted}");
+        }
     }
 }
