@@ -151,6 +151,22 @@ where
     )
 }
 
+/// The answer to an SQS batch: the messages that were not handled (`handled` false), which
+/// SQS makes visible again; the others are deleted (partial batch response).
+pub fn batch_response<'a>(
+    outcomes: impl IntoIterator<Item = (&'a SqsMessage, bool)>,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for (message, handled) in outcomes {
+        if !handled {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,19 +217,4 @@ mod tests {
             assert_eq!(sorted.is_retryable(), retryable, "{name}: {sorted:?}");
         }
     }
-}
-/// The answer to an SQS batch: the messages that were not handled (`handled` false), which
-/// SQS makes visible again; the others are deleted (partial batch response).
-pub fn batch_response<'a>(
-    outcomes: impl IntoIterator<Item = (&'a SqsMessage, bool)>,
-) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for (message, handled) in outcomes {
-        if !handled {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
 }
