@@ -62,7 +62,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct LinkedInSettings {
     pub client_id: String,
-    pub client_secret: SecretString,
+    /// Only the functions that call LinkedIn's OAuth endpoints have it (the template gives it
+    /// to them alone); the LinkedIn client refuses to be built without it.
+    pub client_secret: Option<SecretString>,
     pub redirect_uri: Url,
     pub auth_base_url: Url,
     pub api_base_url: Url,
@@ -195,7 +197,7 @@ impl Config {
 
         let linkedin = LinkedInSettings {
             client_id: required("LINKEDIN_CLIENT_ID")?,
-            client_secret: SecretString::from(required("LINKEDIN_CLIENT_SECRET")?),
+            client_secret: get("LINKEDIN_CLIENT_SECRET").map(SecretString::from),
             redirect_uri: url("LINKEDIN_REDIRECT_URI", required("LINKEDIN_REDIRECT_URI")?)?,
             auth_base_url: url(
                 "LINKEDIN_AUTH_BASE_URL",
@@ -341,7 +343,14 @@ mod tests {
             ["openid", "profile", "email", "w_member_social"]
         );
         assert_eq!(config.oauth_state_ttl, Duration::from_secs(600));
-        assert_eq!(config.linkedin.client_secret.expose_secret(), "shh");
+        assert_eq!(
+            config
+                .linkedin
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret()),
+            Some("shh")
+        );
     }
 
     #[test]
@@ -411,5 +420,53 @@ mod tests {
     fn debug_output_never_shows_the_client_secret() {
         let config = load(&minimal()).unwrap();
         assert!(!format!("{config:?}").contains("shh"));
+    }
+
+    /// The client secret reaches only the functions that call LinkedIn's OAuth endpoints:
+    /// not the template's globals, not the reconciler; and a LinkedIn client cannot be built
+    /// without it.
+    #[test]
+    fn the_client_secret_reaches_only_the_functions_that_call_linkedin() {
+        let template = include_str!("../../template.yaml");
+        let globals =
+            &template[template.find("Globals:").unwrap()..template.find("Resources:").unwrap()];
+        assert!(
+            !globals.contains("LINKEDIN_CLIENT_SECRET"),
+            "not in Globals"
+        );
+        // A resource's block: its lines up to the next line indented like a resource name.
+        let function_block = |name: &str| -> String {
+            let start = template
+                .find(&format!("\n  {name}:\n"))
+                .unwrap_or_else(|| panic!("{name} in the template"));
+            let is_next_resource = |l: &&str| {
+                l.len() > 2 && l.starts_with("  ") && l.as_bytes()[2].is_ascii_alphabetic()
+            };
+            template[start + 1..]
+                .lines()
+                .skip(1)
+                .take_while(|l| !is_next_resource(l))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for name in [
+            "OAuthFunction",
+            "ApiFunction",
+            "PublisherFunction",
+            "RefresherFunction",
+            "HealthFunction",
+        ] {
+            assert!(
+                function_block(name).contains("LINKEDIN_CLIENT_SECRET"),
+                "{name} calls LinkedIn"
+            );
+        }
+        assert!(!function_block("ReconcilerFunction").contains("LINKEDIN_CLIENT_SECRET"));
+
+        let mut vars = minimal();
+        vars.remove("LINKEDIN_CLIENT_SECRET");
+        let config = load(&vars).unwrap();
+        assert!(config.linkedin.client_secret.is_none());
+        assert!(crate::linkedin::LinkedInClient::new(config.linkedin).is_err());
     }
 }

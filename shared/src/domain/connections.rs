@@ -291,9 +291,10 @@ pub const HEALTH_INTERVAL: chrono::Duration = chrono::Duration::hours(6);
 
 /// What an authorization `state` was issued for. The state itself is a bearer secret; only
 /// its hash is stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     pub tenant_id: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_after: Option<Url>,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,

@@ -20,7 +20,7 @@ pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 
-use crate::config::{parse_scopes, LinkedInSettings};
+use crate::config::{parse_scopes, ConfigError, LinkedInSettings};
 use crate::domain::{MemberIdentity, MemberUrn, Organization};
 
 /// What LinkedIn's token endpoint grants. Tokens stay secret from here to the token vault.
@@ -125,10 +125,16 @@ impl Default for PropagationPatience {
 pub struct LinkedInClient {
     http: reqwest::Client,
     settings: LinkedInSettings,
+    client_secret: SecretString,
 }
 
 impl LinkedInClient {
-    pub fn new(settings: LinkedInSettings) -> Result<Self, reqwest::Error> {
+    /// The client of a function that calls LinkedIn: it needs the app's client secret.
+    pub fn new(settings: LinkedInSettings) -> Result<Self, ConfigError> {
+        let client_secret = settings
+            .client_secret
+            .clone()
+            .ok_or(ConfigError::Missing("LINKEDIN_CLIENT_SECRET"))?;
         let http = reqwest::Client::builder()
             .timeout(settings.request_timeout)
             .connect_timeout(Duration::from_secs(3))
@@ -136,8 +142,16 @@ impl LinkedInClient {
             // Redirects are never expected from LinkedIn's APIs; following one could forward
             // the bearer token somewhere else.
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { http, settings })
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                name: "LinkedIn HTTP client",
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            settings,
+            client_secret,
+        })
     }
 
     pub fn settings(&self) -> &LinkedInSettings {
@@ -162,7 +176,7 @@ impl LinkedInClient {
             ("grant_type", "authorization_code"),
             ("code", code.expose_secret()),
             ("client_id", &self.settings.client_id),
-            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("client_secret", self.client_secret.expose_secret()),
             ("redirect_uri", self.settings.redirect_uri.as_str()),
         ];
         self.token_request(&form).await
@@ -174,7 +188,7 @@ impl LinkedInClient {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose_secret()),
             ("client_id", &self.settings.client_id),
-            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("client_secret", self.client_secret.expose_secret()),
         ];
         self.token_request(&form).await
     }
@@ -424,7 +438,7 @@ impl LinkedInClient {
     fn token_form<'a>(&'a self, token: &'a SecretString) -> [(&'static str, &'a str); 3] {
         [
             ("client_id", self.settings.client_id.as_str()),
-            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("client_secret", self.client_secret.expose_secret()),
             ("token", token.expose_secret()),
         ]
     }

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::domain::{
     Connection, ConnectionId, ConnectionStatus, MemberUrn, PendingAuthorization, TenantId,
@@ -103,20 +102,10 @@ struct SealedColumns {
     refresh_token_ct: Option<Vec<u8>>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct PendingItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    tenant_id: TenantId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    redirect_after: Option<Url>,
-    scopes: Vec<String>,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    /// DynamoDB's TTL attribute (epoch seconds). Expiry is also checked on read.
+/// DynamoDB's TTL attribute (epoch seconds) of a pending authorization. Expiry is also
+/// checked on read.
+#[derive(Serialize)]
+struct Ttl {
     ttl: i64,
 }
 
@@ -148,17 +137,10 @@ impl ConnectionStore {
         state_hash: &str,
         pending: &PendingAuthorization,
     ) -> Result<(), StoreError> {
-        let item = PendingItem {
-            pk: state_pk(state_hash),
-            sk: "STATE".into(),
-            entity: "oauth_state".into(),
-            tenant_id: pending.tenant_id.clone(),
-            redirect_after: pending.redirect_after.clone(),
-            scopes: pending.scopes.clone(),
-            created_at: pending.created_at,
-            expires_at: pending.expires_at,
-            ttl: pending.expires_at.timestamp(),
-        };
+        let item =
+            Keyed::new(state_pk(state_hash), "STATE".into(), "oauth_state", pending).with(Ttl {
+                ttl: pending.expires_at.timestamp(),
+            });
         self.client
             .put_item()
             .table_name(&self.table)
@@ -189,14 +171,7 @@ impl ConnectionStore {
         let Some(attributes) = out.attributes.filter(|a| !a.is_empty()) else {
             return Ok(None);
         };
-        let item: PendingItem = from_item(attributes)?;
-        Ok(Some(PendingAuthorization {
-            tenant_id: item.tenant_id,
-            redirect_after: item.redirect_after,
-            scopes: item.scopes,
-            created_at: item.created_at,
-            expires_at: item.expires_at,
-        }))
+        Ok(Some(from_item(attributes)?))
     }
 
     /// The connection this tenant already has for this member, if any.
