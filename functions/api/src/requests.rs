@@ -258,45 +258,7 @@ impl IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector::domain::{MemberUrn, Organization, TenantId, PLATFORM};
-
-    fn connection() -> Connection {
-        let now = Utc::now();
-        Connection {
-            id: ConnectionId::new(),
-            tenant_id: TenantId::parse("acme").unwrap(),
-            platform: PLATFORM,
-            member_urn: MemberUrn::from_member_id("abc"),
-            name: "Ada".into(),
-            email: None,
-            picture: None,
-            status: ConnectionStatus::Healthy,
-            reason: None,
-            scopes: vec![],
-            access_token_expires_at: now,
-            refresh_token_expires_at: None,
-            authorized_at: now,
-            last_health_check_at: None,
-            last_health_error: None,
-            next_health_check_at: None,
-            organizations: vec![
-                Organization {
-                    urn: "urn:li:organization:1".into(),
-                    role: "ADMINISTRATOR".into(),
-                },
-                Organization {
-                    urn: "urn:li:organization:2".into(),
-                    role: "ANALYST".into(),
-                },
-            ],
-            created_at: now,
-            updated_at: now,
-            connect_count: 1,
-            token_issued_at: now,
-            refresh_lease_until: None,
-            version: 1,
-        }
-    }
+    use connector::domain::examples;
 
     fn request(c: &Connection) -> PostRequest {
         PostRequest {
@@ -312,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_plain_text_post_is_by_the_member_and_public() {
-        let c = connection();
+        let c = examples::connection();
         let draft = request(&c).validate(Some(&c), Utc::now()).unwrap();
         assert_eq!(draft.author.urn(), "urn:li:person:abc");
         assert_eq!(draft.visibility, Visibility::Public);
@@ -320,7 +282,7 @@ mod tests {
 
     #[test]
     fn text_must_be_between_1_and_3000_characters() {
-        let c = connection();
+        let c = examples::connection();
         for bad in ["", "   "] {
             let r = PostRequest {
                 text: Some(bad.into()),
@@ -348,7 +310,7 @@ mod tests {
 
     #[test]
     fn the_connection_must_exist_and_not_be_revoked() {
-        let mut c = connection();
+        let mut c = examples::connection();
         assert_eq!(
             field_of(request(&c).validate(None, Utc::now())),
             "connection_id"
@@ -367,7 +329,7 @@ mod tests {
 
     #[test]
     fn an_organization_author_must_be_administered_with_a_posting_role() {
-        let c = connection();
+        let c = examples::connection();
         let as_org = |urn: &str| PostRequest {
             author: Some(urn.into()),
             ..request(&c)
@@ -396,7 +358,7 @@ mod tests {
 
     #[test]
     fn visibility_is_public_or_connections_and_organizations_post_publicly() {
-        let c = connection();
+        let c = examples::connection();
         let with = |v: &str, author: Option<&str>| PostRequest {
             visibility: Some(v.into()),
             author: author.map(String::from),
@@ -423,7 +385,7 @@ mod tests {
 
     #[test]
     fn media_are_images_given_as_urls_within_linkedins_count() {
-        let c = connection();
+        let c = examples::connection();
         let image = |url: &str| RawMedia {
             kind: Some("image".into()),
             url: Some(url.into()),
@@ -492,7 +454,7 @@ mod tests {
             );
         }
         assert!(parse_scheduled_at("2027-11-23T12:00:00Z", now).is_ok());
-        let c = connection();
+        let c = examples::connection();
         let r = PostRequest {
             scheduled_at: Some("2020-01-01T00:00:00Z".into()),
             ..request(&c)

@@ -7,6 +7,9 @@ pub mod posts;
 mod refresh_windows;
 mod tenants;
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod examples;
+
 pub use connections::{
     Connection, ConnectionId, ConnectionStatus, Grant, MemberIdentity, MemberUrn, Organization,
     PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,

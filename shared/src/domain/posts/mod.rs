@@ -605,45 +605,7 @@ pub fn retry_delay(attempt: u32, at_least: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ConnectionStatus, Organization, PLATFORM};
-
-    fn connection() -> Connection {
-        let now = Utc::now();
-        Connection {
-            id: ConnectionId::new(),
-            tenant_id: TenantId::parse("acme").unwrap(),
-            platform: PLATFORM,
-            member_urn: MemberUrn::from_member_id("abc"),
-            name: "Ada".into(),
-            email: None,
-            picture: None,
-            status: ConnectionStatus::Healthy,
-            reason: None,
-            scopes: vec![],
-            access_token_expires_at: now,
-            refresh_token_expires_at: None,
-            authorized_at: now,
-            last_health_check_at: None,
-            last_health_error: None,
-            next_health_check_at: None,
-            organizations: vec![
-                Organization {
-                    urn: "urn:li:organization:1".into(),
-                    role: "ADMINISTRATOR".into(),
-                },
-                Organization {
-                    urn: "urn:li:organization:2".into(),
-                    role: "ANALYST".into(),
-                },
-            ],
-            created_at: now,
-            updated_at: now,
-            connect_count: 1,
-            token_issued_at: now,
-            refresh_lease_until: None,
-            version: 1,
-        }
-    }
+    use crate::domain::examples;
 
     #[test]
     fn retries_back_off_exponentially_with_jitter_up_to_a_minute() {
@@ -677,14 +639,14 @@ mod tests {
     }
 
     fn queued_post() -> Post {
-        let c = connection();
+        let c = examples::connection();
         let now = Utc::now();
         Post::new(PostId::new(), c.tenant_id.clone(), draft(&c, None), now)
     }
 
     #[test]
     fn an_author_is_the_member_or_an_organization_the_member_may_post_for() {
-        let c = connection();
+        let c = examples::connection();
         let author = |raw| Author::for_connection(raw, &c);
         assert_eq!(author(None).unwrap().urn(), "urn:li:person:abc");
         assert_eq!(author(Some("member")).unwrap().urn(), "urn:li:person:abc");
@@ -786,7 +748,7 @@ mod tests {
 
     #[test]
     fn a_scheduled_post_is_claimed_only_by_a_job_made_for_its_time() {
-        let c = connection();
+        let c = examples::connection();
         let now = Utc::now();
         let at = now + chrono::Duration::hours(1);
         let post = Post::new(PostId::new(), c.tenant_id.clone(), draft(&c, Some(at)), now);

@@ -1,0 +1,33 @@
+//! Example records for tests (here and, with the `test-util` feature, in other crates).
+
+use chrono::Utc;
+
+use super::{Connection, Grant, MemberIdentity, MemberUrn, Organization, TenantId};
+
+/// Ada's healthy connection for tenant `acme`, administering organization 1 and an analyst of
+/// organization 2.
+pub fn connection() -> Connection {
+    let grant = Grant {
+        identity: MemberIdentity {
+            member_urn: MemberUrn::from_member_id("abc"),
+            name: "Ada".into(),
+            email: None,
+            picture: None,
+        },
+        scopes: vec![],
+        organizations: vec![
+            Organization {
+                urn: "urn:li:organization:1".into(),
+                role: "ADMINISTRATOR".into(),
+            },
+            Organization {
+                urn: "urn:li:organization:2".into(),
+                role: "ANALYST".into(),
+            },
+        ],
+        access_token_expires_at: Utc::now(),
+        refresh_token_expires_at: None,
+    };
+    let tenant = TenantId::parse("acme").expect("a valid tenant id");
+    Connection::connected(&tenant, &grant, None, Utc::now())
+}
