@@ -6,19 +6,22 @@
 //! page as another task); a check task checks its connections with bounded concurrency. A 401
 //! goes through the one single-flight refresh, then the connection is checked again.
 
+mod check;
+mod revoke;
+
+pub use check::check;
+pub use revoke::revoke;
+
 use anyhow::Context as _;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::deadline::Deadline;
-use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
-use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
-use connector::queue::{batch_response, PublishQueue, RevokeJob, REVOKE_BOUND};
-use connector::store::{Change, StoredConnection, HEALTH_SHARDS};
-use connector::tokens::mark_revoked;
-use connector::tokens::{RefreshOutcome, TokenKeeper};
-use connector::vault::VaultContext;
+use connector::domain::{ConnectionId, TenantId};
+use connector::queue::{batch_response, PublishQueue, RevokeJob};
+use connector::store::HEALTH_SHARDS;
+use connector::tokens::TokenKeeper;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -237,203 +240,6 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
         }
         HealthTask::Revoke(job) => revoke(health, job).await?,
     }
-    Ok(())
-}
-
-/// Revokes a disconnected connection's tokens at LinkedIn; destroys them once LinkedIn
-/// confirms (or refuses them as dead), or once [`REVOKE_BOUND`] has passed, saying so on the
-/// connection. Until then the job comes back with backoff as a new, delayed message (so the
-/// queue's redrive count never parks it).
-pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
-    let keeper = &health.keeper;
-    let (tenant, id) = (&job.tenant_id, job.connection_id);
-    // Only the disconnect this job was made for: not after a reconnect, not twice.
-    let still_pending = |c: &connector::domain::Connection| {
-        c.status == ConnectionStatus::Revoked && c.connect_count == job.connect_count
-    };
-    let Some(stored) = keeper
-        .connections
-        .get_stored_connection(tenant, id)
-        .await
-        .context("reading the connection to revoke")?
-    else {
-        return Ok(());
-    };
-    if !still_pending(&stored.connection) || stored.tokens.is_destroyed() {
-        info!(connection_id = %id, "revoke job has nothing left to do");
-        return Ok(());
-    }
-    let tokens = keeper
-        .vault
-        .open(&VaultContext::new(tenant, id), &stored.tokens)
-        .await
-        .context("opening the tokens to revoke")?;
-    let reason = match keeper.linkedin.revoke(&tokens.access_token).await {
-        Ok(()) => "disconnected".to_owned(),
-        Err(e) if e.retry_class() == RetryClass::FailFast => {
-            format!("LinkedIn refused the revoke ({e}); the tokens were destroyed here")
-        }
-        Err(e) if Utc::now() - job.requested_at >= REVOKE_BOUND => {
-            warn!(connection_id = %id, error = %e, "LinkedIn never confirmed the revoke; destroying the tokens");
-            format!("LinkedIn did not confirm the revoke within 24 hours ({e}); the tokens were destroyed here")
-        }
-        Err(e) => {
-            let (next, delay) = job.next();
-            info!(connection_id = %id, attempt = next.attempt, delay_s = delay.as_secs(), error = %e, "revoke at LinkedIn failed; trying again");
-            return health
-                .queue
-                .send(next.body(), delay)
-                .await
-                .context("sending the next revoke try");
-        }
-    };
-    mark_revoked(
-        &keeper.connections,
-        tenant,
-        id,
-        &reason,
-        true,
-        still_pending,
-    )
-    .await
-    .context("destroying the revoked tokens")?;
-    info!(connection_id = %id, reason, "tokens revoked at LinkedIn and destroyed");
-    Ok(())
-}
-
-/// Checks one connection and records the result on it.
-pub async fn check(
-    health: &Health,
-    tenant: &TenantId,
-    id: ConnectionId,
-    as_of: DateTime<Utc>,
-) -> anyhow::Result<Checked> {
-    let keeper = &health.keeper;
-    let Ok((stored, tokens)) = keeper.open(tenant, id).await else {
-        // Missing, or destroyed by a disconnect.
-        return Ok(Checked::Skipped);
-    };
-    let c = &stored.connection;
-    if c.status == ConnectionStatus::Revoked || c.next_health_check_at.is_none_or(|due| due > as_of)
-    {
-        return Ok(Checked::Skipped);
-    }
-    let mut result = ask(&keeper.linkedin, &tokens.access_token).await;
-    let mut outcome = Checked::Healthy;
-    if matches!(&result, Err(e) if e.retry_class() == RetryClass::RefreshThenRetry) {
-        match keeper.refresh_after_refusal(tenant, id, Utc::now()).await {
-            Ok(RefreshOutcome::Refreshed) => {
-                outcome = Checked::Refreshed;
-                let (_, renewed) = keeper
-                    .open(tenant, id)
-                    .await
-                    .context("reopening refreshed tokens")?;
-                result = match ask(&keeper.linkedin, &renewed.access_token).await {
-                    // A token seconds old may not have propagated: the refresh itself succeeded.
-                    Err(e) if e.may_be_propagation_delay() => Ok(()),
-                    other => other,
-                };
-            }
-            Ok(RefreshOutcome::TooFresh | RefreshOutcome::InProgress) => {
-                outcome = Checked::Refreshed;
-                result = Ok(());
-            }
-            Ok(RefreshOutcome::NeedsReconnect(reason)) => {
-                warn!(
-                    r#type = "health_check_failure",
-                    status = "attention",
-                    platform = PLATFORM,
-                    connection_id = %id,
-                    reason = reason.as_str(),
-                    "health_check_failure"
-                );
-                record(
-                    health,
-                    tenant,
-                    id,
-                    as_of,
-                    Some(reason),
-                    HEALTH_INTERVAL,
-                    None,
-                )
-                .await?;
-                return Ok(Checked::NeedsAttention);
-            }
-            Err(e) => {
-                result = Err(LinkedInError::Unexpected {
-                    status: 0,
-                    detail: e.to_string(),
-                })
-            }
-        }
-    }
-    match result {
-        Ok(()) => {
-            // Without a refresh the row read before the check is still the likely current one.
-            let known = (outcome == Checked::Healthy).then_some(stored);
-            record(health, tenant, id, as_of, None, HEALTH_INTERVAL, known).await?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            warn!(
-                r#type = "health_check_failure",
-                status = "unavailable",
-                platform = PLATFORM,
-                connection_id = %id,
-                error = %e,
-                x_li_uuid = e.request_id().unwrap_or(""),
-                "health_check_failure"
-            );
-            record(
-                health,
-                tenant,
-                id,
-                as_of,
-                Some(e.to_string()),
-                RETRY_AFTER_FAILURE,
-                None,
-            )
-            .await?;
-            Ok(Checked::Unavailable)
-        }
-    }
-}
-
-/// `GET /v2/userinfo` (not /v2/me, which needs extra products and spends throttle budget). A
-/// 403 proves the token valid (an app without OpenID scopes), so it counts as alive.
-async fn ask(
-    linkedin: &LinkedInClient,
-    token: &secrecy::SecretString,
-) -> Result<(), LinkedInError> {
-    match linkedin.userinfo(token).await {
-        Ok(_) | Err(LinkedInError::Rejected { status: 403, .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-async fn record(
-    health: &Health,
-    tenant: &TenantId,
-    id: ConnectionId,
-    as_of: DateTime<Utc>,
-    error: Option<String>,
-    next_in: chrono::Duration,
-    known: Option<StoredConnection>,
-) -> anyhow::Result<()> {
-    let store = &health.keeper.connections;
-    let record = |s: &StoredConnection| {
-        let now = Utc::now();
-        Change::To(
-            s.connection
-                .health_recorded(error.clone(), as_of.max(now) + next_in, now),
-        )
-    };
-    // The row the check read is tried first; a lost race re-reads. A revoked connection is
-    // left alone (it has left the health index).
-    match known {
-        Some(stored) => store.update_known(stored, record).await?,
-        None => store.update(tenant, id, record).await?,
-    };
     Ok(())
 }
 

@@ -1,0 +1,218 @@
+//! The wire rules, one test each.
+
+use super::*;
+use connector::domain::examples;
+
+fn request(c: &Connection) -> PostRequest {
+    PostRequest {
+        connection_id: Some(c.id.to_string()),
+        text: Some("Hello LinkedIn".into()),
+        ..Default::default()
+    }
+}
+
+fn field_of(result: Result<PostDraft, Invalid>) -> &'static str {
+    result.expect_err("should be invalid").field
+}
+
+#[test]
+fn a_plain_text_post_is_by_the_member_and_public() {
+    let c = examples::connection();
+    let draft = request(&c).validate(Some(&c), Utc::now()).unwrap();
+    assert_eq!(draft.author.urn(), "urn:li:person:abc");
+    assert_eq!(draft.visibility, Visibility::Public);
+}
+
+#[test]
+fn text_must_be_between_1_and_3000_characters() {
+    let c = examples::connection();
+    for bad in ["", "   "] {
+        let r = PostRequest {
+            text: Some(bad.into()),
+            ..request(&c)
+        };
+        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+    }
+    let r = PostRequest {
+        text: None,
+        ..request(&c)
+    };
+    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+    // Characters, not bytes: 3000 two-byte characters are fine, 3001 are not.
+    let r = PostRequest {
+        text: Some("é".repeat(3000)),
+        ..request(&c)
+    };
+    assert!(r.validate(Some(&c), Utc::now()).is_ok());
+    let r = PostRequest {
+        text: Some("é".repeat(3001)),
+        ..request(&c)
+    };
+    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+}
+
+#[test]
+fn the_connection_must_exist_and_not_be_revoked() {
+    let mut c = examples::connection();
+    assert_eq!(
+        field_of(request(&c).validate(None, Utc::now())),
+        "connection_id"
+    );
+    c.status = ConnectionStatus::Revoked;
+    assert_eq!(
+        field_of(request(&c).validate(Some(&c), Utc::now())),
+        "connection_id"
+    );
+    let r = PostRequest {
+        connection_id: Some("nope".into()),
+        ..request(&c)
+    };
+    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "connection_id");
+}
+
+#[test]
+fn an_organization_author_must_be_administered_with_a_posting_role() {
+    let c = examples::connection();
+    let as_org = |urn: &str| PostRequest {
+        author: Some(urn.into()),
+        ..request(&c)
+    };
+    assert_eq!(
+        as_org("urn:li:organization:1")
+            .validate(Some(&c), Utc::now())
+            .unwrap()
+            .author
+            .urn(),
+        "urn:li:organization:1"
+    );
+    assert_eq!(
+        field_of(as_org("urn:li:organization:2").validate(Some(&c), Utc::now())),
+        "author"
+    );
+    assert_eq!(
+        field_of(as_org("urn:li:organization:3").validate(Some(&c), Utc::now())),
+        "author"
+    );
+    assert_eq!(
+        field_of(as_org("urn:li:person:other").validate(Some(&c), Utc::now())),
+        "author"
+    );
+}
+
+#[test]
+fn visibility_is_public_or_connections_and_organizations_post_publicly() {
+    let c = examples::connection();
+    let with = |v: &str, author: Option<&str>| PostRequest {
+        visibility: Some(v.into()),
+        author: author.map(String::from),
+        ..request(&c)
+    };
+    assert_eq!(
+        with("CONNECTIONS", None)
+            .validate(Some(&c), Utc::now())
+            .unwrap()
+            .visibility,
+        Visibility::Connections
+    );
+    assert_eq!(
+        field_of(with("FRIENDS", None).validate(Some(&c), Utc::now())),
+        "visibility"
+    );
+    assert_eq!(
+        field_of(with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c), Utc::now())),
+        "visibility"
+    );
+}
+
+#[test]
+fn media_are_images_given_as_urls_within_linkedins_count() {
+    let c = examples::connection();
+    let image = |url: &str| RawMedia {
+        kind: Some("image".into()),
+        url: Some(url.into()),
+        alt_text: None,
+    };
+    let with = |media: Vec<RawMedia>| PostRequest {
+        media: Some(media),
+        ..request(&c)
+    };
+    assert_eq!(
+        with(vec![image("https://cdn.example.com/a.png")])
+            .validate(Some(&c), Utc::now())
+            .unwrap()
+            .media
+            .len(),
+        1
+    );
+    assert_eq!(
+        field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c), Utc::now())),
+        "media"
+    );
+    assert_eq!(
+        field_of(with(vec![image("not a url")]).validate(Some(&c), Utc::now())),
+        "media"
+    );
+    let video = RawMedia {
+        kind: Some("video".into()),
+        ..image("https://x.example/v.mp4")
+    };
+    assert_eq!(
+        field_of(with(vec![video]).validate(Some(&c), Utc::now())),
+        "media"
+    );
+    let many = (0..21)
+        .map(|i| image(&format!("https://cdn.example.com/{i}.png")))
+        .collect();
+    assert_eq!(field_of(with(many).validate(Some(&c), Utc::now())), "media");
+    let long_alt = RawMedia {
+        alt_text: Some("a".repeat(4087)),
+        ..image("https://x.example/a.png")
+    };
+    assert_eq!(
+        field_of(with(vec![long_alt]).validate(Some(&c), Utc::now())),
+        "media"
+    );
+}
+
+#[test]
+fn scheduled_at_is_rfc3339_with_an_offset_in_the_future_and_within_a_year() {
+    let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let at = parse_scheduled_at("2026-11-23T14:00:30.750+01:00", now).unwrap();
+    assert_eq!(at.to_rfc3339(), "2026-11-23T13:00:30+00:00");
+    for bad in [
+        "2026-11-23T11:59:59Z",
+        "2026-11-23T12:00:00Z",
+        "2027-11-24T12:00:00Z",
+        "2026-11-24T09:00:00",
+        "tomorrow",
+    ] {
+        assert_eq!(
+            parse_scheduled_at(bad, now).unwrap_err().field,
+            "scheduled_at",
+            "{bad}"
+        );
+    }
+    assert!(parse_scheduled_at("2027-11-23T12:00:00Z", now).is_ok());
+    let c = examples::connection();
+    let r = PostRequest {
+        scheduled_at: Some("2020-01-01T00:00:00Z".into()),
+        ..request(&c)
+    };
+    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "scheduled_at");
+}
+
+#[test]
+fn an_idempotency_key_is_1_to_255_printable_characters() {
+    assert_eq!(
+        IdempotencyKey::parse(b"order-42").unwrap().as_str(),
+        "order-42"
+    );
+    for bad in [&b""[..], b"has space", &[b'k'; 256], b"caf\xc3\xa9"] {
+        assert_eq!(
+            IdempotencyKey::parse(bad).unwrap_err().field,
+            "Idempotency-Key"
+        );
+    }
+}
