@@ -24,10 +24,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use connector::domain::TenantId;
 use connector::posts::{Job, JobAction, PostId};
+use linkedin_simulator::{Fault, Member};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use testkit::simulator::{Fault, Member};
 use testkit::stack::counting::RandomFaults;
 use testkit::stack::{moto::MotoServer, LocalStack, StackOptions};
 

@@ -432,7 +432,7 @@ async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
     *lock(&proxy.counter.0).entry(call.name()).or_default() += 1;
     let killer = request
         .extensions()
-        .get::<crate::serve::ConnectionKiller>()
+        .get::<linkedin_simulator::serve::ConnectionKiller>()
         .cloned();
     let drop_connection = || async {
         match killer.clone() {
@@ -558,7 +558,7 @@ pub async fn start(target: &str) -> std::io::Result<AwsProxy> {
         http: reqwest::Client::new(),
         dynamodb: Default::default(),
     });
-    crate::serve::spawn(listener, app);
+    linkedin_simulator::serve::spawn(listener, app);
     Ok(AwsProxy {
         url,
         counter,

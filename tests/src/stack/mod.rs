@@ -20,8 +20,8 @@ use connector::linkedin::PropagationPatience;
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::simulator::{Simulator, SimulatorConfig};
 use gateway::{Gateway, JwtSettings};
+use linkedin_simulator::{Simulator, SimulatorConfig};
 use moto::MotoServer;
 
 pub const CALLBACK_PATH: &str = "/v1/oauth/linkedin/callback";

@@ -5,8 +5,8 @@ use std::time::Duration;
 use chrono::Utc;
 use connector::domain::{ConnectionId, PendingAuthorization, TenantId};
 use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
+use linkedin_simulator::Fault;
 use serde_json::{json, Value};
-use testkit::simulator::Fault;
 use testkit::stack::test_stack;
 
 use crate::support::*;

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use futures::StreamExt;
-use testkit::simulator::Fault;
+use linkedin_simulator::Fault;
 use testkit::stack::{counting, test_stack};
 
 use crate::support::*;

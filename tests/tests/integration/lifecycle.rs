@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use connector::domain::{ConnectionId, TenantId};
 use connector::schedules::{RefreshRequest, RefreshWindow};
 use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
+use linkedin_simulator::Fault;
 use refresher_function::WindowOutcome;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use testkit::simulator::Fault;
 use testkit::stack::{test_stack, LocalStack, StackOptions};
 
 use crate::publish::create_post;

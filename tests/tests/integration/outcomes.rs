@@ -9,8 +9,8 @@ use connector::deadline::Deadline;
 use connector::domain::TenantId;
 use connector::linkedin::PostContent;
 use connector::posts::PostId;
+use linkedin_simulator::Fault;
 use serde_json::json;
-use testkit::simulator::Fault;
 
 use crate::publish::{
     batch, connected, create_post, delete_post, job_message, publish_text, wait_for, SLOW,

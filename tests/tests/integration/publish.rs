@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
 use connector::posts::{Job, JobAction, PostId};
+use linkedin_simulator::Fault;
 use serde_json::{json, Value};
-use testkit::simulator::Fault;
 use testkit::stack::{test_stack, LocalStack, StackOptions};
 
 use crate::support::*;

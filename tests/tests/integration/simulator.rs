@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chrono::{Datelike, Months, Utc};
 use connector::config::DEFAULT_LINKEDIN_API_VERSION;
+use linkedin_simulator::{Fault, Simulator, SimulatorConfig};
 use serde_json::Value;
-use testkit::simulator::{Fault, Simulator, SimulatorConfig};
 
 use crate::support::{http, query_param};
 

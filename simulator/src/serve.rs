@@ -1,8 +1,9 @@
 //! Serving an axum router with a way for a request's handler to close its connection without
 //! answering, as a network failure would. `axum::serve` has no such way short of a panic, and a
-//! panic aborts a release build (`panic = "abort"`), so the kit runs its own accept loop: each
-//! connection is served by hyper inside a task that drops it (closing the socket, no response
-//! written) when the request's [`ConnectionKiller`] fires.
+//! panic aborts a release build (`panic = "abort"`), so the simulator (and the local stack's
+//! AWS proxy) runs its own accept loop: each connection is served by hyper inside a task that
+//! drops it (closing the socket, no response written) when the request's [`ConnectionKiller`]
+//! fires.
 
 use std::convert::Infallible;
 use std::sync::Arc;

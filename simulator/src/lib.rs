@@ -2,8 +2,11 @@
 //! the "www" routes, the REST API on the "api" routes, both served from one address so one
 //! base URL can stand in for both hosts.
 //!
-//! Tests drive it in-process ([`Simulator`] methods); the local stack's binary exposes the
-//! same controls under `/_sim/…`.
+//! Tests drive it in-process ([`Simulator`] methods); the `linkedin-simulator` binary exposes
+//! the same controls under `/_sim/…`.
+//!
+//! A crate of its own that depends on nothing of the product: it is written from LinkedIn's
+//! documented behaviour, so it judges the product rather than agreeing with it.
 
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
@@ -13,6 +16,7 @@ mod oauth;
 mod posts;
 #[allow(clippy::result_large_err)]
 mod rest;
+pub mod serve;
 
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 

@@ -2,7 +2,7 @@
 //! `SIM_ADDR` (127.0.0.1:8088), `SIM_CLIENT_ID`, `SIM_CLIENT_SECRET`, `SIM_REDIRECT_URIS`
 //! (comma-separated), `SIM_REFRESH_TOKENS` (1/0), `SIM_PROPAGATION_MS`. Controls under `/_sim/`.
 
-use testkit::simulator::{Simulator, SimulatorConfig};
+use linkedin_simulator::{Simulator, SimulatorConfig};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -10,7 +10,6 @@ fn env(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    connector::telemetry::init();
     let mut config = SimulatorConfig::default();
     if let Some(v) = env("SIM_CLIENT_ID") {
         config.client_id = v;
