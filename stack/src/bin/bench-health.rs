@@ -17,9 +17,9 @@ use connector::domain::{
 };
 use connector::vault::{TokenSet, VaultContext};
 use futures::StreamExt;
+use local_stack::moto::MotoServer;
+use local_stack::{counting, poller, LocalStack, StackOptions};
 use secrecy::SecretString;
-use testkit::stack::moto::MotoServer;
-use testkit::stack::{counting, poller, LocalStack, StackOptions};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector::domain::{ConnectionId, TenantId};
+use local_stack::counting::{AwsFault, AwsFaultKind};
+use local_stack::LocalStack;
 use serde_json::json;
-use testkit::stack::counting::{AwsFault, AwsFaultKind};
-use testkit::stack::LocalStack;
 
 use crate::publish::{connected, create_post};
 use crate::support::*;
@@ -92,8 +92,8 @@ async fn publish_through(
 async fn run_publish_queue(stack: &LocalStack) -> usize {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let url = stack.config.publish_queue_url.clone().unwrap();
-    let consumer = testkit::stack::poller::publisher(stack.publisher.clone());
-    testkit::stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
+    let consumer = local_stack::poller::publisher(stack.publisher.clone());
+    local_stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
 }
 
 /// How many of the tenant's posts have `text` (recorded), and how many live LinkedIn posts.

@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
+use local_stack::test_stack;
 use serde_json::json;
-use testkit::stack::test_stack;
 
 use crate::support::*;
 

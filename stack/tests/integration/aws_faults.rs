@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use testkit::stack::counting::{AwsFault, AwsFaultKind, RandomFaults};
-use testkit::stack::{test_stack, LocalStack};
+use local_stack::counting::{AwsFault, AwsFaultKind, RandomFaults};
+use local_stack::{test_stack, LocalStack};
 
 fn dynamo(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&stack.sdk)

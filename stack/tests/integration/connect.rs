@@ -6,8 +6,8 @@ use chrono::Utc;
 use connector::domain::{ConnectionId, PendingAuthorization, TenantId};
 use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
 use linkedin_simulator::Fault;
+use local_stack::test_stack;
 use serde_json::{json, Value};
-use testkit::stack::test_stack;
 
 use crate::support::*;
 
@@ -313,7 +313,7 @@ async fn calls_without_a_valid_tenant_token_are_refused_by_the_gateway() {
 
 /// Opens a connection's tokens with the real KMS-backed vault.
 async fn open_tokens(
-    stack: &testkit::stack::LocalStack,
+    stack: &local_stack::LocalStack,
     tenant: &str,
     id: &str,
 ) -> Result<connector::vault::TokenSet, VaultError> {
@@ -331,7 +331,7 @@ async fn open_tokens(
         .await
 }
 
-fn vault(stack: &testkit::stack::LocalStack) -> TokenVault<KmsKeys> {
+fn vault(stack: &local_stack::LocalStack) -> TokenVault<KmsKeys> {
     TokenVault::new(KmsKeys::new(
         aws_sdk_kms::Client::new(&stack.sdk),
         stack.config.token_key_id.clone(),

@@ -26,7 +26,7 @@ fn post_id(id: &str) -> PostId {
 }
 
 /// Runs the publisher once on a fresh copy of the post's job, as a redelivery would.
-async fn deliver(stack: &testkit::stack::LocalStack, id: &str, message_id: &str) {
+async fn deliver(stack: &local_stack::LocalStack, id: &str, message_id: &str) {
     publisher_function::handle(
         batch(vec![job_message("acme", id, message_id, Utc::now())]),
         &stack.publisher,
@@ -354,7 +354,7 @@ async fn a_rescued_post_publishes_once() {
 }
 
 /// Receives and deletes every message on the publish queue (a lost job).
-async fn drain_publish_queue(stack: &testkit::stack::LocalStack) {
+async fn drain_publish_queue(stack: &local_stack::LocalStack) {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let url = stack.config.publish_queue_url.clone().unwrap();
     loop {
@@ -381,11 +381,11 @@ async fn drain_publish_queue(stack: &testkit::stack::LocalStack) {
 }
 
 /// Runs the publisher over what is on the publish queue now; returns how many messages.
-async fn run_publish_queue(stack: &testkit::stack::LocalStack) -> usize {
+async fn run_publish_queue(stack: &local_stack::LocalStack) -> usize {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let url = stack.config.publish_queue_url.clone().unwrap();
-    let consumer = testkit::stack::poller::publisher(stack.publisher.clone());
-    testkit::stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
+    let consumer = local_stack::poller::publisher(stack.publisher.clone());
+    local_stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
 }
 
 /// Every way a connection can fail after LinkedIn applied the create ends `published`, with

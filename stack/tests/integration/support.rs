@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use local_stack::LocalStack;
 use serde_json::Value;
-use testkit::stack::LocalStack;
 use url::Url;
 
 pub type Item = HashMap<String, AttributeValue>;

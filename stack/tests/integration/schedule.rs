@@ -12,8 +12,8 @@ use aws_sdk_scheduler::types::{
 use chrono::{DateTime, Utc};
 use connector::posts::Job;
 use connector::schedules::RefreshWindow;
+use local_stack::{test_stack, LocalStack};
 use serde_json::{json, Value};
-use testkit::stack::{test_stack, LocalStack};
 
 use crate::lifecycle::{expiry, refresh_calls, windows};
 use crate::publish::{create_post, delete_post, wait_for};
@@ -630,7 +630,7 @@ async fn the_health_round_fires_every_six_hours_on_the_local_clock() {
 /// did not move: record and schedule agree on the new time.
 #[tokio::test]
 async fn a_move_whose_schedule_answer_was_lost_keeps_record_and_schedule_in_step() {
-    use testkit::stack::counting::{AwsFault, AwsFaultKind};
+    use local_stack::counting::{AwsFault, AwsFaultKind};
     let (stack, connection) = connected().await;
     let at = whole_seconds(Utc::now() + chrono::Duration::hours(2));
     let id = schedule_post(&stack, &connection, at).await;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use testkit::stack::test_stack;
+use local_stack::test_stack;
 
 fn load(name: &str) -> lambda_http::Request {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -25,11 +25,11 @@ use chrono::{DateTime, Utc};
 use connector::domain::TenantId;
 use connector::posts::{Job, JobAction, PostId};
 use linkedin_simulator::{Fault, Member};
+use local_stack::counting::RandomFaults;
+use local_stack::{moto::MotoServer, LocalStack, StackOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use testkit::stack::counting::RandomFaults;
-use testkit::stack::{moto::MotoServer, LocalStack, StackOptions};
 
 /// Longer than one attempt (LinkedIn's 3 s timeout plus AWS calls and the SDK's retries).
 const CLAIM_LEASE: Duration = Duration::from_secs(15);
@@ -860,7 +860,7 @@ async fn main() -> anyhow::Result<()> {
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "warn,chaos=info,testkit::stack::poller=debug,connector=debug,api_function=debug,oauth_function=debug,publisher_function=debug,refresher_function=debug,reconciler_function=debug,health_function=debug,testkit=info",
+            "warn,chaos=info,local_stack::poller=debug,connector=debug,api_function=debug,oauth_function=debug,publisher_function=debug,refresher_function=debug,reconciler_function=debug,health_function=debug,local_stack=info",
         ))
         .with_ansi(false)
         .with_writer(move || writer.clone())

@@ -7,10 +7,10 @@ use connector::domain::{ConnectionId, TenantId};
 use connector::schedules::{RefreshRequest, RefreshWindow};
 use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
 use linkedin_simulator::Fault;
+use local_stack::{test_stack, LocalStack, StackOptions};
 use refresher_function::WindowOutcome;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use testkit::stack::{test_stack, LocalStack, StackOptions};
 
 use crate::publish::create_post;
 use crate::support::*;

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use futures::StreamExt;
 use linkedin_simulator::Fault;
-use testkit::stack::{counting, test_stack};
+use local_stack::{counting, test_stack};
 
 use crate::support::*;
 

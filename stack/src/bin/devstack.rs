@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use testkit::stack::{LocalStack, StackOptions};
+use local_stack::{LocalStack, StackOptions};
 use url::Url;
 
 fn env(name: &str) -> Option<String> {

@@ -1,7 +1,7 @@
-//! No token in the table (the log lines are checked in tests/log_secrets.rs, a process of its
-//! own so a global subscriber sees every thread).
+//! No token in the table (the log lines are checked in stack/tests/log_secrets.rs, a process of
+//! its own so a global subscriber sees every thread).
 
-use testkit::stack::test_stack;
+use local_stack::test_stack;
 
 use crate::support::*;
 

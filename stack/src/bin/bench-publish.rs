@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use local_stack::counting::Counter;
+use local_stack::moto::MotoServer;
+use local_stack::{LocalStack, StackOptions};
 use serde_json::{json, Value};
-use testkit::stack::counting::Counter;
-use testkit::stack::moto::MotoServer;
-use testkit::stack::{LocalStack, StackOptions};
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {

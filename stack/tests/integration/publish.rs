@@ -7,8 +7,8 @@ use chrono::Utc;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
 use connector::posts::{Job, JobAction, PostId};
 use linkedin_simulator::Fault;
+use local_stack::{test_stack, LocalStack, StackOptions};
 use serde_json::{json, Value};
-use testkit::stack::{test_stack, LocalStack, StackOptions};
 
 use crate::support::*;
 

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use local_stack::test_stack;
 use serde_json::json;
-use testkit::stack::test_stack;
 
 use support::*;
 
