@@ -1,6 +1,8 @@
 //! The local stack: the AWS emulator (moto), the LinkedIn simulator and the HTTP functions
 //! behind a local API gateway. `make dev` runs it for a person; the integration tests start one
-//! per test (sharing one moto per test process).
+//! per test (sharing one moto per test process) and, like the chaos run and the benchmarks,
+//! drive it as the tenant's app would (`stack.connect(..)`, `stack.create_post(..)`: see
+//! `tenant_app.rs`) and read its table (`stack.entities(..)`: `table.rs`).
 
 pub mod cdn;
 pub mod counting;
@@ -9,6 +11,11 @@ pub mod moto;
 pub mod poller;
 pub mod provision;
 pub mod scheduler;
+mod table;
+mod tenant_app;
+
+pub use table::{contains, item_bytes, Item};
+pub use tenant_app::{http, query_param, rfc3339};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -112,6 +119,8 @@ pub struct LocalStack {
     /// EventBridge Scheduler, locally: fires moto's schedules on its own (advanceable) clock.
     pub scheduler: Arc<scheduler::LocalScheduler>,
     pub cdn: cdn::Cdn,
+    /// The tenant's app's client (see [`LocalStack::request`]), built once.
+    http: reqwest::Client,
     _moto: Option<MotoServer>,
     gateway: tokio::task::JoinHandle<()>,
     poller: Option<tokio::task::JoinHandle<()>>,
@@ -308,6 +317,7 @@ impl LocalStack {
             reconciler,
             scheduler,
             cdn,
+            http: tenant_app::http(),
             _moto: moto,
             gateway,
             poller,
@@ -358,6 +368,19 @@ impl LocalStack {
         self.drain_health_queue().await
     }
 
+    /// Runs the publisher over what is on the publish queue now, as Lambda's event source
+    /// mapping would (without waiting for messages); returns how many messages there were.
+    pub async fn run_publish_queue(&self) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let url = self
+            .config
+            .publish_queue_url
+            .as_deref()
+            .expect("the stack sets the publish queue");
+        let consumer = poller::publisher(self.publisher.clone());
+        poller::poll_once(&sqs, url, &consumer, 10, 0).await
+    }
+
     /// Handles health tasks until the health queue stays empty; returns how many.
     pub async fn drain_health_queue(&self) -> anyhow::Result<usize> {
         let consumer = poller::health(self.health.clone());
@@ -369,29 +392,6 @@ impl LocalStack {
             idle = if n == 0 { idle + 1 } else { 0 };
         }
         Ok(handled)
-    }
-
-    /// Every item in the stack's table (for tests and the chaos run's checks).
-    pub async fn scan_table(
-        &self,
-    ) -> anyhow::Result<Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>> {
-        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = client
-                .scan()
-                .table_name(&self.config.table_name)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .context("scanning the table")?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
     }
 
     /// A dev JWT for `tenant_id`.

@@ -1,18 +1,12 @@
 //! Every log line of a whole connect flow holds no token, authorization code or client secret.
 //! Its own test binary, so that one global subscriber captures every thread.
 
-#[path = "integration/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use local_stack::test_stack;
+use local_stack::{http, test_stack};
 use serde_json::json;
-
-use support::*;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -58,10 +52,12 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
     })
     .await;
     let done = stack.gateway_url.join("/done").unwrap();
-    connect(&stack, "acme", None).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
+    stack.connect("acme", None).await;
     // A failing exchange logs LinkedIn's error too.
-    let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
     let location = stack.simulator().consent(&url, None, true).unwrap();
     http().get(location.clone()).send().await.unwrap();
     http().get(location).send().await.unwrap();

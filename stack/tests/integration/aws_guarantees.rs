@@ -12,7 +12,6 @@ use local_stack::counting::{AwsFault, AwsFaultKind};
 use local_stack::LocalStack;
 use serde_json::json;
 
-use crate::publish::{connected, create_post};
 use crate::support::*;
 
 const KINDS: [AwsFaultKind; 2] = [AwsFaultKind::ServerError, AwsFaultKind::DropAfterApply];
@@ -54,13 +53,13 @@ async fn publish_through(
     connection: &str,
     text: &str,
 ) -> (u16, Option<String>, u32) {
-    let (status, body) = create_post(
-        stack,
-        "acme",
-        json!({"connection_id": connection, "text": text}),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({"connection_id": connection, "text": text}),
+            None,
+        )
+        .await;
     if status != 202 {
         return (status, None, 0);
     }
@@ -68,8 +67,8 @@ async fn publish_through(
     let started = Instant::now();
     let mut swept = 0;
     loop {
-        run_publish_queue(stack).await;
-        let (_, post) = get(stack, "acme", &format!("/v1/posts/{id}")).await;
+        stack.run_publish_queue().await;
+        let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
         let status = post["status"].as_str().unwrap_or_default().to_owned();
         if ["published", "failed", "cancelled", "deleted"].contains(&status.as_str()) {
             return (202, Some(status), swept);
@@ -89,16 +88,9 @@ async fn publish_through(
     }
 }
 
-async fn run_publish_queue(stack: &LocalStack) -> usize {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let url = stack.config.publish_queue_url.clone().unwrap();
-    let consumer = local_stack::poller::publisher(stack.publisher.clone());
-    local_stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
-}
-
 /// How many of the tenant's posts have `text` (recorded), and how many live LinkedIn posts.
 async fn copies(stack: &LocalStack, text: &str) -> (usize, usize) {
-    let (_, list) = get(stack, "acme", "/v1/posts?limit=100").await;
+    let (_, list) = stack.get("acme", "/v1/posts?limit=100").await;
     let recorded = list["posts"]
         .as_array()
         .unwrap()
@@ -205,7 +197,7 @@ async fn each_aws_call_of_a_refresh_failing_once_leaves_working_tokens() {
             .userinfo(&tokens.access_token)
             .await
             .unwrap_or_else(|e| panic!("{case} ({outcome}): stored token refused: {e}"));
-        let c = &connections(&stack, "acme").await[0];
+        let c = &stack.connections("acme").await[0];
         assert_eq!(c["status"], "healthy", "{case}");
     }
 }
@@ -216,7 +208,9 @@ async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_conn
     let done = stack.gateway_url.join("/done").unwrap();
     let callback = |location: url::Url| async move { http().get(location).send().await.unwrap() };
     let start = || async {
-        let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
+        let url = stack
+            .authorization_url("acme", json!({ "redirect_after": done }))
+            .await;
         stack.simulator().consent(&url, None, true).unwrap()
     };
     let location = start().await;
@@ -244,15 +238,15 @@ async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_conn
         );
         if !(status == 302 && target.contains("connection_id=")) {
             // The member tries again, and it works.
-            connect(&stack, "acme", None).await;
+            stack.connect("acme", None).await;
         }
         // One connection for the member, and what it holds works at LinkedIn.
         assert_eq!(
-            entities(&stack, "connection").await.len(),
+            stack.entities("connection").await.unwrap().len(),
             1,
             "{case}: one connection"
         );
-        let c = &connections(&stack, "acme").await[0];
+        let c = &stack.connections("acme").await[0];
         assert_eq!(c["status"], "healthy", "{case}: {c}");
         let id = ConnectionId::parse(c["id"].as_str().unwrap()).unwrap();
         let tenant = TenantId::parse("acme").unwrap();

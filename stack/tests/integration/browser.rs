@@ -9,8 +9,6 @@ use fantoccini::{ClientBuilder, Locator};
 use local_stack::test_stack;
 use serde_json::json;
 
-use crate::support::*;
-
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -55,7 +53,7 @@ async fn a_person_connects_an_account_by_clicking_allow_in_a_browser() {
         return;
     }
     let stack = test_stack(|_| {}).await;
-    let url = authorization_url(&stack, "demo", json!({})).await;
+    let url = stack.authorization_url("demo", json!({})).await;
 
     let (_driver, webdriver) = start_chromedriver();
     let profile = std::env::temp_dir().join(format!("chromium-{}", uuid::Uuid::new_v4()));
@@ -102,7 +100,7 @@ async fn a_person_connects_an_account_by_clicking_allow_in_a_browser() {
     let (shown, title) = result.expect("browser steps");
 
     assert_eq!(title, "LinkedIn connected");
-    let listed = connections(&stack, "demo").await;
+    let listed = stack.connections("demo").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], shown.as_str());
     assert_eq!(listed[0]["status"], "healthy");

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use connector::domain::{ConnectionId, PendingAuthorization, TenantId};
-use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
+use connector::domain::PendingAuthorization;
+use connector::vault::VaultError;
 use linkedin_simulator::Fault;
 use local_stack::test_stack;
 use serde_json::{json, Value};
@@ -16,7 +16,9 @@ async fn a_member_who_allows_access_becomes_a_healthy_connection_of_the_tenant()
     let stack = test_stack(|_| {}).await;
     let done = stack.gateway_url.join("/done?tab=linkedin").unwrap();
 
-    let response = authorize(&stack, "acme", json!({ "redirect_after": done })).await;
+    let response = stack
+        .authorize("acme", json!({ "redirect_after": done }))
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let url = body["authorization_url"].as_str().unwrap();
@@ -27,13 +29,13 @@ async fn a_member_who_allows_access_becomes_a_healthy_connection_of_the_tenant()
     assert_eq!(body["state"].as_str().unwrap().len(), 43);
     assert!(body["expires_at"].as_str().is_some());
 
-    let callback = consent_and_return(&stack, url, None, true).await;
+    let callback = stack.consent_and_return(url, None, true).await;
     assert_eq!(callback.status(), 302);
     let location = callback.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(done.as_str()), "{location}");
     let id = query_param(&location, "connection_id").expect("connection_id");
 
-    let listed = connections(&stack, "acme").await;
+    let listed = stack.connections("acme").await;
     assert_eq!(listed.len(), 1);
     let c = &listed[0];
     assert_eq!(c["id"], id.as_str());
@@ -64,21 +66,21 @@ async fn a_member_who_allows_access_becomes_a_healthy_connection_of_the_tenant()
             < 60
     );
 
-    let (status, one) = get(&stack, "acme", &format!("/v1/connections/{id}")).await;
+    let (status, one) = stack.get("acme", &format!("/v1/connections/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(one["id"], id.as_str());
     // The state was used up; nothing else lingers.
-    assert!(entities(&stack, "oauth_state").await.is_empty());
+    assert!(stack.entities("oauth_state").await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn without_redirect_after_the_callback_shows_a_page_naming_the_connection() {
     let stack = test_stack(|_| {}).await;
-    let url = authorization_url(&stack, "acme", json!({})).await;
-    let page = consent_and_return(&stack, &url, None, true).await;
+    let url = stack.authorization_url("acme", json!({})).await;
+    let page = stack.consent_and_return(&url, None, true).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    let id = connections(&stack, "acme").await[0]["id"]
+    let id = stack.connections("acme").await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -92,9 +94,11 @@ async fn without_redirect_after_the_callback_shows_a_page_naming_the_connection(
 async fn a_member_who_cancels_is_sent_back_with_an_error_and_nothing_is_stored() {
     let stack = test_stack(|_| {}).await;
     let done = stack.gateway_url.join("/done").unwrap();
-    let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
 
-    let callback = consent_and_return(&stack, &url, None, false).await;
+    let callback = stack.consent_and_return(&url, None, false).await;
     assert_eq!(callback.status(), 302);
     let location = callback.headers()["location"].to_str().unwrap();
     assert_eq!(
@@ -102,9 +106,9 @@ async fn a_member_who_cancels_is_sent_back_with_an_error_and_nothing_is_stored()
         Some("access_denied")
     );
     assert!(query_param(location, "connection_id").is_none());
-    assert!(connections(&stack, "acme").await.is_empty());
+    assert!(stack.connections("acme").await.is_empty());
     assert!(
-        scan(&stack).await.is_empty(),
+        stack.scan_table().await.unwrap().is_empty(),
         "a cancelled flow leaves nothing behind"
     );
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/accessToken"), 0);
@@ -113,7 +117,7 @@ async fn a_member_who_cancels_is_sent_back_with_an_error_and_nothing_is_stored()
 #[tokio::test]
 async fn an_unknown_state_answers_400_and_stores_nothing() {
     let stack = test_stack(|_| {}).await;
-    let url = authorization_url(&stack, "acme", json!({})).await;
+    let url = stack.authorization_url("acme", json!({})).await;
     let location = stack.simulator().consent(&url, None, true).unwrap();
     let forged = location.as_str().replace("state=", "state=x");
 
@@ -121,14 +125,14 @@ async fn an_unknown_state_answers_400_and_stores_nothing() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["field"], "state");
-    assert!(connections(&stack, "acme").await.is_empty());
+    assert!(stack.connections("acme").await.is_empty());
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/accessToken"), 0);
 }
 
 #[tokio::test]
 async fn a_reused_state_answers_400_and_the_first_connection_stands_alone() {
     let stack = test_stack(|_| {}).await;
-    let url = authorization_url(&stack, "acme", json!({})).await;
+    let url = stack.authorization_url("acme", json!({})).await;
     let location = stack.simulator().consent(&url, None, true).unwrap();
 
     assert_eq!(
@@ -137,7 +141,7 @@ async fn a_reused_state_answers_400_and_the_first_connection_stands_alone() {
     );
     let replay = http().get(location).send().await.unwrap();
     assert_eq!(replay.status(), 400);
-    let listed = connections(&stack, "acme").await;
+    let listed = stack.connections("acme").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["connect_count"], 1);
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/accessToken"), 1);
@@ -146,7 +150,7 @@ async fn a_reused_state_answers_400_and_the_first_connection_stands_alone() {
 #[tokio::test]
 async fn an_expired_state_answers_400_and_stores_nothing() {
     let stack = test_stack(|_| {}).await;
-    let url = authorization_url(&stack, "acme", json!({})).await;
+    let url = stack.authorization_url("acme", json!({})).await;
     let state = query_param(&url, "state").unwrap();
     // Age the pending authorization as time would (moto never runs TTL deletes).
     let store = &stack.oauth.store;
@@ -171,8 +175,8 @@ async fn an_expired_state_answers_400_and_stores_nothing() {
         .unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("expired"));
-    assert!(connections(&stack, "acme").await.is_empty());
-    assert!(scan(&stack).await.is_empty());
+    assert!(stack.connections("acme").await.is_empty());
+    assert!(stack.scan_table().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -183,28 +187,30 @@ async fn redirect_after_off_the_allow_list_is_refused_and_nothing_is_recorded() 
         "javascript:alert(1)",
         "/relative",
     ] {
-        let response = authorize(&stack, "acme", json!({ "redirect_after": target })).await;
+        let response = stack
+            .authorize("acme", json!({ "redirect_after": target }))
+            .await;
         assert_eq!(response.status(), 400, "{target}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "validation_failed");
         assert_eq!(body["error"]["field"], "redirect_after");
     }
-    let response = authorize(&stack, "acme", json!({ "redirect_to": "x" })).await;
+    let response = stack.authorize("acme", json!({ "redirect_to": "x" })).await;
     assert_eq!(response.status(), 400, "unknown fields are refused");
-    assert!(scan(&stack).await.is_empty());
+    assert!(stack.scan_table().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn reconnecting_the_same_member_updates_the_same_connection() {
     let stack = test_stack(|_| {}).await;
-    let first = connect(&stack, "acme", None).await;
-    let before = connections(&stack, "acme").await[0].clone();
+    let first = stack.connect("acme", None).await;
+    let before = stack.connections("acme").await[0].clone();
     // The member revoked the app at LinkedIn; the connection is broken until they reconnect.
     stack.simulator().revoke_member("sim-ada-7f3k");
 
-    let second = connect(&stack, "acme", None).await;
+    let second = stack.connect("acme", None).await;
     assert_eq!(first, second);
-    let listed = connections(&stack, "acme").await;
+    let listed = stack.connections("acme").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["connect_count"], 2);
     assert_eq!(
@@ -213,7 +219,7 @@ async fn reconnecting_the_same_member_updates_the_same_connection() {
     );
     assert_ne!(listed[0]["updated_at"], before["updated_at"]);
     // The new tokens were stored: they open and are the ones LinkedIn issued last.
-    let tokens = open_tokens(&stack, "acme", &second).await.unwrap();
+    let tokens = stack.open_tokens("acme", &second).await.unwrap();
     let issued = stack.simulator().issued_tokens();
     use secrecy::ExposeSecret;
     assert_eq!(
@@ -225,44 +231,46 @@ async fn reconnecting_the_same_member_updates_the_same_connection() {
 #[tokio::test]
 async fn a_different_member_gets_a_second_connection() {
     let stack = test_stack(|_| {}).await;
-    let ada = connect(&stack, "acme", None).await;
-    let grace = connect(&stack, "acme", Some("sim-grace-9q2w")).await;
+    let ada = stack.connect("acme", None).await;
+    let grace = stack.connect("acme", Some("sim-grace-9q2w")).await;
     assert_ne!(ada, grace);
-    assert_eq!(connections(&stack, "acme").await.len(), 2);
+    assert_eq!(stack.connections("acme").await.len(), 2);
 }
 
 #[tokio::test]
 async fn the_same_member_in_two_tenants_is_two_connections_and_each_sees_only_its_own() {
     let stack = test_stack(|_| {}).await;
-    let acme = connect(&stack, "acme", None).await;
-    let globex = connect(&stack, "globex", None).await;
+    let acme = stack.connect("acme", None).await;
+    let globex = stack.connect("globex", None).await;
     assert_ne!(acme, globex);
 
-    let acme_list = connections(&stack, "acme").await;
+    let acme_list = stack.connections("acme").await;
     assert_eq!(acme_list.len(), 1);
     assert_eq!(acme_list[0]["id"], acme.as_str());
-    let (status, body) = get(&stack, "globex", &format!("/v1/connections/{acme}")).await;
+    let (status, body) = stack
+        .get("globex", &format!("/v1/connections/{acme}"))
+        .await;
     assert_eq!(
         status, 404,
         "another tenant's connection is not found: {body}"
     );
     assert_eq!(body["error"]["code"], "not_found");
-    let (status, _) = get(&stack, "globex", "/v1/connections/not-a-uuid").await;
+    let (status, _) = stack.get("globex", "/v1/connections/not-a-uuid").await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn concurrent_callbacks_for_the_same_member_make_one_connection() {
     let stack = test_stack(|_| {}).await;
-    let a = authorization_url(&stack, "acme", json!({})).await;
-    let b = authorization_url(&stack, "acme", json!({})).await;
+    let a = stack.authorization_url("acme", json!({})).await;
+    let b = stack.authorization_url("acme", json!({})).await;
     let la = stack.simulator().consent(&a, None, true).unwrap();
     let lb = stack.simulator().consent(&b, None, true).unwrap();
     let client = http();
     let (ra, rb) = tokio::join!(client.get(la).send(), client.get(lb).send());
     assert_eq!(ra.unwrap().status(), 200);
     assert_eq!(rb.unwrap().status(), 200);
-    let listed = connections(&stack, "acme").await;
+    let listed = stack.connections("acme").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["connect_count"], 2);
 }
@@ -270,26 +278,23 @@ async fn concurrent_callbacks_for_the_same_member_make_one_connection() {
 #[tokio::test]
 async fn connections_are_listed_in_pages() {
     let stack = test_stack(|_| {}).await;
-    connect(&stack, "acme", None).await;
-    connect(&stack, "acme", Some("sim-grace-9q2w")).await;
-    let (status, page1) = get(&stack, "acme", "/v1/connections?limit=1").await;
+    stack.connect("acme", None).await;
+    stack.connect("acme", Some("sim-grace-9q2w")).await;
+    let (status, page1) = stack.get("acme", "/v1/connections?limit=1").await;
     assert_eq!(status, 200);
     assert_eq!(page1["connections"].as_array().unwrap().len(), 1);
     let cursor = page1["next_cursor"].as_str().expect("a next page");
-    let (_, page2) = get(
-        &stack,
-        "acme",
-        &format!("/v1/connections?limit=1&cursor={cursor}"),
-    )
-    .await;
+    let (_, page2) = stack
+        .get("acme", &format!("/v1/connections?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(page2["connections"].as_array().unwrap().len(), 1);
     assert_ne!(page1["connections"][0]["id"], page2["connections"][0]["id"]);
-    let (status, body) = get(&stack, "acme", "/v1/connections?limit=0").await;
+    let (status, body) = stack.get("acme", "/v1/connections?limit=0").await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (400, Some("limit"))
     );
-    let (status, body) = get(&stack, "acme", "/v1/connections?cursor=bogus").await;
+    let (status, body) = stack.get("acme", "/v1/connections?cursor=bogus").await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (400, Some("cursor"))
@@ -311,42 +316,15 @@ async fn calls_without_a_valid_tenant_token_are_refused_by_the_gateway() {
     assert_eq!(forged.status(), 401);
 }
 
-/// Opens a connection's tokens with the real KMS-backed vault.
-async fn open_tokens(
-    stack: &local_stack::LocalStack,
-    tenant: &str,
-    id: &str,
-) -> Result<connector::vault::TokenSet, VaultError> {
-    let tenant = TenantId::parse(tenant).unwrap();
-    let id = ConnectionId::parse(id).unwrap();
-    let stored = stack
-        .oauth
-        .store
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
-    vault(stack)
-        .open(&VaultContext::new(&tenant, id), &stored.tokens)
-        .await
-}
-
-fn vault(stack: &local_stack::LocalStack) -> TokenVault<KmsKeys> {
-    TokenVault::new(KmsKeys::new(
-        aws_sdk_kms::Client::new(&stack.sdk),
-        stack.config.token_key_id.clone(),
-    ))
-}
-
 #[tokio::test]
 async fn a_ciphertext_copied_onto_another_connection_fails_to_decrypt() {
     let stack = test_stack(|_| {}).await;
-    let ada = connect(&stack, "acme", None).await;
-    let grace = connect(&stack, "acme", Some("sim-grace-9q2w")).await;
-    let other_tenant = connect(&stack, "globex", None).await;
-    assert!(open_tokens(&stack, "acme", &ada).await.is_ok());
+    let ada = stack.connect("acme", None).await;
+    let grace = stack.connect("acme", Some("sim-grace-9q2w")).await;
+    let other_tenant = stack.connect("globex", None).await;
+    assert!(stack.open_tokens("acme", &ada).await.is_ok());
 
-    let rows = entities(&stack, "connection").await;
+    let rows = stack.entities("connection").await.unwrap();
     let row = |id: &str| {
         rows.iter()
             .find(|r| r["connection_id"].as_s().unwrap() == id)
@@ -367,7 +345,7 @@ async fn a_ciphertext_copied_onto_another_connection_fails_to_decrypt() {
             .send()
             .await
             .unwrap();
-        let result = open_tokens(&stack, tenant, target).await;
+        let result = stack.open_tokens(tenant, target).await;
         assert!(
             matches!(result, Err(VaultError::KeyRefused(_))),
             "moved ciphertext must not decrypt for {tenant}/{target}: {:?}",
@@ -375,7 +353,7 @@ async fn a_ciphertext_copied_onto_another_connection_fails_to_decrypt() {
         );
     }
     assert!(
-        open_tokens(&stack, "acme", &ada).await.is_ok(),
+        stack.open_tokens("acme", &ada).await.is_ok(),
         "the original still opens"
     );
 }
@@ -390,8 +368,8 @@ async fn identity_falls_back_to_v2_me_for_apps_without_openid() {
         o.simulator.allowed_scopes.push("r_liteprofile".into());
     })
     .await;
-    connect(&stack, "acme", None).await;
-    let c = &connections(&stack, "acme").await[0];
+    stack.connect("acme", None).await;
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["member_urn"], "urn:li:person:sim-ada-7f3k");
     assert_eq!(c["name"], "Ada Lovelace");
     assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), 1);
@@ -408,8 +386,8 @@ async fn organizations_are_read_when_the_granted_scopes_allow() {
         );
     })
     .await;
-    connect(&stack, "acme", None).await;
-    let c = &connections(&stack, "acme").await[0];
+    stack.connect("acme", None).await;
+    let c = &stack.connections("acme").await[0];
     assert_eq!(
         c["organizations"],
         json!([
@@ -422,9 +400,9 @@ async fn organizations_are_read_when_the_granted_scopes_allow() {
 #[tokio::test]
 async fn organizations_are_not_asked_for_without_the_scope() {
     let stack = test_stack(|_| {}).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
     assert_eq!(
-        connections(&stack, "acme").await[0]["organizations"],
+        stack.connections("acme").await[0]["organizations"],
         json!([])
     );
     assert_eq!(stack.simulator().count("GET", "/rest/organizationAcls"), 0);
@@ -433,25 +411,26 @@ async fn organizations_are_not_asked_for_without_the_scope() {
 #[tokio::test]
 async fn an_app_without_refresh_tokens_stores_none() {
     let stack = test_stack(|o| o.simulator.issue_refresh_tokens = false).await;
-    let id = connect(&stack, "acme", None).await;
+    let id = stack.connect("acme", None).await;
     assert_eq!(
-        connections(&stack, "acme").await[0]["refresh_token_expires_at"],
+        stack.connections("acme").await[0]["refresh_token_expires_at"],
         Value::Null
     );
-    assert!(open_tokens(&stack, "acme", &id)
+    assert!(stack
+        .open_tokens("acme", &id)
         .await
         .unwrap()
         .refresh_token
         .is_none());
-    let row = &entities(&stack, "connection").await[0];
+    let row = &stack.entities("connection").await.unwrap()[0];
     assert!(!row.contains_key("refresh_token_ct"));
 }
 
 #[tokio::test]
 async fn a_new_token_refused_while_it_propagates_is_waited_for() {
     let stack = test_stack(|o| o.simulator.propagation_window = Duration::from_millis(250)).await;
-    connect(&stack, "acme", None).await;
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
+    stack.connect("acme", None).await;
+    assert_eq!(stack.connections("acme").await[0]["status"], "healthy");
     let userinfo = stack
         .simulator()
         .requests()
@@ -471,8 +450,10 @@ async fn a_token_that_stays_refused_fails_the_connect_without_storing_it() {
     // Longer than the product's bounded patience (0.1 + 0.2 + 0.4 + 0.8 s in tests).
     let stack = test_stack(|o| o.simulator.propagation_window = Duration::from_secs(30)).await;
     let done = stack.gateway_url.join("/done").unwrap();
-    let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
-    let callback = consent_and_return(&stack, &url, None, true).await;
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
+    let callback = stack.consent_and_return(&url, None, true).await;
     let location = callback.headers()["location"].to_str().unwrap();
     assert_eq!(
         query_param(location, "error").as_deref(),
@@ -483,7 +464,7 @@ async fn a_token_that_stays_refused_fails_the_connect_without_storing_it() {
         5,
         "bounded attempts"
     );
-    assert!(scan(&stack).await.is_empty());
+    assert!(stack.scan_table().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -493,21 +474,25 @@ async fn a_failing_token_endpoint_sends_the_member_back_with_a_retryable_error()
         .simulator()
         .inject(Fault::status("POST", "/oauth/v2/accessToken", 503).times(1));
     let done = stack.gateway_url.join("/done").unwrap();
-    let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
-    let callback = consent_and_return(&stack, &url, None, true).await;
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
+    let callback = stack.consent_and_return(&url, None, true).await;
     let location = callback.headers()["location"].to_str().unwrap();
     assert_eq!(
         query_param(location, "error").as_deref(),
         Some("linkedin_unavailable")
     );
-    assert!(scan(&stack).await.is_empty());
+    assert!(stack.scan_table().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn an_unexchangeable_code_is_reported_as_rejected() {
     let stack = test_stack(|_| {}).await;
     let done = stack.gateway_url.join("/done").unwrap();
-    let url = authorization_url(&stack, "acme", json!({ "redirect_after": done })).await;
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
     let location = stack.simulator().consent(&url, None, true).unwrap();
     // The code outlives LinkedIn's 30 minutes before the browser returns.
     stack.simulator().advance(Duration::from_secs(31 * 60));
@@ -517,5 +502,5 @@ async fn an_unexchangeable_code_is_reported_as_rejected() {
         query_param(back, "error").as_deref(),
         Some("authorization_code_rejected")
     );
-    assert!(scan(&stack).await.is_empty());
+    assert!(stack.scan_table().await.unwrap().is_empty());
 }

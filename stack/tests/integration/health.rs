@@ -5,8 +5,6 @@ use futures::StreamExt;
 use linkedin_simulator::Fault;
 use local_stack::{counting, test_stack};
 
-use crate::support::*;
-
 #[tokio::test]
 async fn a_health_round_over_500_connections_checks_each_due_one_once() {
     let stack = test_stack(|_| {}).await;
@@ -16,7 +14,7 @@ async fn a_health_round_over_500_connections_checks_each_due_one_once() {
         .for_each_concurrent(2, |i| {
             let stack = &stack;
             async move {
-                connect(stack, &format!("tenant-{i}"), None).await;
+                stack.connect(&format!("tenant-{i}"), None).await;
             }
         })
         .await;
@@ -53,8 +51,10 @@ async fn a_health_round_over_500_connections_checks_each_due_one_once() {
     // Per connection: open (GetItem, KMS Decrypt), record (GetItem, PutItem).
     assert_eq!(aws.get("KMS.Decrypt"), Some(&500));
     assert_eq!(aws.get("DynamoDB.PutItem"), Some(&500));
-    let checked = entities(&stack, "connection")
+    let checked = stack
+        .entities("connection")
         .await
+        .unwrap()
         .into_iter()
         .filter(|c| c.contains_key("last_health_check_at"))
         .count();
@@ -74,13 +74,13 @@ async fn a_health_round_over_500_connections_checks_each_due_one_once() {
 #[tokio::test]
 async fn a_revoked_member_goes_to_attention_after_the_refresh_fails() {
     let stack = test_stack(|o| o.token_propagation_window = std::time::Duration::ZERO).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
     stack.simulator().revoke_member("sim-ada-7f3k");
     stack
         .run_health_round(Utc::now() + chrono::Duration::hours(7))
         .await
         .unwrap();
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "attention");
     assert!(c["reason"].as_str().unwrap().contains("reconnect"));
     assert_eq!(
@@ -93,7 +93,7 @@ async fn a_revoked_member_goes_to_attention_after_the_refresh_fails() {
 #[tokio::test]
 async fn an_expired_token_is_refreshed_and_the_connection_stays_healthy() {
     let stack = test_stack(|o| o.token_propagation_window = std::time::Duration::ZERO).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
     stack.simulator().inject(
         Fault::status("GET", "/v2/userinfo", 401)
             .body(r#"{"status":401,"serviceErrorCode":65602,"message":"The token used in the request has expired"}"#)
@@ -103,7 +103,7 @@ async fn an_expired_token_is_refreshed_and_the_connection_stays_healthy() {
         .run_health_round(Utc::now() + chrono::Duration::hours(7))
         .await
         .unwrap();
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "healthy");
     assert!(c["last_health_check_at"].is_string());
     assert_eq!(c["last_health_error"], serde_json::Value::Null);
@@ -117,13 +117,13 @@ async fn an_expired_token_is_refreshed_and_the_connection_stays_healthy() {
 #[tokio::test]
 async fn linkedin_down_is_recorded_on_the_connection_and_checked_again_sooner() {
     let stack = test_stack(|_| {}).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
     stack
         .simulator()
         .inject(Fault::status("GET", "/v2/userinfo", 503));
     let as_of = Utc::now() + chrono::Duration::hours(7);
     stack.run_health_round(as_of).await.unwrap();
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(
         c["status"], "healthy",
         "a LinkedIn outage is not the member's problem"
@@ -138,7 +138,7 @@ async fn linkedin_down_is_recorded_on_the_connection_and_checked_again_sooner() 
         .unwrap();
     assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), before + 1);
     assert_eq!(
-        connections(&stack, "acme").await[0]["last_health_error"],
+        stack.connections("acme").await[0]["last_health_error"],
         serde_json::Value::Null
     );
 }
@@ -146,18 +146,8 @@ async fn linkedin_down_is_recorded_on_the_connection_and_checked_again_sooner() 
 #[tokio::test]
 async fn revoked_connections_leave_the_health_index() {
     let stack = test_stack(|_| {}).await;
-    let id = connect(&stack, "acme", None).await;
-    http()
-        .delete(
-            stack
-                .gateway_url
-                .join(&format!("/v1/connections/{id}"))
-                .unwrap(),
-        )
-        .bearer_auth(stack.token_for("acme"))
-        .send()
-        .await
-        .unwrap();
+    let id = stack.connect("acme", None).await;
+    stack.disconnect("acme", &id).await;
     let before = stack.simulator().count("GET", "/v2/userinfo");
     stack
         .run_health_round(Utc::now() + chrono::Duration::hours(7))

@@ -3,105 +3,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector::domain::{ConnectionId, TenantId};
 use connector::schedules::{RefreshRequest, RefreshWindow};
-use connector::vault::{KmsKeys, TokenVault, VaultContext, VaultError};
+use connector::vault::VaultError;
 use linkedin_simulator::Fault;
-use local_stack::{test_stack, LocalStack, StackOptions};
 use refresher_function::WindowOutcome;
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::publish::create_post;
 use crate::support::*;
-
-async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
-    let stack = test_stack(adjust).await;
-    let id = connect(&stack, "acme", None).await;
-    (stack, id)
-}
-
-/// The connection's refresh windows: name -> (at, target ARN, input).
-pub(crate) async fn windows(
-    stack: &LocalStack,
-    connection: &str,
-) -> Vec<(String, DateTime<Utc>, String, RefreshRequest)> {
-    let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
-    let group = &stack.config.require_schedules().unwrap().group;
-    let mut names = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let listed = scheduler
-            .list_schedules()
-            .group_name(group)
-            .name_prefix(format!("refresh-{connection}"))
-            .set_next_token(next)
-            .send()
-            .await
-            .unwrap();
-        names.extend(
-            listed
-                .schedules()
-                .iter()
-                .filter_map(|s| s.name().map(str::to_owned)),
-        );
-        next = listed.next_token().map(str::to_owned);
-        if next.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    for name in names {
-        let s = scheduler
-            .get_schedule()
-            .group_name(group)
-            .name(&name)
-            .send()
-            .await
-            .unwrap();
-        let expression = s.schedule_expression().unwrap();
-        let at = chrono::NaiveDateTime::parse_from_str(
-            expression.trim_start_matches("at(").trim_end_matches(')'),
-            "%Y-%m-%dT%H:%M:%S",
-        )
-        .unwrap()
-        .and_utc();
-        assert_eq!(
-            s.action_after_completion().map(|a| a.as_str()),
-            Some("DELETE")
-        );
-        assert!(s
-            .flexible_time_window()
-            .unwrap()
-            .maximum_window_in_minutes()
-            .is_some());
-        let target = s.target().unwrap();
-        assert!(target.retry_policy().is_some());
-        let input: RefreshRequest = serde_json::from_str(target.input().unwrap()).unwrap();
-        out.push((name, at, target.arn().to_owned(), input));
-    }
-    out.sort_by_key(|w| w.1);
-    out
-}
-
-pub(crate) fn ids(connection: &str) -> (TenantId, ConnectionId) {
-    (
-        TenantId::parse("acme").unwrap(),
-        ConnectionId::parse(connection).unwrap(),
-    )
-}
-
-pub(crate) async fn expiry(stack: &LocalStack, connection: &str) -> DateTime<Utc> {
-    let (tenant, id) = ids(connection);
-    stack
-        .oauth
-        .store
-        .get_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap()
-        .access_token_expires_at
-}
 
 fn request(connection: &str, window: RefreshWindow) -> RefreshRequest {
     let (tenant_id, connection_id) = ids(connection);
@@ -113,16 +22,11 @@ fn request(connection: &str, window: RefreshWindow) -> RefreshRequest {
     }
 }
 
-pub(crate) async fn refresh_calls(stack: &LocalStack) -> usize {
-    // Every accessToken call after the connect's code exchange is a refresh.
-    stack.simulator().count("POST", "/oauth/v2/accessToken") - 1
-}
-
 #[tokio::test]
 async fn connecting_plans_three_refresh_windows_before_expiry() {
     let (stack, connection) = connected(|_| {}).await;
-    let expires = expiry(&stack, &connection).await;
-    let planned = windows(&stack, &connection).await;
+    let expires = stack.expiry(&connection).await;
+    let planned = stack.windows(&connection).await;
     assert_eq!(planned.len(), 3);
     let offsets: Vec<i64> = planned
         .iter()
@@ -153,8 +57,8 @@ async fn connecting_plans_three_refresh_windows_before_expiry() {
 #[tokio::test]
 async fn a_window_refreshes_the_token_and_replaces_the_windows() {
     let (stack, connection) = connected(|_| {}).await;
-    let before = windows(&stack, &connection).await;
-    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    let before = stack.windows(&connection).await;
+    let due = stack.expiry(&connection).await - chrono::Duration::days(7);
     // The refreshed token lives 90 days instead of 60, so its windows land 30 days later.
     stack
         .simulator()
@@ -168,12 +72,12 @@ async fn a_window_refreshes_the_token_and_replaces_the_windows() {
     .await
     .unwrap();
     assert_eq!(outcome, WindowOutcome::Refreshed);
-    assert_eq!(refresh_calls(&stack).await, 1);
-    let after = windows(&stack, &connection).await;
+    assert_eq!(stack.refresh_calls(), 1);
+    let after = stack.windows(&connection).await;
     assert_eq!(after.len(), 3, "replaced, not piled up");
     // The window reasoned as of its time (`due`): the new token lives 90 days from then, and
     // the same three windows now sit before that expiry.
-    let renewed = expiry(&stack, &connection).await;
+    let renewed = stack.expiry(&connection).await;
     assert_eq!((renewed - due).num_days(), 90, "{renewed} vs {due}");
     for (old, new) in before.iter().zip(&after) {
         assert_eq!(old.0, new.0);
@@ -193,28 +97,8 @@ async fn a_window_refreshes_the_token_and_replaces_the_windows() {
     .await
     .unwrap();
     assert_eq!(again, WindowOutcome::AlreadyFresh);
-    assert_eq!(refresh_calls(&stack).await, 1);
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
-}
-
-async fn open(
-    stack: &LocalStack,
-    connection: &str,
-) -> Result<connector::vault::TokenSet, VaultError> {
-    let (tenant, id) = ids(connection);
-    let stored = stack
-        .oauth
-        .store
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
-    TokenVault::new(KmsKeys::new(
-        aws_sdk_kms::Client::new(&stack.sdk),
-        stack.config.token_key_id.clone(),
-    ))
-    .open(&VaultContext::new(&tenant, id), &stored.tokens)
-    .await
+    assert_eq!(stack.refresh_calls(), 1);
+    assert_eq!(stack.connections("acme").await[0]["status"], "healthy");
 }
 
 #[tokio::test]
@@ -224,7 +108,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
         .refresh_token
         .clone()
         .unwrap();
-    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    let due = stack.expiry(&connection).await - chrono::Duration::days(7);
     stack.simulator().advance(Duration::from_secs(86_400));
     refresher_function::handle(
         &request(&connection, RefreshWindow::SevenDays),
@@ -233,7 +117,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
     )
     .await
     .unwrap();
-    let stored = open(&stack, &connection).await.unwrap();
+    let stored = stack.open_tokens("acme", &connection).await.unwrap();
     let rotated = stored.refresh_token.unwrap();
     assert_ne!(
         rotated.expose_secret(),
@@ -248,7 +132,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
     );
 
     // The next window refreshes with the rotated token (the old one is dead at LinkedIn).
-    let due = expiry(&stack, &connection).await - chrono::Duration::days(1);
+    let due = stack.expiry(&connection).await - chrono::Duration::days(1);
     stack.simulator().advance(Duration::from_secs(86_400));
     let outcome = refresher_function::handle(
         &request(&connection, RefreshWindow::OneDay),
@@ -263,7 +147,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
 #[tokio::test]
 async fn an_app_without_refresh_tokens_is_flagged_at_t_minus_7d_with_a_reconnect_date() {
     let (stack, connection) = connected(|o| o.simulator.issue_refresh_tokens = false).await;
-    let expires = expiry(&stack, &connection).await;
+    let expires = stack.expiry(&connection).await;
     let outcome = refresher_function::handle(
         &request(&connection, RefreshWindow::SevenDays),
         &stack.refresher,
@@ -276,13 +160,13 @@ async fn an_app_without_refresh_tokens_is_flagged_at_t_minus_7d_with_a_reconnect
         WindowOutcome::NeedsAttention { reason } => assert!(reason.contains(&date), "{reason}"),
         other => panic!("expected attention, got {other:?}"),
     }
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "attention");
     assert!(c["reason"]
         .as_str()
         .unwrap()
         .contains(&format!("reconnect before {date}")));
-    assert_eq!(refresh_calls(&stack).await, 0);
+    assert_eq!(stack.refresh_calls(), 0);
 }
 
 #[tokio::test]
@@ -307,18 +191,18 @@ async fn the_last_windows_before_the_authorization_lapses_ask_for_a_reconnect() 
     };
     assert!(reason.contains("reconnect before"), "{reason}");
     assert_eq!(
-        refresh_calls(&stack).await,
+        stack.refresh_calls(),
         1,
         "the access token was still refreshed"
     );
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+    assert_eq!(stack.connections("acme").await[0]["status"], "attention");
 }
 
 #[tokio::test]
 async fn a_refused_refresh_puts_the_connection_in_attention() {
     let (stack, connection) = connected(|_| {}).await;
     stack.simulator().revoke_member("sim-ada-7f3k");
-    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    let due = stack.expiry(&connection).await - chrono::Duration::days(7);
     let outcome = refresher_function::handle(
         &request(&connection, RefreshWindow::SevenDays),
         &stack.refresher,
@@ -330,7 +214,7 @@ async fn a_refused_refresh_puts_the_connection_in_attention() {
         matches!(outcome, WindowOutcome::NeedsAttention { .. }),
         "{outcome:?}"
     );
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+    assert_eq!(stack.connections("acme").await[0]["status"], "attention");
 }
 
 #[tokio::test]
@@ -339,7 +223,7 @@ async fn linkedin_down_in_the_last_window_flags_the_connection_and_asks_for_a_re
     stack
         .simulator()
         .inject(Fault::status("POST", "/oauth/v2/accessToken", 503));
-    let due = expiry(&stack, &connection).await - chrono::Duration::hours(12);
+    let due = stack.expiry(&connection).await - chrono::Duration::hours(12);
     let early = refresher_function::handle(
         &request(&connection, RefreshWindow::OneDay),
         &stack.refresher,
@@ -351,7 +235,7 @@ async fn linkedin_down_in_the_last_window_flags_the_connection_and_asks_for_a_re
         "retryable: the schedule and Lambda retry it"
     );
     assert_eq!(
-        connections(&stack, "acme").await[0]["status"],
+        stack.connections("acme").await[0]["status"],
         "healthy",
         "not the last window yet"
     );
@@ -362,14 +246,14 @@ async fn linkedin_down_in_the_last_window_flags_the_connection_and_asks_for_a_re
     )
     .await;
     assert!(last.is_err());
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "attention");
+    assert_eq!(stack.connections("acme").await[0]["status"], "attention");
 }
 
 #[tokio::test]
 async fn a_refresher_a_publisher_401_and_a_health_check_at_once_make_one_refresh() {
     let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
     let (tenant, id) = ids(&connection);
-    let due = expiry(&stack, &connection).await - chrono::Duration::days(7);
+    let due = stack.expiry(&connection).await - chrono::Duration::days(7);
     stack.simulator().advance(Duration::from_secs(86_400));
     let refresher_request = request(&connection, RefreshWindow::SevenDays);
     let now = Utc::now();
@@ -390,12 +274,8 @@ async fn a_refresher_a_publisher_401_and_a_health_check_at_once_make_one_refresh
         third,
     );
     assert!(a.is_ok() && b.is_ok() && c.is_ok(), "{a:?} {b:?} {c:?}");
-    assert_eq!(
-        refresh_calls(&stack).await,
-        1,
-        "exactly one refresh at LinkedIn"
-    );
-    let stored = open(&stack, &connection).await.unwrap();
+    assert_eq!(stack.refresh_calls(), 1, "exactly one refresh at LinkedIn");
+    let stored = stack.open_tokens("acme", &connection).await.unwrap();
     let issued = stack.simulator().issued_tokens();
     assert_eq!(
         stored.access_token.expose_secret(),
@@ -408,35 +288,19 @@ async fn a_refresher_a_publisher_401_and_a_health_check_at_once_make_one_refresh
     );
 }
 
-async fn disconnect(stack: &LocalStack, tenant: &str, id: &str) -> (u16, Value) {
-    let r = http()
-        .delete(
-            stack
-                .gateway_url
-                .join(&format!("/v1/connections/{id}"))
-                .unwrap(),
-        )
-        .bearer_auth(stack.token_for(tenant))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let (_, post) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "pending" }),
-        None,
-    )
-    .await;
+    let (_, post) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "pending" }),
+            None,
+        )
+        .await;
     let token = stack.simulator().issued_tokens()[0].access_token.clone();
 
-    let (status, body) = disconnect(&stack, "acme", &connection).await;
+    let (status, body) = stack.disconnect("acme", &connection).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "revoked");
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
@@ -445,41 +309,41 @@ async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() 
         "revoked at LinkedIn"
     );
     assert!(
-        windows(&stack, &connection).await.is_empty(),
+        stack.windows(&connection).await.is_empty(),
         "no schedule left"
     );
     assert!(matches!(
-        open(&stack, &connection).await,
+        stack.open_tokens("acme", &connection).await,
         Err(VaultError::Destroyed)
     ));
-    let row = entities(&stack, "connection").await.remove(0);
+    let row = stack.entities("connection").await.unwrap().remove(0);
     assert!(
         !row.contains_key("token_key")
             && !row.contains_key("access_token_ct")
             && !row.contains_key("refresh_token_ct")
     );
     assert!(!contains(&item_bytes(&row), &token));
-    let (_, p) = get(
-        &stack,
-        "acme",
-        &format!("/v1/posts/{}", post["id"].as_str().unwrap()),
-    )
-    .await;
+    let (_, p) = stack
+        .get(
+            "acme",
+            &format!("/v1/posts/{}", post["id"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(p["status"], "cancelled");
 
     // Idempotent: a second disconnect changes nothing and calls LinkedIn no more.
-    let (status, again) = disconnect(&stack, "acme", &connection).await;
+    let (status, again) = stack.disconnect("acme", &connection).await;
     assert_eq!((status, again["status"].as_str()), (200, Some("revoked")));
     assert_eq!(again["updated_at"], body["updated_at"]);
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
     // Nothing can be posted through it any more.
-    let (status, refused) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "x" }),
-        None,
-    )
-    .await;
+    let (status, refused) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "x" }),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, refused["error"]["field"].as_str()),
         (400, Some("connection_id"))
@@ -492,7 +356,7 @@ async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
     stack
         .simulator()
         .inject(Fault::status("POST", "/oauth/v2/revoke", 500).times(2));
-    let (status, body) = disconnect(&stack, "acme", &connection).await;
+    let (status, body) = stack.disconnect("acme", &connection).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "revoked");
     assert!(
@@ -502,10 +366,10 @@ async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
             .contains("LinkedIn's revoke failed"),
         "{body}"
     );
-    assert!(windows(&stack, &connection).await.is_empty());
+    assert!(stack.windows(&connection).await.is_empty());
     // The token is still live at LinkedIn, so its sealed copy is kept for the retry.
     assert!(!stack.simulator().issued_tokens()[0].revoked);
-    assert!(open(&stack, &connection).await.is_ok());
+    assert!(stack.open_tokens("acme", &connection).await.is_ok());
 
     // The revoke job fails once more (and queues its next try), then LinkedIn confirms.
     let job = revoke_job(&connection, Utc::now());
@@ -513,7 +377,7 @@ async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
         .await
         .unwrap();
     assert!(
-        open(&stack, &connection).await.is_ok(),
+        stack.open_tokens("acme", &connection).await.is_ok(),
         "still not confirmed"
     );
     health_function::revoke(&stack.health, job.next().0)
@@ -524,13 +388,10 @@ async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
         "revoked at LinkedIn"
     );
     assert!(matches!(
-        open(&stack, &connection).await,
+        stack.open_tokens("acme", &connection).await,
         Err(VaultError::Destroyed)
     ));
-    assert_eq!(
-        connections(&stack, "acme").await[0]["reason"],
-        "disconnected"
-    );
+    assert_eq!(stack.connections("acme").await[0]["reason"], "disconnected");
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 3);
     // The job that went on the queue finds nothing left to do.
     stack.drain_health_queue().await.unwrap();
@@ -543,14 +404,14 @@ async fn a_revoke_linkedin_never_confirms_destroys_the_tokens_after_24_hours() {
     stack
         .simulator()
         .inject(Fault::status("POST", "/oauth/v2/revoke", 503));
-    disconnect(&stack, "acme", &connection).await;
+    stack.disconnect("acme", &connection).await;
     let job = revoke_job(&connection, Utc::now() - chrono::Duration::hours(25));
     health_function::revoke(&stack.health, job).await.unwrap();
     assert!(matches!(
-        open(&stack, &connection).await,
+        stack.open_tokens("acme", &connection).await,
         Err(VaultError::Destroyed)
     ));
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "revoked");
     assert!(
         c["reason"].as_str().unwrap().contains("within 24 hours"),
@@ -585,7 +446,7 @@ async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
     let refresh = stack.refresher.keeper.refresh(stored, Utc::now());
     let disconnecting = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        disconnect(&stack, "acme", &connection).await
+        stack.disconnect("acme", &connection).await
     };
     let (refreshed, (status, _)) = tokio::join!(refresh, disconnecting);
     assert_eq!(status, 200);
@@ -600,7 +461,7 @@ async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
         "no token left alive at LinkedIn: {issued:?}"
     );
     assert!(matches!(
-        open(&stack, &connection).await,
+        stack.open_tokens("acme", &connection).await,
         Err(VaultError::Destroyed)
     ));
 }
@@ -619,24 +480,24 @@ fn revoke_job(connection: &str, requested_at: DateTime<Utc>) -> connector::queue
 #[tokio::test]
 async fn another_tenant_cannot_disconnect_a_connection() {
     let (stack, connection) = connected(|_| {}).await;
-    let (status, _) = disconnect(&stack, "globex", &connection).await;
+    let (status, _) = stack.disconnect("globex", &connection).await;
     assert_eq!(status, 404);
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
+    assert_eq!(stack.connections("acme").await[0]["status"], "healthy");
 }
 
 #[tokio::test]
 async fn reconnecting_after_a_disconnect_or_attention_makes_it_healthy_again() {
     let (stack, connection) = connected(|_| {}).await;
-    disconnect(&stack, "acme", &connection).await;
-    let again = connect(&stack, "acme", None).await;
+    stack.disconnect("acme", &connection).await;
+    let again = stack.connect("acme", None).await;
     assert_eq!(again, connection, "same connection");
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(
         (c["status"].as_str(), c["reason"].as_str()),
         (Some("healthy"), None)
     );
-    assert!(open(&stack, &connection).await.is_ok());
-    assert_eq!(windows(&stack, &connection).await.len(), 3);
+    assert!(stack.open_tokens("acme", &connection).await.is_ok());
+    assert_eq!(stack.windows(&connection).await.len(), 3);
 }
 
 #[tokio::test]
@@ -677,7 +538,7 @@ async fn a_health_result_recorded_during_a_refresh_does_not_lose_the_new_tokens(
     );
     assert_eq!(checked.unwrap(), health_function::Checked::Healthy);
 
-    let stored = open(&stack, &connection).await.unwrap();
+    let stored = stack.open_tokens("acme", &connection).await.unwrap();
     let issued = stack.simulator().issued_tokens();
     assert_eq!(
         stored.access_token.expose_secret(),
@@ -690,7 +551,7 @@ async fn a_health_result_recorded_during_a_refresh_does_not_lose_the_new_tokens(
         "the rotated refresh token is kept (the old one is dead at LinkedIn)"
     );
     assert!(
-        connections(&stack, "acme").await[0]["last_health_check_at"].is_string(),
+        stack.connections("acme").await[0]["last_health_check_at"].is_string(),
         "and the health result too"
     );
 }

@@ -12,9 +12,6 @@ use connector::posts::PostId;
 use linkedin_simulator::Fault;
 use serde_json::json;
 
-use crate::publish::{
-    batch, connected, create_post, delete_post, job_message, publish_text, wait_for, SLOW,
-};
 use crate::support::*;
 
 fn tenant() -> TenantId {
@@ -38,7 +35,9 @@ async fn deliver(stack: &local_stack::LocalStack, id: &str, message_id: &str) {
 #[tokio::test]
 async fn a_worker_that_claims_sends_and_vanishes_leaves_a_post_the_next_attempt_resolves() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "sent by a worker that died").await;
+    let id = stack
+        .publish_text("acme", &connection, "sent by a worker that died")
+        .await;
     // A worker claims the post with a short lease, gets it to LinkedIn, and is killed before
     // it records anything.
     let claim = stack
@@ -81,7 +80,7 @@ async fn a_worker_that_claims_sends_and_vanishes_leaves_a_post_the_next_attempt_
 
     // Its lease ran out; the next delivery takes the post over as outcome-unknown.
     deliver(&stack, &id, "m2").await;
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(
         post["linkedin_urn"],
@@ -103,25 +102,27 @@ async fn a_cancel_while_the_outcome_is_unknown_deletes_the_live_post() {
             .times(1)
             .after_handling(),
     );
-    let id = publish_text(&stack, &connection, "applied, then 504").await;
+    let id = stack
+        .publish_text("acme", &connection, "applied, then 504")
+        .await;
     deliver(&stack, &id, "m1").await;
     assert_eq!(
         stack.simulator().live_posts().len(),
         1,
         "LinkedIn applied it"
     );
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "queued", "a retry is due: {post}");
 
     // The tenant cancels: the post may be live, so the cancel is recorded, not done.
-    let (status, body) = delete_post(&stack, "acme", &id).await;
+    let (status, body) = stack.delete_post("acme", &id).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "queued");
     assert!(body["delete_requested_at"].is_string());
 
     // The retry finds LinkedIn has the post and deletes it.
     deliver(&stack, &id, "m2").await;
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "deleted", "{post}");
     assert!(
         stack.simulator().live_posts().is_empty(),
@@ -137,9 +138,11 @@ async fn a_cancel_of_a_post_that_never_reached_linkedin_ends_cancelled_at_once()
     stack
         .simulator()
         .inject(Fault::status("POST", "/rest/posts", 429).times(1));
-    let id = publish_text(&stack, &connection, "throttled, then cancelled").await;
+    let id = stack
+        .publish_text("acme", &connection, "throttled, then cancelled")
+        .await;
     deliver(&stack, &id, "m1").await;
-    let (status, body) = delete_post(&stack, "acme", &id).await;
+    let (status, body) = stack.delete_post("acme", &id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "cancelled");
     deliver(&stack, &id, "m2").await;
@@ -153,11 +156,13 @@ async fn a_post_whose_outcome_stays_unknown_is_never_failed_after_four_attempts(
     stack
         .simulator()
         .inject(Fault::status("POST", "/rest/posts", 502).times(4));
-    let id = publish_text(&stack, &connection, "is it out or not").await;
+    let id = stack
+        .publish_text("acme", &connection, "is it out or not")
+        .await;
     for n in 1..=4 {
         deliver(&stack, &id, &format!("m{n}")).await;
     }
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["attempts"], 4);
     assert_eq!(
         post["status"], "queued",
@@ -179,7 +184,7 @@ async fn a_post_whose_outcome_stays_unknown_is_never_failed_after_four_attempts(
 
     // LinkedIn answers again: the fifth attempt settles it.
     deliver(&stack, &id, "m5").await;
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 1);
 }
@@ -190,14 +195,18 @@ async fn a_member_who_revokes_right_after_connecting_puts_the_connection_in_atte
     let (stack, connection) =
         connected(|o| o.token_propagation_window = Duration::from_secs(20)).await;
     stack.simulator().revoke_member("sim-ada-7f3k");
-    let id = publish_text(&stack, &connection, "revoked at once").await;
-    let post = wait_for(&stack, "acme", &id, &["failed"], Duration::from_secs(60)).await;
+    let id = stack
+        .publish_text("acme", &connection, "revoked at once")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["failed"], Duration::from_secs(60))
+        .await;
     assert_eq!(post["last_error"]["code"], "UNRETRYABLE_AUTH", "{post}");
     assert!(
         post["attempts"].as_u64().unwrap() <= 2,
         "waits are not attempts: {post}"
     );
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "attention");
     assert_eq!(
         stack.simulator().count("POST", "/oauth/v2/accessToken"),
@@ -214,17 +223,17 @@ async fn a_batch_with_slow_images_fits_its_deadline_and_strands_nothing() {
             .insert("LINKEDIN_TIMEOUT_SECONDS".into(), "1".into());
     })
     .await;
-    let text = publish_text(&stack, &connection, "quick one").await;
+    let text = stack.publish_text("acme", &connection, "quick one").await;
     let media: Vec<_> = (0..4)
         .map(|n| json!({"type": "image", "url": stack.cdn.url(&format!("/slow/1500/{n}.png"))}))
         .collect();
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({"connection_id": connection, "text": "four slow images", "media": media}),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({"connection_id": connection, "text": "four slow images", "media": media}),
+            None,
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
     let slow = body["id"].as_str().unwrap().to_owned();
 
@@ -248,7 +257,7 @@ async fn a_batch_with_slow_images_fits_its_deadline_and_strands_nothing() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["s1"], "only the slow post goes back to the queue");
-    let (_, quick) = get(&stack, "acme", &format!("/v1/posts/{text}")).await;
+    let (_, quick) = stack.get("acme", &format!("/v1/posts/{text}")).await;
     assert_eq!(quick["status"], "published");
     let stored = stack
         .publisher
@@ -268,7 +277,7 @@ async fn a_batch_with_slow_images_fits_its_deadline_and_strands_nothing() {
 
     // With time enough, the rest goes out; one post at LinkedIn each.
     deliver(&stack, &slow, "s2").await;
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{slow}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{slow}")).await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 2);
     assert_eq!(
@@ -281,7 +290,9 @@ async fn a_batch_with_slow_images_fits_its_deadline_and_strands_nothing() {
 #[tokio::test]
 async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescues() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "its job was lost").await;
+    let id = stack
+        .publish_text("acme", &connection, "its job was lost")
+        .await;
     let later = |minutes| stack.now() + chrono::Duration::minutes(minutes);
 
     // Not before 15 minutes without progress.
@@ -318,7 +329,7 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
         .await
         .unwrap();
     assert_eq!((run.rescued, run.gave_up), (0, 1));
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "failed");
     assert_eq!(post["last_error"]["code"], "STRANDED");
     let records = stack
@@ -338,7 +349,9 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
 #[tokio::test]
 async fn a_rescued_post_publishes_once() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "rescued and published").await;
+    let id = stack
+        .publish_text("acme", &connection, "rescued and published")
+        .await;
     drain_publish_queue(&stack).await;
     let as_of = stack.now() + chrono::Duration::minutes(16);
     let run = reconciler_function::handle(&stack.reconciler, as_of)
@@ -346,9 +359,9 @@ async fn a_rescued_post_publishes_once() {
         .unwrap();
     assert_eq!(run.rescued, 1);
     // The rescue's job is on the queue: the publisher takes it.
-    let handled = run_publish_queue(&stack).await;
+    let handled = stack.run_publish_queue().await;
     assert_eq!(handled, 1);
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 1);
 }
@@ -380,14 +393,6 @@ async fn drain_publish_queue(stack: &local_stack::LocalStack) {
     }
 }
 
-/// Runs the publisher over what is on the publish queue now; returns how many messages.
-async fn run_publish_queue(stack: &local_stack::LocalStack) -> usize {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let url = stack.config.publish_queue_url.clone().unwrap();
-    let consumer = local_stack::poller::publisher(stack.publisher.clone());
-    local_stack::poller::poll_once(&sqs, &url, &consumer, 10, 0).await
-}
-
 /// Every way a connection can fail after LinkedIn applied the create ends `published`, with
 /// exactly one post at LinkedIn: the next attempt's 422 DUPLICATE_POST names it.
 #[tokio::test]
@@ -409,8 +414,12 @@ async fn a_create_applied_then_lost_on_the_wire_ends_published_once() {
     for (name, fault) in faults {
         let (stack, connection) = connected(|_| {}).await;
         stack.simulator().inject(fault.times(1));
-        let id = publish_text(&stack, &connection, &format!("lost on the wire: {name}")).await;
-        let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+        let id = stack
+            .publish_text("acme", &connection, &format!("lost on the wire: {name}"))
+            .await;
+        let post = stack
+            .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+            .await;
         assert_eq!(post["status"], "published", "{name}: {post}");
         let live = stack.simulator().live_posts();
         assert_eq!(live.len(), 1, "{name}: never posted twice");
@@ -432,16 +441,18 @@ async fn an_image_upload_lost_on_the_wire_is_done_again_and_the_post_goes_out_on
             .times(1),
     );
     let image = stack.cdn.url("/img/lost.png");
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({"connection_id": connection, "text": "an image through a bad line", "media": [{"type": "image", "url": image}]}),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({"connection_id": connection, "text": "an image through a bad line", "media": [{"type": "image", "url": image}]}),
+            None,
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
     let id = body["id"].as_str().unwrap();
-    let post = wait_for(&stack, "acme", id, &["published", "failed"], SLOW).await;
+    let post = stack
+        .wait_for_post("acme", id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 1);
 }
@@ -449,16 +460,18 @@ async fn an_image_upload_lost_on_the_wire_is_done_again_and_the_post_goes_out_on
 #[tokio::test]
 async fn a_delete_lost_on_the_wire_is_done_again() {
     let (stack, connection) = connected(|_| {}).await;
-    let id = publish_text(&stack, &connection, "to be deleted over a bad line").await;
-    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "to be deleted over a bad line")
+        .await;
+    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
     stack.simulator().inject(
         Fault::drop_connection("DELETE", "/rest/posts/")
             .after_handling()
             .times(1),
     );
-    let (status, _) = delete_post(&stack, "acme", &id).await;
+    let (status, _) = stack.delete_post("acme", &id).await;
     assert_eq!(status, 202);
-    let post = wait_for(&stack, "acme", &id, &["deleted"], SLOW).await;
+    let post = stack.wait_for_post("acme", &id, &["deleted"], SLOW).await;
     assert!(post["deleted_at"].is_string());
     assert!(stack.simulator().live_posts().is_empty());
 }
@@ -489,7 +502,7 @@ async fn a_refresh_window_without_the_time_for_a_refresh_is_retried_not_started(
         calls,
         "LinkedIn not called"
     );
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "healthy", "nothing half-done: {c}");
 }
 
@@ -521,7 +534,7 @@ async fn health_checks_without_the_time_for_them_go_back_on_the_queue() {
     // The check went back on the queue as a task of its own; with time, it runs.
     stack.drain_health_queue().await.unwrap();
     assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), calls + 1);
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert!(c["last_health_check_at"].is_string(), "{c}");
 }
 
@@ -538,8 +551,12 @@ async fn a_duplicate_answer_cut_short_is_retried_not_taken_as_a_refusal() {
     stack
         .simulator()
         .inject(Fault::reset_mid_response("POST", "/rest/posts").times(1));
-    let id = publish_text(&stack, &connection, "applied, then half an answer").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "applied, then half an answer")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 1);
     assert_eq!(post["attempts"], 3);
@@ -560,10 +577,14 @@ async fn a_token_expiring_on_the_last_attempt_is_refreshed_and_the_post_goes_out
             .body(json!({"status": 401, "serviceErrorCode": 65602, "message": "The token used in the request has expired"}).to_string())
             .times(1),
     );
-    let id = publish_text(&stack, &connection, "late but fine").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "late but fine")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(post["attempts"], 5);
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "healthy", "the connection is fine: {c}");
 }

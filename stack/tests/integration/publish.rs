@@ -5,95 +5,21 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
-use connector::posts::{Job, JobAction, PostId};
+use connector::posts::{Job, JobAction};
 use linkedin_simulator::Fault;
-use local_stack::{test_stack, LocalStack, StackOptions};
-use serde_json::{json, Value};
+use local_stack::test_stack;
+use serde_json::json;
 
 use crate::support::*;
-
-pub async fn create_post(
-    stack: &LocalStack,
-    tenant: &str,
-    body: Value,
-    key: Option<&str>,
-) -> (u16, Value) {
-    let mut request = http()
-        .post(stack.gateway_url.join("/v1/posts").unwrap())
-        .bearer_auth(stack.token_for(tenant))
-        .json(&body);
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-pub async fn delete_post(stack: &LocalStack, tenant: &str, id: &str) -> (u16, Value) {
-    let response = http()
-        .delete(stack.gateway_url.join(&format!("/v1/posts/{id}")).unwrap())
-        .bearer_auth(stack.token_for(tenant))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Polls the post until it reaches one of `statuses` (or panics after `within`).
-pub async fn wait_for(
-    stack: &LocalStack,
-    tenant: &str,
-    id: &str,
-    statuses: &[&str],
-    within: Duration,
-) -> Value {
-    let started = Instant::now();
-    loop {
-        let (code, post) = get(stack, tenant, &format!("/v1/posts/{id}")).await;
-        assert_eq!(code, 200, "{post}");
-        if statuses.contains(&post["status"].as_str().unwrap_or_default()) {
-            return post;
-        }
-        assert!(
-            started.elapsed() < within,
-            "post never reached {statuses:?}: {post}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-pub(crate) const SLOW: Duration = Duration::from_secs(40);
-
-/// A connected stack: returns the stack and the connection id.
-pub(crate) async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
-    let stack = test_stack(adjust).await;
-    let id = connect(&stack, "acme", None).await;
-    (stack, id)
-}
-
-pub(crate) async fn publish_text(stack: &LocalStack, connection: &str, text: &str) -> String {
-    let (status, body) = create_post(
-        stack,
-        "acme",
-        json!({ "connection_id": connection, "text": text }),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(body["status"], "queued");
-    body["id"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn a_text_post_is_published_once_with_its_text_intact() {
     let (stack, connection) = connected(|_| {}).await;
     let text =
         "Launch day (beta) #rust — thanks @team! *bold* [link] {x} <y> a_b ~z~ | back\\slash";
-    let id = publish_text(&stack, &connection, text).await;
+    let id = stack.publish_text("acme", &connection, text).await;
 
-    let post = wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let post = stack.wait_for_post("acme", &id, &["published"], SLOW).await;
     let live = stack.simulator().live_posts();
     assert_eq!(live.len(), 1);
     assert_eq!(post["linkedin_urn"], live[0].urn.as_str());
@@ -114,22 +40,17 @@ async fn the_legacy_ugc_dialect_publishes_too() {
         o.settings.insert("LINKEDIN_POSTS_API".into(), "ugc".into());
     })
     .await;
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "Hello (ugc)", "visibility": "CONNECTIONS" }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "Hello (ugc)", "visibility": "CONNECTIONS" }),
+            None,
+        )
+        .await;
     assert_eq!(status, 202);
-    let post = wait_for(
-        &stack,
-        "acme",
-        body["id"].as_str().unwrap(),
-        &["published"],
-        SLOW,
-    )
-    .await;
+    let post = stack
+        .wait_for_post("acme", body["id"].as_str().unwrap(), &["published"], SLOW)
+        .await;
     let live = stack.simulator().live_posts();
     assert_eq!(live.len(), 1);
     assert!(
@@ -153,35 +74,30 @@ async fn an_organization_the_member_administers_can_be_the_author() {
         );
     })
     .await;
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "author": "urn:li:organization:1001", "text": "From the company page" }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "author": "urn:li:organization:1001", "text": "From the company page" }),
+            None,
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
-    wait_for(
-        &stack,
-        "acme",
-        body["id"].as_str().unwrap(),
-        &["published"],
-        SLOW,
-    )
-    .await;
+    stack
+        .wait_for_post("acme", body["id"].as_str().unwrap(), &["published"], SLOW)
+        .await;
     assert_eq!(
         stack.simulator().live_posts()[0].author,
         "urn:li:organization:1001"
     );
 
     // An organization where the member is only an analyst is refused before anything is recorded.
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "author": "urn:li:organization:1002", "text": "x" }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "author": "urn:li:organization:1002", "text": "x" }),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (400, Some("author"))
@@ -230,23 +146,23 @@ async fn each_validation_rule_answers_400_naming_its_field_and_records_nothing()
         ),
     ];
     for (body, field) in cases {
-        let (status, answer) = create_post(&stack, "acme", body.clone(), None).await;
+        let (status, answer) = stack.create_post("acme", body.clone(), None).await;
         assert_eq!(status, 400, "{body} -> {answer}");
         assert_eq!(answer["error"]["field"], field, "{body} -> {answer}");
     }
     // Another tenant's connection is not the caller's connection.
-    let (status, answer) = create_post(
-        &stack,
-        "globex",
-        json!({ "connection_id": connection, "text": "x" }),
-        None,
-    )
-    .await;
+    let (status, answer) = stack
+        .create_post(
+            "globex",
+            json!({ "connection_id": connection, "text": "x" }),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, answer["error"]["field"].as_str()),
         (400, Some("connection_id"))
     );
-    assert!(entities(&stack, "post").await.is_empty());
+    assert!(stack.entities("post").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -270,13 +186,13 @@ async fn a_revoked_connection_cannot_publish() {
         .replace_connection(&revoked, &stored.tokens, stored.connection.version)
         .await
         .unwrap();
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "x" }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "x" }),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (400, Some("connection_id"))
@@ -286,14 +202,14 @@ async fn a_revoked_connection_cannot_publish() {
 #[tokio::test]
 async fn posts_are_isolated_per_tenant() {
     let (stack, connection) = connected(|_| {}).await;
-    let id = publish_text(&stack, &connection, "mine").await;
-    let (status, _) = get(&stack, "globex", &format!("/v1/posts/{id}")).await;
+    let id = stack.publish_text("acme", &connection, "mine").await;
+    let (status, _) = stack.get("globex", &format!("/v1/posts/{id}")).await;
     assert_eq!(status, 404);
-    let (_, list) = get(&stack, "globex", "/v1/posts").await;
+    let (_, list) = stack.get("globex", "/v1/posts").await;
     assert_eq!(list["posts"], json!([]));
-    let (status, _) = delete_post(&stack, "globex", &id).await;
+    let (status, _) = stack.delete_post("globex", &id).await;
     assert_eq!(status, 404);
-    let (_, list) = get(&stack, "acme", "/v1/posts").await;
+    let (_, list) = stack.get("acme", "/v1/posts").await;
     assert_eq!(list["posts"].as_array().unwrap().len(), 1);
 }
 
@@ -301,23 +217,23 @@ async fn posts_are_isolated_per_tenant() {
 async fn an_idempotency_key_returns_the_same_post_and_refuses_a_different_body() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
     let body = json!({ "connection_id": connection, "text": "once" });
-    let (s1, a) = create_post(&stack, "acme", body.clone(), Some("key-1")).await;
+    let (s1, a) = stack.create_post("acme", body.clone(), Some("key-1")).await;
     // Same content, keys in another order: the same request.
     let reordered = json!({ "text": "once", "connection_id": connection });
-    let (s2, b) = create_post(&stack, "acme", reordered, Some("key-1")).await;
+    let (s2, b) = stack.create_post("acme", reordered, Some("key-1")).await;
     assert_eq!((s1, s2), (202, 202));
     assert_eq!(a["id"], b["id"]);
-    let (s3, c) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "twice" }),
-        Some("key-1"),
-    )
-    .await;
+    let (s3, c) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "twice" }),
+            Some("key-1"),
+        )
+        .await;
     assert_eq!((s3, c["error"]["code"].as_str()), (409, Some("conflict")));
-    assert_eq!(entities(&stack, "post").await.len(), 1);
+    assert_eq!(stack.entities("post").await.unwrap().len(), 1);
     // Keys are per tenant.
-    let (s4, d) = create_post(&stack, "acme", body, Some("key-2")).await;
+    let (s4, d) = stack.create_post("acme", body, Some("key-2")).await;
     assert_eq!(s4, 202);
     assert_ne!(d["id"], a["id"]);
 }
@@ -332,57 +248,30 @@ async fn a_post_that_cannot_be_enqueued_is_not_left_behind() {
         );
     })
     .await;
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "x" }),
-        Some("k"),
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "x" }),
+            Some("k"),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (503, Some("unavailable"))
     );
-    assert!(entities(&stack, "post").await.is_empty());
+    assert!(stack.entities("post").await.unwrap().is_empty());
     assert!(
-        entities(&stack, "idempotency_key").await.is_empty(),
+        stack.entities("idempotency_key").await.unwrap().is_empty(),
         "the key can be used again"
     );
-}
-
-/// Sends the publisher the same job twice in one batch, or in two concurrent batches.
-pub(crate) fn job_message(
-    tenant: &str,
-    post_id: &str,
-    message_id: &str,
-    enqueued_at: chrono::DateTime<Utc>,
-) -> aws_lambda_events::event::sqs::SqsMessage {
-    let job = Job {
-        action: JobAction::Publish,
-        tenant_id: TenantId::parse(tenant).unwrap(),
-        post_id: PostId::parse(post_id).unwrap(),
-        enqueued_at,
-        scheduled_at: None,
-    };
-    let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
-    m.message_id = Some(message_id.into());
-    m.receipt_handle = Some(format!("receipt-{message_id}"));
-    m.body = Some(serde_json::to_string(&job).unwrap());
-    m
-}
-
-pub(crate) fn batch(
-    messages: Vec<aws_lambda_events::event::sqs::SqsMessage>,
-) -> aws_lambda_events::event::sqs::SqsEvent {
-    let mut e = aws_lambda_events::event::sqs::SqsEvent::default();
-    e.records = messages;
-    e
 }
 
 #[tokio::test]
 async fn a_job_delivered_twice_even_at_the_same_moment_publishes_once() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "exactly once").await;
+    let id = stack
+        .publish_text("acme", &connection, "exactly once")
+        .await;
     let now = Utc::now();
     // Two invocations at once, each with a copy, and a third copy later.
     let (a, b) = tokio::join!(
@@ -408,7 +297,7 @@ async fn a_job_delivered_twice_even_at_the_same_moment_publishes_once() {
 
     assert_eq!(stack.simulator().count("POST", "/rest/posts"), 1);
     assert_eq!(stack.simulator().live_posts().len(), 1);
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "published");
     assert_eq!(post["attempts"], 1);
 }
@@ -422,8 +311,12 @@ async fn an_unknown_outcome_is_resolved_through_linkedins_duplicate_answer() {
             .times(1)
             .after_handling(),
     );
-    let id = publish_text(&stack, &connection, "did it work?").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "did it work?")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     let live = stack.simulator().live_posts();
     assert_eq!(live.len(), 1, "never posted twice");
@@ -446,8 +339,12 @@ async fn a_timeout_after_sending_is_resolved_too() {
     let mut slow = Fault::delay("POST", "/rest/posts", Duration::from_millis(1500)).times(1);
     slow.status = Some(201);
     stack.simulator().inject(slow.after_handling());
-    let id = publish_text(&stack, &connection, "slow LinkedIn").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "slow LinkedIn")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(stack.simulator().live_posts().len(), 1);
 }
@@ -455,10 +352,14 @@ async fn a_timeout_after_sending_is_resolved_too() {
 #[tokio::test]
 async fn content_linkedin_already_has_fails_with_the_existing_urn_named() {
     let (stack, connection) = connected(|_| {}).await;
-    let first = publish_text(&stack, &connection, "same words").await;
-    wait_for(&stack, "acme", &first, &["published"], SLOW).await;
-    let second = publish_text(&stack, &connection, "same words").await;
-    let post = wait_for(&stack, "acme", &second, &["failed"], SLOW).await;
+    let first = stack.publish_text("acme", &connection, "same words").await;
+    stack
+        .wait_for_post("acme", &first, &["published"], SLOW)
+        .await;
+    let second = stack.publish_text("acme", &connection, "same words").await;
+    let post = stack
+        .wait_for_post("acme", &second, &["failed"], SLOW)
+        .await;
     assert_eq!(post["last_error"]["code"], "DUPLICATE_CONTENT");
     let existing = stack.simulator().live_posts()[0].urn.clone();
     assert!(post["last_error"]["message"]
@@ -484,8 +385,8 @@ async fn client_errors_fail_at_once_with_a_dlq_record() {
                         .to_string(),
                 ),
             );
-        let id = publish_text(&stack, &connection, "refused").await;
-        let post = wait_for(&stack, "acme", &id, &["failed"], SLOW).await;
+        let id = stack.publish_text("acme", &connection, "refused").await;
+        let post = stack.wait_for_post("acme", &id, &["failed"], SLOW).await;
         assert_eq!(post["last_error"]["code"], code, "{status}");
         assert_eq!(post["attempts"], 1, "{status}: no retry");
         let records = stack
@@ -496,12 +397,12 @@ async fn client_errors_fail_at_once_with_a_dlq_record() {
             .unwrap();
         assert_eq!(records.len(), 1);
         let r = &records[0];
-        let (_, listed) = get(&stack, "acme", "/v1/dlq-records").await;
+        let (_, listed) = stack.get("acme", "/v1/dlq-records").await;
         assert_eq!(
             listed["records"][0]["error_code"], code,
             "reviewable over the API"
         );
-        let (_, other) = get(&stack, "globex", "/v1/dlq-records").await;
+        let (_, other) = stack.get("globex", "/v1/dlq-records").await;
         assert_eq!(other["records"], json!([]), "per tenant");
         assert_eq!(
             (
@@ -524,8 +425,12 @@ async fn server_errors_are_retried_with_backoff_then_publish() {
     stack
         .simulator()
         .inject(Fault::status("POST", "/rest/posts", 503).times(2));
-    let id = publish_text(&stack, &connection, "third time lucky").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "third time lucky")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(post["attempts"], 3);
     let tries: Vec<_> = stack
@@ -548,8 +453,10 @@ async fn retries_stop_after_four_attempts() {
     let mut throttle = Fault::status("POST", "/rest/posts", 429);
     throttle.headers = vec![("retry-after".into(), "1".into())];
     stack.simulator().inject(throttle);
-    let id = publish_text(&stack, &connection, "never").await;
-    let post = wait_for(&stack, "acme", &id, &["failed"], Duration::from_secs(60)).await;
+    let id = stack.publish_text("acme", &connection, "never").await;
+    let post = stack
+        .wait_for_post("acme", &id, &["failed"], Duration::from_secs(60))
+        .await;
     assert_eq!(post["attempts"], 4);
     assert_eq!(post["last_error"]["code"], "RATE_LIMIT_EXHAUSTED");
     assert_eq!(stack.simulator().count("POST", "/rest/posts"), 4);
@@ -561,8 +468,8 @@ async fn a_throttled_post_waits_as_long_as_retry_after_says() {
     let mut throttle = Fault::status("POST", "/rest/posts", 429).times(1);
     throttle.headers = vec![("retry-after".into(), "3".into())];
     stack.simulator().inject(throttle);
-    let id = publish_text(&stack, &connection, "patience").await;
-    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let id = stack.publish_text("acme", &connection, "patience").await;
+    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
     let tries: Vec<_> = stack
         .simulator()
         .requests()
@@ -579,8 +486,8 @@ async fn a_retired_api_version_fails_naming_the_setting_to_change() {
             .insert("LINKEDIN_API_VERSION".into(), "202001".into());
     })
     .await;
-    let id = publish_text(&stack, &connection, "old version").await;
-    let post = wait_for(&stack, "acme", &id, &["failed"], SLOW).await;
+    let id = stack.publish_text("acme", &connection, "old version").await;
+    let post = stack.wait_for_post("acme", &id, &["failed"], SLOW).await;
     assert_eq!(post["last_error"]["code"], "API_VERSION_RETIRED");
     assert!(post["last_error"]["message"]
         .as_str()
@@ -596,8 +503,12 @@ async fn a_401_refreshes_the_token_once_then_publishes() {
             .body(json!({"status": 401, "serviceErrorCode": 65600, "message": "Invalid access token"}).to_string())
             .times(1),
     );
-    let id = publish_text(&stack, &connection, "after a refresh").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "after a refresh")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(
         stack.simulator().count("POST", "/oauth/v2/accessToken"),
@@ -610,7 +521,7 @@ async fn a_401_refreshes_the_token_once_then_publishes() {
         issued[1].refresh_token, issued[0].refresh_token,
         "same refresh token kept"
     );
-    assert_eq!(connections(&stack, "acme").await[0]["status"], "healthy");
+    assert_eq!(stack.connections("acme").await[0]["status"], "healthy");
 }
 
 #[tokio::test]
@@ -621,8 +532,12 @@ async fn a_401_on_a_token_still_propagating_is_waited_out_without_refreshing() {
             .body(json!({"status": 401, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN", "message": "The token used in the request has been revoked by the user"}).to_string())
             .times(1),
     );
-    let id = publish_text(&stack, &connection, "not yet propagated").await;
-    let post = wait_for(&stack, "acme", &id, &["published", "failed"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "not yet propagated")
+        .await;
+    let post = stack
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(
         stack.simulator().count("POST", "/oauth/v2/accessToken"),
@@ -635,10 +550,10 @@ async fn a_401_on_a_token_still_propagating_is_waited_out_without_refreshing() {
 async fn a_failed_refresh_puts_the_connection_in_attention_and_the_job_in_the_dlq() {
     let (stack, connection) = connected(|o| o.token_propagation_window = Duration::ZERO).await;
     stack.simulator().revoke_member("sim-ada-7f3k");
-    let id = publish_text(&stack, &connection, "revoked").await;
-    let post = wait_for(&stack, "acme", &id, &["failed"], SLOW).await;
+    let id = stack.publish_text("acme", &connection, "revoked").await;
+    let post = stack.wait_for_post("acme", &id, &["failed"], SLOW).await;
     assert_eq!(post["last_error"]["code"], "UNRETRYABLE_AUTH");
-    let c = &connections(&stack, "acme").await[0];
+    let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "attention");
     assert!(c["reason"].as_str().unwrap().contains("reconnect"));
     let records = stack
@@ -655,22 +570,22 @@ async fn an_image_post_uploads_to_the_url_linkedin_gave_and_waits_for_processing
     let (stack, connection) =
         connected(|o| o.simulator.media_processing = Duration::from_secs(2)).await;
     let image = stack.cdn.url("/img/launch.png");
-    let (status, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "With a picture", "media": [{ "type": "image", "url": image, "alt_text": "our launch" }] }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "With a picture", "media": [{ "type": "image", "url": image, "alt_text": "our launch" }] }),
+            None,
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
-    let post = wait_for(
-        &stack,
-        "acme",
-        body["id"].as_str().unwrap(),
-        &["published", "failed"],
-        SLOW,
-    )
-    .await;
+    let post = stack
+        .wait_for_post(
+            "acme",
+            body["id"].as_str().unwrap(),
+            &["published", "failed"],
+            SLOW,
+        )
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(
         post["attempts"], 1,
@@ -699,21 +614,21 @@ async fn the_legacy_dialect_uploads_assets() {
         .iter()
         .map(|p| json!({ "type": "image", "url": stack.cdn.url(p) }))
         .collect();
-    let (_, body) = create_post(
-        &stack,
-        "acme",
-        json!({ "connection_id": connection, "text": "Two pictures", "media": urls }),
-        None,
-    )
-    .await;
-    let post = wait_for(
-        &stack,
-        "acme",
-        body["id"].as_str().unwrap(),
-        &["published", "failed"],
-        SLOW,
-    )
-    .await;
+    let (_, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "Two pictures", "media": urls }),
+            None,
+        )
+        .await;
+    let post = stack
+        .wait_for_post(
+            "acme",
+            body["id"].as_str().unwrap(),
+            &["published", "failed"],
+            SLOW,
+        )
+        .await;
     assert_eq!(post["status"], "published", "{post}");
     let live = stack.simulator().live_posts();
     assert_eq!(live[0].media.len(), 2);
@@ -728,15 +643,10 @@ async fn images_that_are_not_images_too_big_or_internal_fail_the_post() {
     .await;
     for path in ["/page.html", "/big.png", "/moved.png"] {
         let url = stack.cdn.url(path);
-        let (_, body) = create_post(&stack, "acme", json!({ "connection_id": connection, "text": format!("bad {path}"), "media": [{ "type": "image", "url": url }] }), None).await;
-        let post = wait_for(
-            &stack,
-            "acme",
-            body["id"].as_str().unwrap(),
-            &["failed"],
-            SLOW,
-        )
-        .await;
+        let (_, body) = stack.create_post("acme", json!({ "connection_id": connection, "text": format!("bad {path}"), "media": [{ "type": "image", "url": url }] }), None).await;
+        let post = stack
+            .wait_for_post("acme", body["id"].as_str().unwrap(), &["failed"], SLOW)
+            .await;
         assert_eq!(
             post["last_error"]["code"], "MEDIA_REJECTED",
             "{path}: {post}"
@@ -750,15 +660,10 @@ async fn images_that_are_not_images_too_big_or_internal_fail_the_post() {
     })
     .await;
     let url = guarded.cdn.url("/img/a.png");
-    let (_, body) = create_post(&guarded, "acme", json!({ "connection_id": connection, "text": "ssrf", "media": [{ "type": "image", "url": url }] }), None).await;
-    let post = wait_for(
-        &guarded,
-        "acme",
-        body["id"].as_str().unwrap(),
-        &["failed"],
-        SLOW,
-    )
-    .await;
+    let (_, body) = guarded.create_post("acme", json!({ "connection_id": connection, "text": "ssrf", "media": [{ "type": "image", "url": url }] }), None).await;
+    let post = guarded
+        .wait_for_post("acme", body["id"].as_str().unwrap(), &["failed"], SLOW)
+        .await;
     assert!(
         post["last_error"]["message"]
             .as_str()
@@ -772,15 +677,15 @@ async fn images_that_are_not_images_too_big_or_internal_fail_the_post() {
 #[tokio::test]
 async fn deleting_a_published_post_deletes_it_at_linkedin_once() {
     let (stack, connection) = connected(|_| {}).await;
-    let id = publish_text(&stack, &connection, "short-lived").await;
-    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let id = stack.publish_text("acme", &connection, "short-lived").await;
+    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
 
-    let (status, body) = delete_post(&stack, "acme", &id).await;
+    let (status, body) = stack.delete_post("acme", &id).await;
     assert_eq!(status, 202, "{body}");
-    let post = wait_for(&stack, "acme", &id, &["deleted"], SLOW).await;
+    let post = stack.wait_for_post("acme", &id, &["deleted"], SLOW).await;
     assert!(post["deleted_at"].is_string());
     assert!(stack.simulator().live_posts().is_empty());
-    let (status, again) = delete_post(&stack, "acme", &id).await;
+    let (status, again) = stack.delete_post("acme", &id).await;
     assert_eq!(
         (status, again["status"].as_str()),
         (200, Some("deleted")),
@@ -792,17 +697,23 @@ async fn deleting_a_published_post_deletes_it_at_linkedin_once() {
 #[tokio::test]
 async fn a_post_already_gone_at_linkedin_ends_as_deleted() {
     let (stack, connection) = connected(|_| {}).await;
-    let id = publish_text(&stack, &connection, "removed by hand").await;
-    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let id = stack
+        .publish_text("acme", &connection, "removed by hand")
+        .await;
+    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
     // Deleted at LinkedIn already (204 again), then one LinkedIn no longer knows (404).
     stack
         .simulator()
         .inject(Fault::status("DELETE", "/rest/posts/", 404).times(1));
-    delete_post(&stack, "acme", &id).await;
-    wait_for(&stack, "acme", &id, &["deleted"], SLOW).await;
+    stack.delete_post("acme", &id).await;
+    stack.wait_for_post("acme", &id, &["deleted"], SLOW).await;
 
-    let id2 = publish_text(&stack, &connection, "deleted twice").await;
-    wait_for(&stack, "acme", &id2, &["published"], SLOW).await;
+    let id2 = stack
+        .publish_text("acme", &connection, "deleted twice")
+        .await;
+    stack
+        .wait_for_post("acme", &id2, &["published"], SLOW)
+        .await;
     let token = stack.simulator().issued_tokens()[0].access_token.clone();
     let urn = stack.simulator().live_posts()[0].urn.clone();
     let encoded: String = url::form_urlencoded::byte_serialize(urn.as_bytes()).collect();
@@ -825,15 +736,17 @@ async fn a_post_already_gone_at_linkedin_ends_as_deleted() {
             .unwrap();
         assert_eq!(r.status(), 204, "deleting a deleted post answers 204");
     }
-    delete_post(&stack, "acme", &id2).await;
-    wait_for(&stack, "acme", &id2, &["deleted"], SLOW).await;
+    stack.delete_post("acme", &id2).await;
+    stack.wait_for_post("acme", &id2, &["deleted"], SLOW).await;
 }
 
 #[tokio::test]
 async fn a_queued_post_can_be_cancelled_and_then_never_publishes() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "changed my mind").await;
-    let (status, body) = delete_post(&stack, "acme", &id).await;
+    let id = stack
+        .publish_text("acme", &connection, "changed my mind")
+        .await;
+    let (status, body) = stack.delete_post("acme", &id).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("cancelled")));
     let r = publisher_function::handle(
         batch(vec![job_message("acme", &id, "m1", Utc::now())]),
@@ -848,7 +761,7 @@ async fn a_queued_post_can_be_cancelled_and_then_never_publishes() {
 #[tokio::test]
 async fn a_job_older_than_seven_days_goes_to_the_dlq() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let id = publish_text(&stack, &connection, "stale").await;
+    let id = stack.publish_text("acme", &connection, "stale").await;
     let old = Utc::now() - chrono::Duration::days(8);
     publisher_function::handle(
         batch(vec![job_message("acme", &id, "m1", old)]),
@@ -856,7 +769,7 @@ async fn a_job_older_than_seven_days_goes_to_the_dlq() {
         connector::deadline::Deadline::none(),
     )
     .await;
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "failed");
     assert_eq!(post["last_error"]["code"], "JOB_EXPIRED");
     assert_eq!(stack.simulator().count("POST", "/rest/posts"), 0);
@@ -895,19 +808,19 @@ async fn a_message_that_keeps_crashing_the_publisher_is_redriven_to_the_dlq() {
 #[tokio::test]
 async fn posts_are_listed_by_connection_and_status() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
-    let a = publish_text(&stack, &connection, "one").await;
-    publish_text(&stack, &connection, "two").await;
-    delete_post(&stack, "acme", &a).await;
-    let (_, queued) = get(
-        &stack,
-        "acme",
-        &format!("/v1/posts?connection_id={connection}&status=queued"),
-    )
-    .await;
+    let a = stack.publish_text("acme", &connection, "one").await;
+    stack.publish_text("acme", &connection, "two").await;
+    stack.delete_post("acme", &a).await;
+    let (_, queued) = stack
+        .get(
+            "acme",
+            &format!("/v1/posts?connection_id={connection}&status=queued"),
+        )
+        .await;
     assert_eq!(queued["posts"].as_array().unwrap().len(), 1);
-    let (_, cancelled) = get(&stack, "acme", "/v1/posts?status=cancelled").await;
+    let (_, cancelled) = stack.get("acme", "/v1/posts?status=cancelled").await;
     assert_eq!(cancelled["posts"][0]["id"], a.as_str());
-    let (status, body) = get(&stack, "acme", "/v1/posts?status=done").await;
+    let (status, body) = stack.get("acme", "/v1/posts?status=done").await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
         (400, Some("status"))
@@ -921,7 +834,9 @@ async fn a_wait_longer_than_sqs_allows_goes_through_a_one_time_schedule() {
     let mut throttle = Fault::status("POST", "/rest/posts", 429).times(1);
     throttle.headers = vec![("retry-after".into(), "50000".into())];
     stack.simulator().inject(throttle);
-    let id = publish_text(&stack, &connection, "after the daily reset").await;
+    let id = stack
+        .publish_text("acme", &connection, "after the daily reset")
+        .await;
 
     let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
     let settings = stack.config.require_schedules().unwrap();
@@ -977,7 +892,7 @@ async fn a_wait_longer_than_sqs_allows_goes_through_a_one_time_schedule() {
     // The message itself is done: nothing is redelivered before the schedule fires.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stack.simulator().count("POST", "/rest/posts"), 1);
-    let (_, post) = get(&stack, "acme", &format!("/v1/posts/{id}")).await;
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
     assert_eq!(post["status"], "queued");
     assert_eq!(post["last_error"]["code"], "RATE_LIMITED");
 }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
     RetryPolicy, Target,
@@ -13,88 +12,28 @@ use chrono::{DateTime, Utc};
 use connector::posts::Job;
 use connector::schedules::RefreshWindow;
 use local_stack::{test_stack, LocalStack};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::lifecycle::{expiry, refresh_calls, windows};
-use crate::publish::{create_post, delete_post, wait_for};
 use crate::support::*;
-
-const SLOW: Duration = Duration::from_secs(40);
-
-async fn connected() -> (LocalStack, String) {
-    let stack = test_stack(|_| {}).await;
-    let id = connect(&stack, "acme", None).await;
-    (stack, id)
-}
 
 /// `at` to the whole second, as `at()` expressions carry it.
 fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(at.timestamp(), 0).unwrap()
 }
 
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Schedules a post (each with its own text: LinkedIn refuses duplicate content).
 async fn schedule_post(stack: &LocalStack, connection: &str, at: DateTime<Utc>) -> String {
     let text = format!("Later {}", uuid::Uuid::new_v4());
-    let (status, body) = create_post(
-        stack,
-        "acme",
-        json!({ "connection_id": connection, "text": text, "scheduled_at": rfc3339(at) }),
-        None,
-    )
-    .await;
+    let (status, body) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": text, "scheduled_at": rfc3339(at) }),
+            None,
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "scheduled");
     body["id"].as_str().unwrap().to_owned()
-}
-
-async fn move_post(stack: &LocalStack, id: &str, body: Value) -> (u16, Value) {
-    let response = http()
-        .patch(stack.gateway_url.join(&format!("/v1/posts/{id}")).unwrap())
-        .bearer_auth(stack.token_for("acme"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn scheduler(stack: &LocalStack) -> aws_sdk_scheduler::Client {
-    aws_sdk_scheduler::Client::new(&stack.sdk)
-}
-
-fn group(stack: &LocalStack) -> String {
-    stack.config.require_schedules().unwrap().group.clone()
-}
-
-/// The schedules in the stack's group whose name starts with `prefix`.
-async fn schedule_names(stack: &LocalStack, prefix: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let listed = scheduler(stack)
-            .list_schedules()
-            .group_name(group(stack))
-            .name_prefix(prefix)
-            .set_next_token(next)
-            .send()
-            .await
-            .unwrap();
-        names.extend(
-            listed
-                .schedules()
-                .iter()
-                .filter_map(|s| s.name().map(String::from)),
-        );
-        next = listed.next_token().map(String::from);
-        if next.is_none() {
-            return names;
-        }
-    }
 }
 
 async fn fired(stack: &LocalStack) -> Vec<String> {
@@ -111,14 +50,9 @@ async fn fired(stack: &LocalStack) -> Vec<String> {
 /// Runs a job through the publisher directly, as if a schedule fired it, and waits for the
 /// outcome.
 async fn deliver(stack: &LocalStack, job: &Job) {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(uuid::Uuid::new_v4().to_string());
-    message.receipt_handle = Some("receipt".into());
-    message.body = Some(serde_json::to_string(job).unwrap());
-    let mut event = SqsEvent::default();
-    event.records = vec![message];
+    let message = sqs_message(job, &uuid::Uuid::new_v4().to_string());
     let response = publisher_function::handle(
-        event,
+        batch(vec![message]),
         &stack.publisher,
         connector::deadline::Deadline::none(),
     )
@@ -126,24 +60,19 @@ async fn deliver(stack: &LocalStack, job: &Job) {
     assert!(response.batch_item_failures.is_empty());
 }
 
-async fn post(stack: &LocalStack, id: &str) -> Value {
-    let (status, post) = get(stack, "acme", &format!("/v1/posts/{id}")).await;
-    assert_eq!(status, 200, "{post}");
-    post
-}
-
 #[tokio::test]
 async fn a_scheduled_post_publishes_once_at_its_time_even_when_fired_twice() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = stack.now() + chrono::Duration::hours(2);
     let id = schedule_post(&stack, &connection, at).await;
     let name = format!("post-{id}");
 
     // One `at()` schedule, exact (no flexible window), to the publish queue with the job for
     // that time, a retry policy and the DLQ, deleted after it fires.
-    let s = scheduler(&stack)
+    let s = stack
+        .scheduler_client()
         .get_schedule()
-        .group_name(group(&stack))
+        .group_name(stack.schedule_group())
         .name(&name)
         .send()
         .await
@@ -169,97 +98,109 @@ async fn a_scheduled_post_publishes_once_at_its_time_even_when_fired_twice() {
     let job: Job = serde_json::from_str(target.input().unwrap()).unwrap();
     assert_eq!(job.post_id.to_string(), id);
     assert_eq!(job.scheduled_at.map(rfc3339), Some(rfc3339(at)));
-    assert_eq!(post(&stack, &id).await["scheduled_at"], rfc3339(at));
+    assert_eq!(stack.post("acme", &id).await["scheduled_at"], rfc3339(at));
 
     // Not before its time.
     stack.advance(chrono::Duration::minutes(119));
     assert!(!fired(&stack).await.contains(&name));
-    assert_eq!(post(&stack, &id).await["status"], "scheduled");
+    assert_eq!(stack.post("acme", &id).await["status"], "scheduled");
 
     // At its time, delivered twice (at-least-once delivery): one post at LinkedIn.
     stack.advance(chrono::Duration::minutes(1));
     let duplicate = stack.scheduler.fire(&name).await.unwrap();
     assert!(duplicate.delivered);
     assert!(fired(&stack).await.contains(&name));
-    let published = wait_for(&stack, "acme", &id, &["published"], SLOW).await;
+    let published = stack.wait_for_post("acme", &id, &["published"], SLOW).await;
     tokio::time::sleep(Duration::from_secs(2)).await; // the second job is handled meanwhile
     assert_eq!(stack.simulator().live_posts().len(), 1);
-    assert_eq!(post(&stack, &id).await["attempts"], 1);
+    assert_eq!(stack.post("acme", &id).await["attempts"], 1);
     assert_eq!(
         published["linkedin_urn"],
         stack.simulator().live_posts()[0].urn
     );
     // ActionAfterCompletion DELETE: the schedule is gone, and nothing fires again.
-    assert!(schedule_names(&stack, &name).await.is_empty());
+    assert!(stack.schedule_names(&name).await.is_empty());
     assert!(!fired(&stack).await.contains(&name));
 }
 
 #[tokio::test]
 async fn a_scheduled_post_can_be_moved_or_cancelled_until_it_fires() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = stack.now() + chrono::Duration::hours(1);
     let moved = schedule_post(&stack, &connection, at).await;
     let cancelled = schedule_post(&stack, &connection, at).await;
 
     // Move: the schedule is replaced, not duplicated.
     let later = at + chrono::Duration::hours(2);
-    let (status, body) = move_post(&stack, &moved, json!({ "scheduled_at": rfc3339(later) })).await;
+    let (status, body) = stack
+        .move_post("acme", &moved, json!({ "scheduled_at": rfc3339(later) }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scheduled_at"], rfc3339(later));
     assert_eq!(
-        schedule_names(&stack, &format!("post-{moved}")).await.len(),
+        stack.schedule_names(&format!("post-{moved}")).await.len(),
         1
     );
     // Bad moves name the field and change nothing.
     for bad in [json!({ "scheduled_at": "2020-01-01T00:00:00Z" }), json!({})] {
-        let (status, body) = move_post(&stack, &moved, bad).await;
+        let (status, body) = stack.move_post("acme", &moved, bad).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["field"], "scheduled_at", "{body}");
     }
-    assert_eq!(post(&stack, &moved).await["scheduled_at"], rfc3339(later));
+    assert_eq!(
+        stack.post("acme", &moved).await["scheduled_at"],
+        rfc3339(later)
+    );
 
     // Cancel: the schedule is deleted.
-    let (status, body) = delete_post(&stack, "acme", &cancelled).await;
+    let (status, body) = stack.delete_post("acme", &cancelled).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "cancelled");
-    assert!(schedule_names(&stack, &format!("post-{cancelled}"))
+    assert!(stack
+        .schedule_names(&format!("post-{cancelled}"))
         .await
         .is_empty());
-    let (status, _) = move_post(
-        &stack,
-        &cancelled,
-        json!({ "scheduled_at": rfc3339(later) }),
-    )
-    .await;
+    let (status, _) = stack
+        .move_post(
+            "acme",
+            &cancelled,
+            json!({ "scheduled_at": rfc3339(later) }),
+        )
+        .await;
     assert_eq!(status, 409, "a cancelled post cannot be moved");
 
     // The old time passes: nothing fires, nothing is published.
     stack.advance(chrono::Duration::minutes(90));
     let names = fired(&stack).await;
     assert!(!names.iter().any(|n| n.starts_with("post-")), "{names:?}");
-    assert_eq!(post(&stack, &moved).await["status"], "scheduled");
+    assert_eq!(stack.post("acme", &moved).await["status"], "scheduled");
     assert!(stack.simulator().live_posts().is_empty());
 
     // The new time: the moved post publishes.
     stack.advance(chrono::Duration::minutes(90));
     assert!(fired(&stack).await.contains(&format!("post-{moved}")));
-    wait_for(&stack, "acme", &moved, &["published"], SLOW).await;
-    assert_eq!(post(&stack, &cancelled).await["status"], "cancelled");
+    stack
+        .wait_for_post("acme", &moved, &["published"], SLOW)
+        .await;
+    assert_eq!(stack.post("acme", &cancelled).await["status"], "cancelled");
     assert_eq!(stack.simulator().live_posts().len(), 1);
 
     // A published post cannot be moved.
-    let (status, _) = move_post(&stack, &moved, json!({ "scheduled_at": rfc3339(later) })).await;
+    let (status, _) = stack
+        .move_post("acme", &moved, json!({ "scheduled_at": rfc3339(later) }))
+        .await;
     assert_eq!(status, 409);
 }
 
 #[tokio::test]
 async fn a_fire_racing_a_cancel_or_a_move_publishes_nothing() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = stack.now() + chrono::Duration::hours(1);
     let id = schedule_post(&stack, &connection, at).await;
-    let input = scheduler(&stack)
+    let input = stack
+        .scheduler_client()
         .get_schedule()
-        .group_name(group(&stack))
+        .group_name(stack.schedule_group())
         .name(format!("post-{id}"))
         .send()
         .await
@@ -273,18 +214,20 @@ async fn a_fire_racing_a_cancel_or_a_move_publishes_nothing() {
 
     // Moved: the job made for the old time takes nothing.
     let later = at + chrono::Duration::hours(1);
-    let (status, _) = move_post(&stack, &id, json!({ "scheduled_at": rfc3339(later) })).await;
+    let (status, _) = stack
+        .move_post("acme", &id, json!({ "scheduled_at": rfc3339(later) }))
+        .await;
     assert_eq!(status, 200);
     deliver(&stack, &job).await;
-    assert_eq!(post(&stack, &id).await["status"], "scheduled");
+    assert_eq!(stack.post("acme", &id).await["status"], "scheduled");
 
     // Cancelled, and the schedule fires anyway (it was already on its way).
-    let (status, _) = delete_post(&stack, "acme", &id).await;
+    let (status, _) = stack.delete_post("acme", &id).await;
     assert_eq!(status, 200);
     let mut fresh = job.clone();
     fresh.scheduled_at = Some(later);
     deliver(&stack, &fresh).await;
-    let after = post(&stack, &id).await;
+    let after = stack.post("acme", &id).await;
     assert_eq!(after["status"], "cancelled", "{after}");
     assert_eq!(after["attempts"], 0);
     assert!(stack.simulator().live_posts().is_empty());
@@ -292,20 +235,20 @@ async fn a_fire_racing_a_cancel_or_a_move_publishes_nothing() {
 
 #[tokio::test]
 async fn times_in_the_past_or_more_than_a_year_ahead_are_refused() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let now = Utc::now();
     for (at, why) in [
         (rfc3339(now - chrono::Duration::minutes(1)), "past"),
         (rfc3339(now + chrono::Duration::days(366)), "one year ahead"),
         ("2026-12-01T09:00:00".to_owned(), "RFC 3339"),
     ] {
-        let (status, body) = create_post(
-            &stack,
-            "acme",
-            json!({ "connection_id": connection, "text": "x", "scheduled_at": at }),
-            None,
-        )
-        .await;
+        let (status, body) = stack
+            .create_post(
+                "acme",
+                json!({ "connection_id": connection, "text": "x", "scheduled_at": at }),
+                None,
+            )
+            .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["field"], "scheduled_at");
         assert!(
@@ -314,21 +257,22 @@ async fn times_in_the_past_or_more_than_a_year_ahead_are_refused() {
         );
     }
     // Nothing half-written: no post, no schedule.
-    let (_, listed) = get(&stack, "acme", "/v1/posts").await;
+    let (_, listed) = stack.get("acme", "/v1/posts").await;
     assert_eq!(listed["posts"], json!([]));
-    assert!(schedule_names(&stack, "post-").await.is_empty());
+    assert!(stack.schedule_names("post-").await.is_empty());
 }
 
 #[tokio::test]
 async fn the_reconciler_enqueues_a_post_whose_schedule_was_lost() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = stack.now() + chrono::Duration::minutes(30);
     let id = schedule_post(&stack, &connection, at).await;
     let on_time = schedule_post(&stack, &connection, at + chrono::Duration::hours(5)).await;
     // The schedule is lost (deleted behind the product's back).
-    scheduler(&stack)
+    stack
+        .scheduler_client()
         .delete_schedule()
-        .group_name(group(&stack))
+        .group_name(stack.schedule_group())
         .name(format!("post-{id}"))
         .send()
         .await
@@ -342,8 +286,8 @@ async fn the_reconciler_enqueues_a_post_whose_schedule_was_lost() {
     // The hourly round fires on the local clock and finds it.
     stack.advance(chrono::Duration::minutes(61));
     assert!(fired(&stack).await.contains(&"reconcile-round".to_owned()));
-    wait_for(&stack, "acme", &id, &["published"], SLOW).await;
-    assert_eq!(post(&stack, &on_time).await["status"], "scheduled");
+    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
+    assert_eq!(stack.post("acme", &on_time).await["status"], "scheduled");
     assert_eq!(stack.simulator().live_posts().len(), 1);
     // Counted: a later run finds nothing left.
     let later = reconcile(stack.now()).await.unwrap();
@@ -352,16 +296,17 @@ async fn the_reconciler_enqueues_a_post_whose_schedule_was_lost() {
 
 #[tokio::test]
 async fn the_reconciler_counts_what_it_found() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = stack.now() + chrono::Duration::minutes(5);
     let ids = [
         schedule_post(&stack, &connection, at).await,
         schedule_post(&stack, &connection, at).await,
     ];
     for id in &ids {
-        scheduler(&stack)
+        stack
+            .scheduler_client()
             .delete_schedule()
-            .group_name(group(&stack))
+            .group_name(stack.schedule_group())
             .name(format!("post-{id}"))
             .send()
             .await
@@ -372,7 +317,7 @@ async fn the_reconciler_counts_what_it_found() {
         .unwrap();
     assert_eq!((found.found, found.enqueued), (2, 2));
     for id in &ids {
-        wait_for(&stack, "acme", id, &["published"], SLOW).await;
+        stack.wait_for_post("acme", id, &["published"], SLOW).await;
     }
 }
 
@@ -391,9 +336,10 @@ async fn put_schedule(
             .maximum_window_in_minutes(m),
         None => FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off),
     };
-    scheduler(stack)
+    stack
+        .scheduler_client()
         .create_schedule()
-        .group_name(group(stack))
+        .group_name(stack.schedule_group())
         .name(name)
         .schedule_expression(connector::schedules::at_expression(at))
         .flexible_time_window(window.build().unwrap())
@@ -533,8 +479,8 @@ async fn local_firing_honours_action_after_completion_flexible_windows_and_retri
     assert_eq!(undeliverable.attempts, 3, "the first attempt and 2 retries");
 
     // ActionAfterCompletion: DELETE removed it, NONE kept it, and neither fires again.
-    assert!(schedule_names(&stack, "once-delete").await.is_empty());
-    assert_eq!(schedule_names(&stack, "once-keep").await, vec!["once-keep"]);
+    assert!(stack.schedule_names("once-delete").await.is_empty());
+    assert_eq!(stack.schedule_names("once-keep").await, vec!["once-keep"]);
     // The flexible one lands somewhere in its 30 minutes.
     stack.advance(chrono::Duration::minutes(30));
     let later: Vec<_> = stack.scheduler.fire_due().await.unwrap();
@@ -564,9 +510,9 @@ async fn local_firing_honours_action_after_completion_flexible_windows_and_retri
 
 #[tokio::test]
 async fn time_travel_reaches_the_seven_day_window_and_the_refresh_plans_the_next() {
-    let (stack, connection) = connected().await;
-    let expires = expiry(&stack, &connection).await;
-    let before = windows(&stack, &connection).await;
+    let (stack, connection) = connected(|_| {}).await;
+    let expires = stack.expiry(&connection).await;
+    let before = stack.windows(&connection).await;
     assert_eq!(before.len(), 3);
     let seven_days = before
         .iter()
@@ -582,15 +528,15 @@ async fn time_travel_reaches_the_seven_day_window_and_the_refresh_plans_the_next
         names.iter().any(|n| n.ends_with("-7d")),
         "the 7-day window fired: {names:?}"
     );
-    assert_eq!(refresh_calls(&stack).await, 1);
-    let renewed = expiry(&stack, &connection).await;
+    assert_eq!(stack.refresh_calls(), 1);
+    let renewed = stack.expiry(&connection).await;
     assert!(
         renewed > expires + chrono::Duration::days(50),
         "{renewed} vs {expires}"
     );
 
     // The windows now sit before the new expiry: three, replaced rather than piled up.
-    let after = windows(&stack, &connection).await;
+    let after = stack.windows(&connection).await;
     assert_eq!(after.len(), 3, "{after:?}");
     for (_, at, _, request) in &after {
         assert_eq!(renewed - *at, request.window.before_expiry());
@@ -600,12 +546,12 @@ async fn time_travel_reaches_the_seven_day_window_and_the_refresh_plans_the_next
         .await
         .iter()
         .any(|n| n.starts_with("refresh-")));
-    assert_eq!(refresh_calls(&stack).await, 1);
+    assert_eq!(stack.refresh_calls(), 1);
 }
 
 #[tokio::test]
 async fn the_health_round_fires_every_six_hours_on_the_local_clock() {
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     stack.advance(chrono::Duration::hours(5));
     assert!(!fired(&stack).await.contains(&"health-round".to_owned()));
     // The first round comes 6 hours after the schedule was made, just before this connection
@@ -620,7 +566,9 @@ async fn the_health_round_fires_every_six_hours_on_the_local_clock() {
         stack.drain_health_queue().await.unwrap() >= 3,
         "plan, page(s), check"
     );
-    let (_, c) = get(&stack, "acme", &format!("/v1/connections/{connection}")).await;
+    let (_, c) = stack
+        .get("acme", &format!("/v1/connections/{connection}"))
+        .await;
     assert!(c["last_health_check_at"].is_string(), "{c}");
     assert_eq!(c["status"], "healthy");
 }
@@ -631,7 +579,7 @@ async fn the_health_round_fires_every_six_hours_on_the_local_clock() {
 #[tokio::test]
 async fn a_move_whose_schedule_answer_was_lost_keeps_record_and_schedule_in_step() {
     use local_stack::counting::{AwsFault, AwsFaultKind};
-    let (stack, connection) = connected().await;
+    let (stack, connection) = connected(|_| {}).await;
     let at = whole_seconds(Utc::now() + chrono::Duration::hours(2));
     let id = schedule_post(&stack, &connection, at).await;
     let moved_to = at + chrono::Duration::hours(1);
@@ -646,18 +594,24 @@ async fn a_move_whose_schedule_answer_was_lost_keeps_record_and_schedule_in_step
             .after(1)
             .times(2),
     );
-    let (status, body) = move_post(&stack, &id, json!({ "scheduled_at": rfc3339(moved_to) })).await;
+    let (status, body) = stack
+        .move_post("acme", &id, json!({ "scheduled_at": rfc3339(moved_to) }))
+        .await;
     stack.aws_faults().clear();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(post(&stack, &id).await["scheduled_at"], rfc3339(moved_to));
-    let schedule = scheduler(&stack)
+    assert_eq!(
+        stack.post("acme", &id).await["scheduled_at"],
+        rfc3339(moved_to)
+    );
+    let schedule = stack
+        .scheduler_client()
         .get_schedule()
         .name(
             connector::posts::PostId::parse(&id)
                 .unwrap()
                 .schedule_name(),
         )
-        .group_name(group(&stack))
+        .group_name(stack.schedule_group())
         .send()
         .await
         .unwrap();

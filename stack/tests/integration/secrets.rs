@@ -8,7 +8,7 @@ use crate::support::*;
 #[tokio::test]
 async fn after_a_connect_the_table_holds_no_plaintext_token() {
     let stack = test_stack(|_| {}).await;
-    connect(&stack, "acme", None).await;
+    stack.connect("acme", None).await;
     let issued = stack.simulator().issued_tokens();
     assert_eq!(issued.len(), 1);
     let secrets = [
@@ -19,7 +19,7 @@ async fn after_a_connect_the_table_holds_no_plaintext_token() {
             .expect("refresh token issued"),
     ];
 
-    let items = scan(&stack).await;
+    let items = stack.scan_table().await.unwrap();
     assert!(!items.is_empty());
     for item in &items {
         let bytes = item_bytes(item);

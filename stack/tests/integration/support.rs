@@ -1,149 +1,207 @@
-//! Helpers that act as the tenant's app and the member's browser.
+//! What the integration tests share beyond the stack's own methods (the tenant's app —
+//! `stack.connect(..)`, `stack.create_post(..)`, `stack.wait_for_post(..)` — and the table —
+//! `stack.entities(..)` — live in `local_stack`): a connected stack, what a test reads of the
+//! stack to check it ([`TestStack`]), and SQS messages to hand the functions directly. Test
+//! modules share helpers only through this module.
 
-use std::collections::HashMap;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use local_stack::LocalStack;
-use serde_json::Value;
-use url::Url;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use connector::domain::{ConnectionId, TenantId};
+use connector::posts::{Job, JobAction, PostId};
+use connector::schedules::RefreshRequest;
+use connector::vault::{KmsKeys, TokenSet, TokenVault, VaultContext, VaultError};
+use local_stack::{test_stack, LocalStack, StackOptions};
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use local_stack::{contains, http, item_bytes, query_param, rfc3339};
 
-/// An HTTP client that, like a test should, looks at redirects instead of following them.
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+/// How long a post may take to reach the state a test waits for.
+pub const SLOW: Duration = Duration::from_secs(40);
+
+/// A stack with one connection of tenant `acme`: returns the stack and the connection id.
+pub async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, String) {
+    let stack = test_stack(adjust).await;
+    let id = stack.connect("acme", None).await;
+    (stack, id)
 }
 
-/// `POST /v1/connections/linkedin/authorize` as `tenant`.
-pub async fn authorize(stack: &LocalStack, tenant: &str, body: Value) -> reqwest::Response {
-    http()
-        .post(
-            stack
-                .gateway_url
-                .join("/v1/connections/linkedin/authorize")
-                .unwrap(),
-        )
-        .bearer_auth(stack.token_for(tenant))
-        .json(&body)
-        .send()
-        .await
-        .expect("authorize request")
-}
-
-/// Starts an authorization and returns its URL.
-pub async fn authorization_url(stack: &LocalStack, tenant: &str, body: Value) -> String {
-    let response = authorize(stack, tenant, body).await;
-    assert_eq!(response.status(), 200);
-    let json: Value = response.json().await.unwrap();
-    json["authorization_url"].as_str().unwrap().to_owned()
-}
-
-/// The member decides on LinkedIn; the browser follows LinkedIn's redirect to our callback.
-pub async fn consent_and_return(
-    stack: &LocalStack,
-    authorization_url: &str,
-    member: Option<&str>,
-    allow: bool,
-) -> reqwest::Response {
-    let location = stack
-        .simulator()
-        .consent(authorization_url, member, allow)
-        .expect("consent");
-    http().get(location).send().await.expect("callback request")
-}
-
-/// A whole connect as `tenant` for `member`; returns the connection id.
-pub async fn connect(stack: &LocalStack, tenant: &str, member: Option<&str>) -> String {
-    let url = authorization_url(
-        stack,
-        tenant,
-        serde_json::json!({ "redirect_after": stack.gateway_url.join("/done").unwrap() }),
+/// Tenant `acme`'s ids for `connection`.
+pub fn ids(connection: &str) -> (TenantId, ConnectionId) {
+    (
+        TenantId::parse("acme").unwrap(),
+        ConnectionId::parse(connection).unwrap(),
     )
-    .await;
-    let response = consent_and_return(stack, &url, member, true).await;
-    assert_eq!(response.status(), 302, "{:?}", response.text().await);
-    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    location
-        .query_pairs()
-        .find(|(k, _)| k == "connection_id")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no connection_id in {location}"))
 }
 
-pub async fn get(stack: &LocalStack, tenant: &str, path: &str) -> (u16, Value) {
-    let response = http()
-        .get(stack.gateway_url.join(path).unwrap())
-        .bearer_auth(stack.token_for(tenant))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+/// The post's publish job as the API enqueues it, as the SQS message `message_id`.
+pub fn job_message(
+    tenant: &str,
+    post_id: &str,
+    message_id: &str,
+    enqueued_at: DateTime<Utc>,
+) -> SqsMessage {
+    let job = Job {
+        action: JobAction::Publish,
+        tenant_id: TenantId::parse(tenant).unwrap(),
+        post_id: PostId::parse(post_id).unwrap(),
+        enqueued_at,
+        scheduled_at: None,
+    };
+    sqs_message(&job, message_id)
 }
 
-pub async fn connections(stack: &LocalStack, tenant: &str) -> Vec<Value> {
-    let (status, body) = get(stack, tenant, "/v1/connections").await;
-    assert_eq!(status, 200, "{body}");
-    body["connections"].as_array().unwrap().clone()
+/// `job` as the SQS message `message_id`, as Lambda hands it to the publisher.
+pub fn sqs_message(job: &Job, message_id: &str) -> SqsMessage {
+    let mut m = SqsMessage::default();
+    m.message_id = Some(message_id.into());
+    m.receipt_handle = Some(format!("receipt-{message_id}"));
+    m.body = Some(serde_json::to_string(job).unwrap());
+    m
 }
 
-/// Every item in the stack's table.
-pub async fn scan(stack: &LocalStack) -> Vec<Item> {
-    stack.scan_table().await.unwrap()
+/// `messages` as one SQS batch, as Lambda invokes a function with it.
+pub fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
+    let mut e = SqsEvent::default();
+    e.records = messages;
+    e
 }
 
-/// Items of one entity type (`connection`, `member`, `oauth_state`).
-pub async fn entities(stack: &LocalStack, entity: &str) -> Vec<Item> {
-    scan(stack)
-        .await
-        .into_iter()
-        .filter(|i| {
-            i.get("entity")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some(entity)
-        })
-        .collect()
+/// What a test reads of the stack to check it: the refresh windows and schedules it planned,
+/// the tokens it stored, the refreshes LinkedIn saw. Connections are tenant `acme`'s unless a
+/// tenant is named.
+pub trait TestStack {
+    /// The connection's refresh windows, earliest first: (name, at, target ARN, input). Each
+    /// must delete itself after it ran, have a flexible window and a retry policy.
+    async fn windows(
+        &self,
+        connection: &str,
+    ) -> Vec<(String, DateTime<Utc>, String, RefreshRequest)>;
+    /// When the connection's access token expires, as stored.
+    async fn expiry(&self, connection: &str) -> DateTime<Utc>;
+    /// The refreshes LinkedIn saw: every accessToken call after the connect's code exchange.
+    fn refresh_calls(&self) -> usize;
+    /// The stack's EventBridge Scheduler client.
+    fn scheduler_client(&self) -> aws_sdk_scheduler::Client;
+    /// The stack's schedule group.
+    fn schedule_group(&self) -> String;
+    /// The schedules in the stack's group whose name starts with `prefix`.
+    async fn schedule_names(&self, prefix: &str) -> Vec<String>;
+    /// A vault over the stack's KMS key, as the functions build theirs.
+    fn vault(&self) -> TokenVault<KmsKeys>;
+    /// Opens a connection's stored tokens with the real KMS-backed vault.
+    async fn open_tokens(&self, tenant: &str, connection: &str) -> Result<TokenSet, VaultError>;
 }
 
-/// Every string and binary value in an item, as bytes, for searching.
-pub fn item_bytes(item: &Item) -> Vec<u8> {
-    fn walk(v: &AttributeValue, out: &mut Vec<u8>) {
-        match v {
-            AttributeValue::S(s) | AttributeValue::N(s) => out.extend_from_slice(s.as_bytes()),
-            AttributeValue::B(b) => out.extend_from_slice(b.as_ref()),
-            AttributeValue::L(l) => l.iter().for_each(|v| walk(v, out)),
-            AttributeValue::M(m) => m.iter().for_each(|(k, v)| {
-                out.extend_from_slice(k.as_bytes());
-                walk(v, out)
-            }),
-            AttributeValue::Ss(l) => l.iter().for_each(|s| out.extend_from_slice(s.as_bytes())),
-            _ => {}
+impl TestStack for LocalStack {
+    async fn windows(
+        &self,
+        connection: &str,
+    ) -> Vec<(String, DateTime<Utc>, String, RefreshRequest)> {
+        let scheduler = self.scheduler_client();
+        let group = self.schedule_group();
+        let mut out = Vec::new();
+        for name in self.schedule_names(&format!("refresh-{connection}")).await {
+            let s = scheduler
+                .get_schedule()
+                .group_name(&group)
+                .name(&name)
+                .send()
+                .await
+                .unwrap();
+            let expression = s.schedule_expression().unwrap();
+            let at = chrono::NaiveDateTime::parse_from_str(
+                expression.trim_start_matches("at(").trim_end_matches(')'),
+                "%Y-%m-%dT%H:%M:%S",
+            )
+            .unwrap()
+            .and_utc();
+            assert_eq!(
+                s.action_after_completion().map(|a| a.as_str()),
+                Some("DELETE")
+            );
+            assert!(s
+                .flexible_time_window()
+                .unwrap()
+                .maximum_window_in_minutes()
+                .is_some());
+            let target = s.target().unwrap();
+            assert!(target.retry_policy().is_some());
+            let input: RefreshRequest = serde_json::from_str(target.input().unwrap()).unwrap();
+            out.push((name, at, target.arn().to_owned(), input));
         }
-        out.push(b'\n');
+        out.sort_by_key(|w| w.1);
+        out
     }
-    let mut out = Vec::new();
-    for (k, v) in item {
-        out.extend_from_slice(k.as_bytes());
-        walk(v, &mut out);
+
+    async fn expiry(&self, connection: &str) -> DateTime<Utc> {
+        let (tenant, id) = ids(connection);
+        self.oauth
+            .store
+            .get_connection(&tenant, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token_expires_at
     }
-    out
-}
 
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-}
+    fn refresh_calls(&self) -> usize {
+        self.simulator().count("POST", "/oauth/v2/accessToken") - 1
+    }
 
-pub fn query_param(location: &str, name: &str) -> Option<String> {
-    Url::parse(location)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    fn scheduler_client(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.sdk)
+    }
+
+    fn schedule_group(&self) -> String {
+        self.config.require_schedules().unwrap().group.clone()
+    }
+
+    async fn schedule_names(&self, prefix: &str) -> Vec<String> {
+        let scheduler = self.scheduler_client();
+        let mut names = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let listed = scheduler
+                .list_schedules()
+                .group_name(self.schedule_group())
+                .name_prefix(prefix)
+                .set_next_token(next)
+                .send()
+                .await
+                .unwrap();
+            names.extend(
+                listed
+                    .schedules()
+                    .iter()
+                    .filter_map(|s| s.name().map(String::from)),
+            );
+            next = listed.next_token().map(String::from);
+            if next.is_none() {
+                return names;
+            }
+        }
+    }
+
+    fn vault(&self) -> TokenVault<KmsKeys> {
+        TokenVault::new(KmsKeys::new(
+            aws_sdk_kms::Client::new(&self.sdk),
+            self.config.token_key_id.clone(),
+        ))
+    }
+
+    async fn open_tokens(&self, tenant: &str, connection: &str) -> Result<TokenSet, VaultError> {
+        let tenant = TenantId::parse(tenant).unwrap();
+        let id = ConnectionId::parse(connection).unwrap();
+        let stored = self
+            .oauth
+            .store
+            .get_stored_connection(&tenant, id)
+            .await
+            .unwrap()
+            .unwrap();
+        self.vault()
+            .open(&VaultContext::new(&tenant, id), &stored.tokens)
+            .await
+    }
 }
