@@ -14,6 +14,7 @@ use anyhow::Context;
 use local_stack::counting::Counter;
 use local_stack::moto::MotoServer;
 use local_stack::{LocalStack, StackOptions};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 /// CPU time of the calling thread.
@@ -82,24 +83,24 @@ struct Sample {
     above_linkedin: Duration,
 }
 
+/// The tenant the benchmark publishes as.
+const TENANT: &str = "bench";
+
 async fn publish_one(
     stack: &LocalStack,
     handler: &HandlerThread,
     counter: &Counter,
-    token: &str,
     body: Value,
     latency: Duration,
 ) -> anyhow::Result<Sample> {
     let sim = stack.simulator();
     let before = sim.requests().len();
     counter.take();
-    let http = reqwest::Client::new();
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let queue = stack.config.publish_queue_url.clone().context("queue")?;
     let started = Instant::now();
-    let created: Value = http
-        .post(stack.gateway_url.join("/v1/posts")?)
-        .bearer_auth(token)
+    let created: Value = stack
+        .request(Method::POST, TENANT, "/v1/posts")
         .json(&body)
         .send()
         .await?
@@ -136,9 +137,8 @@ async fn publish_one(
             }
         }
         polls += 1;
-        let post: Value = http
-            .get(stack.gateway_url.join(&format!("/v1/posts/{id}"))?)
-            .bearer_auth(token)
+        let post: Value = stack
+            .request(Method::GET, TENANT, &format!("/v1/posts/{id}"))
             .send()
             .await?
             .json()
@@ -245,43 +245,8 @@ async fn main() -> anyhow::Result<()> {
             .insert("PUBLISH_QUEUE_NAME".into(), format!("bench-{unique}"));
         let stack = LocalStack::start(options).await?;
         let counter = stack.aws_calls().clone();
-        let token = stack.token_for("bench");
         // Connect one account (not measured).
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let auth: Value = http
-            .post(
-                stack
-                    .gateway_url
-                    .join("/v1/connections/linkedin/authorize")?,
-            )
-            .bearer_auth(&token)
-            .json(&json!({}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let location = stack
-            .simulator()
-            .consent(
-                auth["authorization_url"].as_str().context("url")?,
-                None,
-                true,
-            )
-            .map_err(anyhow::Error::msg)?;
-        http.get(location).send().await?;
-        let connections: Value = http
-            .get(stack.gateway_url.join("/v1/connections")?)
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let connection = connections["connections"][0]["id"]
-            .as_str()
-            .context("connection")?
-            .to_owned();
+        let connection = stack.connect(TENANT, None).await;
         stack.simulator().configure(|c| {
             c.latency = latency;
             c.member_daily_post_limit = u32::MAX;
@@ -291,7 +256,7 @@ async fn main() -> anyhow::Result<()> {
         let mut text = Vec::new();
         for i in 0..posts {
             let body = json!({ "connection_id": connection, "text": format!("Benchmark post {i} ({unique})") });
-            text.push(publish_one(&stack, &handler, &counter, &token, body, latency).await?);
+            text.push(publish_one(&stack, &handler, &counter, body, latency).await?);
         }
         report("text", latency, &text);
         let mut image = Vec::new();
@@ -301,7 +266,7 @@ async fn main() -> anyhow::Result<()> {
                 "text": format!("Benchmark image post {i} ({unique})"),
                 "media": [{ "type": "image", "url": stack.cdn.url(&format!("/img/{i}.png")) }],
             });
-            image.push(publish_one(&stack, &handler, &counter, &token, body, latency).await?);
+            image.push(publish_one(&stack, &handler, &counter, body, latency).await?);
         }
         report("image", latency, &image);
     }

@@ -19,14 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use connector::domain::TenantId;
 use connector::posts::{Job, JobAction, PostId};
 use linkedin_simulator::{Fault, Member};
 use local_stack::counting::RandomFaults;
-use local_stack::{moto::MotoServer, LocalStack, StackOptions};
+use local_stack::{
+    contains, item_bytes, moto::MotoServer, rfc3339, Item, LocalStack, StackOptions,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -68,9 +68,8 @@ struct Asked {
 }
 
 /// The tenant's HTTP calls, counting the API's 500s.
+#[derive(Default)]
 struct Tenant {
-    http: reqwest::Client,
-    gateway: url::Url,
     server_errors: AtomicUsize,
 }
 
@@ -88,10 +87,9 @@ impl Tenant {
     ) -> (u16, Value) {
         let mut last = (0, Value::Null);
         for attempt in 0..3 {
-            let mut request = self
-                .http
-                .request(method.clone(), self.gateway.join(path).expect("path"))
-                .bearer_auth(stack.token_for(tenant));
+            let mut request = stack
+                .request(method.clone(), tenant, path)
+                .timeout(Duration::from_secs(30));
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -133,10 +131,6 @@ struct Run {
     split_keys: usize,
     seed: u64,
     last_expiry: Option<Instant>,
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl Run {
@@ -515,7 +509,7 @@ impl Run {
     }
 }
 
-fn s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+fn s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
@@ -536,10 +530,9 @@ struct ProductPost {
 
 async fn product_posts(stack: &LocalStack) -> anyhow::Result<Vec<ProductPost>> {
     Ok(stack
-        .scan_table()
+        .entities("post")
         .await?
         .iter()
-        .filter(|i| s(i, "entity") == Some("post"))
         .map(|i| ProductPost {
             tenant: s(i, "tenant_id").unwrap_or_default().to_owned(),
             id: s(i, "post_id").unwrap_or_default().to_owned(),
@@ -666,13 +659,6 @@ impl Figures {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-}
-
 async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Result<Figures> {
     let posts = product_posts(stack).await?;
     let sim_posts = stack.simulator().posts();
@@ -752,10 +738,7 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
     );
 
     let items = stack.scan_table().await?;
-    let table: Vec<u8> = items
-        .iter()
-        .flat_map(|i| format!("{i:?}").into_bytes())
-        .collect();
+    let table: Vec<u8> = items.iter().flat_map(item_bytes).collect();
     let mut secrets: Vec<String> = Vec::new();
     for t in stack.simulator().issued_tokens() {
         secrets.push(t.access_token);
@@ -777,12 +760,7 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
     figures.add("plaintext secrets", leaks);
 
     // The mix never revokes a member or breaks a refresh: every connection must stay usable.
-    let text = |i: &HashMap<String, AttributeValue>, name: &str| {
-        i.get(name)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default()
-    };
+    let text = |i: &Item, name: &str| s(i, name).unwrap_or_default().to_owned();
     // Counted at the end and along the way (a later refresh heals what was put in attention).
     let mut wrongly = String::from_utf8_lossy(logs)
         .lines()
@@ -807,40 +785,6 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
     figures.add("connections wrongly in attention", wrongly);
     figures.0.push(("API 500s", api_500s, Vec::new()));
     Ok(figures)
-}
-
-async fn connect(run: &Run, tenant: &str, member: &str) -> anyhow::Result<String> {
-    let stack = &run.stack;
-    let (status, body) = run
-        .tenant
-        .call(
-            stack,
-            reqwest::Method::POST,
-            tenant,
-            "/v1/connections/linkedin/authorize",
-            Some(&json!({ "redirect_after": stack.gateway_url.join("/done")? })),
-            None,
-        )
-        .await;
-    anyhow::ensure!(status == 200, "authorize answered {status}: {body}");
-    let url = body["authorization_url"]
-        .as_str()
-        .context("authorization_url")?;
-    let location = stack
-        .simulator()
-        .consent(url, Some(member), true)
-        .map_err(anyhow::Error::msg)?;
-    let back = run.tenant.http.get(location).send().await?;
-    let location = back
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .context("callback did not redirect")?;
-    url::Url::parse(location)?
-        .query_pairs()
-        .find(|(k, _)| k == "connection_id")
-        .map(|(_, v)| v.into_owned())
-        .with_context(|| format!("no connection_id in {location}"))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -896,18 +840,10 @@ async fn main() -> anyhow::Result<()> {
     ] {
         sim.add_member(Member::named(sub, given, family));
     }
-    let tenant = Tenant {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        gateway: stack.gateway_url.clone(),
-        server_errors: AtomicUsize::new(0),
-    };
     let mut run = Run {
         stack,
         rng: StdRng::seed_from_u64(seed),
-        tenant,
+        tenant: Tenant::default(),
         connections: Vec::new(),
         asked: Vec::new(),
         ops: BTreeMap::new(),
@@ -924,7 +860,7 @@ async fn main() -> anyhow::Result<()> {
         ("chaos-b", "sim-edsger-3d1j"),
         ("chaos-c", "sim-barbara-8k2l"),
     ] {
-        let id = connect(&run, tenant, member).await?;
+        let id = run.stack.connect(tenant, Some(member)).await;
         run.connections.push((tenant.to_owned(), id));
     }
 
