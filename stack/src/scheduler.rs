@@ -113,13 +113,22 @@ enum Expression {
     Rate(chrono::Duration),
 }
 
-fn parse_expression(expression: &str) -> Option<Expression> {
-    if let Some(at) = expression
+/// The time of a one-time schedule's `at(yyyy-mm-ddThh:mm:ss)` expression (UTC, as the
+/// product writes it); `None` for any other expression.
+pub fn at_time(expression: &str) -> Option<DateTime<Utc>> {
+    let at = expression
         .strip_prefix("at(")
-        .and_then(|e| e.strip_suffix(')'))
-    {
-        let at = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S").ok()?;
-        return Some(Expression::At(at.and_utc()));
+        .and_then(|e| e.strip_suffix(')'))?;
+    Some(
+        NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S")
+            .ok()?
+            .and_utc(),
+    )
+}
+
+fn parse_expression(expression: &str) -> Option<Expression> {
+    if expression.starts_with("at(") {
+        return at_time(expression).map(Expression::At);
     }
     let rate = expression
         .strip_prefix("rate(")

@@ -427,7 +427,6 @@ async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
         o.simulator.rotate_refresh_tokens = true;
     })
     .await;
-    let (tenant, id) = ids(&connection);
     // LinkedIn issues the new tokens at once but answers late; meanwhile the member's app
     // disconnects (and revokes the tokens it finds, the old ones).
     stack.simulator().inject(
@@ -435,14 +434,7 @@ async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
             .times(1)
             .after_handling(),
     );
-    let stored = stack
-        .refresher
-        .keeper
-        .connections
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stack.stored("acme", &connection).await;
     let refresh = stack.refresher.keeper.refresh(stored, Utc::now());
     let disconnecting = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -512,14 +504,7 @@ async fn a_health_result_recorded_during_a_refresh_does_not_lose_the_new_tokens(
     stack
         .simulator()
         .inject(Fault::delay("POST", "/oauth/v2/accessToken", Duration::from_millis(600)).times(1));
-    let stored = stack
-        .refresher
-        .keeper
-        .connections
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stack.stored("acme", &connection).await;
     let refresh = stack.refresher.keeper.refresh(stored, Utc::now());
     let health = async {
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
+use connector::domain::{ConnectionStatus, TenantId};
 use connector::posts::{Job, JobAction};
 use linkedin_simulator::Fault;
 use local_stack::test_stack;
@@ -168,15 +168,7 @@ async fn each_validation_rule_answers_400_naming_its_field_and_records_nothing()
 #[tokio::test]
 async fn a_revoked_connection_cannot_publish() {
     let (stack, connection) = connected(|_| {}).await;
-    let tenant = TenantId::parse("acme").unwrap();
-    let id = ConnectionId::parse(&connection).unwrap();
-    let stored = stack
-        .oauth
-        .store
-        .get_stored_connection(&tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stack.stored("acme", &connection).await;
     let mut revoked = stored.connection.clone();
     revoked.status = ConnectionStatus::Revoked;
     revoked.version += 1;
@@ -866,12 +858,7 @@ async fn a_wait_longer_than_sqs_allows_goes_through_a_one_time_schedule() {
         .await
         .unwrap();
     let expression = schedule.schedule_expression().unwrap();
-    let at = chrono::NaiveDateTime::parse_from_str(
-        expression.trim_start_matches("at(").trim_end_matches(')'),
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    .unwrap()
-    .and_utc();
+    let at = local_stack::scheduler::at_time(expression).unwrap();
     let wait = at - Utc::now();
     assert!(
         wait > chrono::Duration::hours(13) && wait < chrono::Duration::hours(14),

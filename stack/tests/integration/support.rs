@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use connector::domain::{ConnectionId, TenantId};
 use connector::posts::{Job, JobAction, PostId};
 use connector::schedules::RefreshRequest;
+use connector::store::StoredConnection;
 use connector::vault::{KmsKeys, TokenSet, TokenVault, VaultContext, VaultError};
-use local_stack::{test_stack, LocalStack, StackOptions};
+use local_stack::{scheduler, test_stack, LocalStack, StackOptions};
 
 pub use local_stack::{contains, http, item_bytes, query_param, rfc3339};
 
@@ -28,8 +29,13 @@ pub async fn connected(adjust: impl FnOnce(&mut StackOptions)) -> (LocalStack, S
 
 /// Tenant `acme`'s ids for `connection`.
 pub fn ids(connection: &str) -> (TenantId, ConnectionId) {
+    tenant_ids("acme", connection)
+}
+
+/// `tenant`'s ids for `connection`.
+pub fn tenant_ids(tenant: &str, connection: &str) -> (TenantId, ConnectionId) {
     (
-        TenantId::parse("acme").unwrap(),
+        TenantId::parse(tenant).unwrap(),
         ConnectionId::parse(connection).unwrap(),
     )
 }
@@ -87,6 +93,8 @@ pub trait TestStack {
     fn schedule_group(&self) -> String;
     /// The schedules in the stack's group whose name starts with `prefix`.
     async fn schedule_names(&self, prefix: &str) -> Vec<String>;
+    /// The connection as stored: its record and its sealed tokens.
+    async fn stored(&self, tenant: &str, connection: &str) -> StoredConnection;
     /// A vault over the stack's KMS key, as the functions build theirs.
     fn vault(&self) -> TokenVault<KmsKeys>;
     /// Opens a connection's stored tokens with the real KMS-backed vault.
@@ -109,13 +117,7 @@ impl TestStack for LocalStack {
                 .send()
                 .await
                 .unwrap();
-            let expression = s.schedule_expression().unwrap();
-            let at = chrono::NaiveDateTime::parse_from_str(
-                expression.trim_start_matches("at(").trim_end_matches(')'),
-                "%Y-%m-%dT%H:%M:%S",
-            )
-            .unwrap()
-            .and_utc();
+            let at = scheduler::at_time(s.schedule_expression().unwrap()).unwrap();
             assert_eq!(
                 s.action_after_completion().map(|a| a.as_str()),
                 Some("DELETE")
@@ -190,16 +192,19 @@ impl TestStack for LocalStack {
         ))
     }
 
-    async fn open_tokens(&self, tenant: &str, connection: &str) -> Result<TokenSet, VaultError> {
-        let tenant = TenantId::parse(tenant).unwrap();
-        let id = ConnectionId::parse(connection).unwrap();
-        let stored = self
-            .oauth
+    async fn stored(&self, tenant: &str, connection: &str) -> StoredConnection {
+        let (tenant, id) = tenant_ids(tenant, connection);
+        self.oauth
             .store
             .get_stored_connection(&tenant, id)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn open_tokens(&self, tenant: &str, connection: &str) -> Result<TokenSet, VaultError> {
+        let stored = self.stored(tenant, connection).await;
+        let (tenant, id) = tenant_ids(tenant, connection);
         self.vault()
             .open(&VaultContext::new(&tenant, id), &stored.tokens)
             .await
