@@ -1,0 +1,275 @@
+//! `make bench`: publishes posts through the local pipeline and reports, per post, the AWS calls
+//! by service, the LinkedIn calls, the publisher's CPU time, and the end-to-end latency above
+//! the simulator's injected LinkedIn latency. Counts and ratios, not timed assertions: this
+//! machine's timings are noisy, so it reports and never fails on a number.
+//!
+//! `BENCH_POSTS` (default 40 text + 10 image posts per latency), `BENCH_LATENCIES_MS`
+//! (default "0,150").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use local_stack::counting::Counter;
+use local_stack::moto::MotoServer;
+use local_stack::{LocalStack, StackOptions};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if values.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (values.len() as f64 - 1.0)).round() as usize;
+    values[rank]
+}
+
+/// Runs the publisher on a thread of its own, so its CPU time can be read from that thread.
+struct HandlerThread {
+    jobs: std::sync::mpsc::Sender<(
+        aws_lambda_events::event::sqs::SqsEvent,
+        tokio::sync::oneshot::Sender<(usize, Duration)>,
+    )>,
+}
+
+impl HandlerThread {
+    fn start(publisher: Arc<publisher_function::Publisher>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<(
+            aws_lambda_events::event::sqs::SqsEvent,
+            tokio::sync::oneshot::Sender<(usize, Duration)>,
+        )>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            for (event, reply) in rx {
+                let before = thread_cpu();
+                let response = runtime.block_on(publisher_function::handle(
+                    event,
+                    &publisher,
+                    connector::deadline::Deadline::none(),
+                ));
+                let _ = reply.send((response.batch_item_failures.len(), thread_cpu() - before));
+            }
+        });
+        Self { jobs: tx }
+    }
+
+    async fn handle(&self, event: aws_lambda_events::event::sqs::SqsEvent) -> (usize, Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs.send((event, tx)).expect("handler thread");
+        rx.await.expect("handler reply")
+    }
+}
+
+struct Sample {
+    linkedin_calls: usize,
+    aws: BTreeMap<String, usize>,
+    cpu: Duration,
+    above_linkedin: Duration,
+}
+
+/// The tenant the benchmark publishes as.
+const TENANT: &str = "bench";
+
+async fn publish_one(
+    stack: &LocalStack,
+    handler: &HandlerThread,
+    counter: &Counter,
+    body: Value,
+    latency: Duration,
+) -> anyhow::Result<Sample> {
+    let sim = stack.simulator();
+    let before = sim.requests().len();
+    counter.take();
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = stack.config.publish_queue_url.clone().context("queue")?;
+    let started = Instant::now();
+    let created: Value = stack
+        .request(Method::POST, TENANT, "/v1/posts")
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["id"].as_str().context("post id")?.to_owned();
+    let mut cpu = Duration::ZERO;
+    let mut polls = 0;
+    // Drive the queue the way the event source mapping does, until the post is done.
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await?;
+        for m in received.messages.unwrap_or_default() {
+            let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+            record.message_id = m.message_id().map(str::to_owned);
+            record.receipt_handle = m.receipt_handle().map(str::to_owned);
+            record.body = m.body().map(str::to_owned);
+            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+            event.records = vec![record];
+            let (failures, used) = handler.handle(event).await;
+            cpu += used;
+            if failures == 0 {
+                sqs.delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await?;
+            }
+        }
+        polls += 1;
+        let post: Value = stack
+            .request(Method::GET, TENANT, &format!("/v1/posts/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        match post["status"].as_str() {
+            Some("published") => break,
+            Some("failed") => anyhow::bail!("post failed: {post}"),
+            _ => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    let linkedin_calls = sim.requests().len() - before;
+    let mut aws = counter.take();
+    // The benchmark's own polling is not the product's cost.
+    aws.retain(|op, _| {
+        !op.starts_with("SQS.ReceiveMessage") && !op.starts_with("SQS.DeleteMessage")
+    });
+    if let Some(gets) = aws.get_mut("DynamoDB.GetItem") {
+        // Each status poll of the benchmark is one GetItem by the API function.
+        *gets = gets.saturating_sub(polls);
+    }
+    Ok(Sample {
+        linkedin_calls,
+        aws,
+        cpu,
+        above_linkedin: elapsed.saturating_sub(latency * linkedin_calls as u32),
+    })
+}
+
+fn report(kind: &str, latency: Duration, samples: &[Sample]) {
+    let n = samples.len() as f64;
+    let mut by_service: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_op: BTreeMap<String, usize> = BTreeMap::new();
+    for s in samples {
+        for (op, count) in &s.aws {
+            *by_service
+                .entry(op.split('.').next().unwrap_or("?").to_owned())
+                .or_default() += count;
+            *by_op.entry(op.clone()).or_default() += count;
+        }
+    }
+    let linkedin: f64 = samples.iter().map(|s| s.linkedin_calls as f64).sum::<f64>() / n;
+    let mut cpu: Vec<f64> = samples
+        .iter()
+        .map(|s| s.cpu.as_secs_f64() * 1000.0)
+        .collect();
+    let mut e2e: Vec<f64> = samples
+        .iter()
+        .map(|s| s.above_linkedin.as_secs_f64() * 1000.0)
+        .collect();
+    println!(
+        "| {kind} | {} ms | {} | {linkedin:.1} | {} | {:.2} / {:.2} | {:.0} / {:.0} |",
+        latency.as_millis(),
+        samples.len(),
+        by_service
+            .iter()
+            .map(|(s, c)| format!("{s} {:.1}", *c as f64 / n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        percentile(&mut cpu, 50.0),
+        percentile(&mut cpu, 95.0),
+        percentile(&mut e2e, 50.0),
+        percentile(&mut e2e, 95.0),
+    );
+    eprintln!(
+        "  {kind} @ {} ms, AWS calls per post by operation: {}",
+        latency.as_millis(),
+        by_op
+            .iter()
+            .map(|(o, c)| format!("{o} {:.1}", *c as f64 / n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let posts: usize = std::env::var("BENCH_POSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let latencies: Vec<u64> = std::env::var("BENCH_LATENCIES_MS")
+        .unwrap_or_else(|_| "0,150".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let moto = tokio::task::spawn_blocking(|| MotoServer::start(0)).await??;
+
+    println!("| kind | LinkedIn latency | posts | LinkedIn calls/post | AWS calls/post | publisher CPU ms p50 / p95 | end-to-end ms above LinkedIn p50 / p95 |");
+    println!("|---|---|---|---|---|---|---|");
+    for latency_ms in latencies {
+        let latency = Duration::from_millis(latency_ms);
+        let unique = uuid::Uuid::new_v4();
+        let mut options = StackOptions {
+            aws_endpoint: Some(moto.endpoint.clone()),
+            run_publisher: false,
+            ..StackOptions::default()
+        };
+        options
+            .settings
+            .insert("TABLE_NAME".into(), format!("bench-{unique}"));
+        options
+            .settings
+            .insert("PUBLISH_QUEUE_NAME".into(), format!("bench-{unique}"));
+        let stack = LocalStack::start(options).await?;
+        let counter = stack.aws_calls().clone();
+        // Connect one account (not measured).
+        let connection = stack.connect(TENANT, None).await;
+        stack.simulator().configure(|c| {
+            c.latency = latency;
+            c.member_daily_post_limit = u32::MAX;
+        });
+        let handler = HandlerThread::start(stack.publisher.clone());
+
+        let mut text = Vec::new();
+        for i in 0..posts {
+            let body = json!({ "connection_id": connection, "text": format!("Benchmark post {i} ({unique})") });
+            text.push(publish_one(&stack, &handler, &counter, body, latency).await?);
+        }
+        report("text", latency, &text);
+        let mut image = Vec::new();
+        for i in 0..posts.div_ceil(4) {
+            let body = json!({
+                "connection_id": connection,
+                "text": format!("Benchmark image post {i} ({unique})"),
+                "media": [{ "type": "image", "url": stack.cdn.url(&format!("/img/{i}.png")) }],
+            });
+            image.push(publish_one(&stack, &handler, &counter, body, latency).await?);
+        }
+        report("image", latency, &image);
+    }
+    drop(moto);
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Every log line of a whole connect flow holds no token, authorization code or client secret.
+//! Its own test binary, so that one global subscriber captures every thread.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use local_stack::{http, test_stack};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Every log line of a whole connect flow, from every crate at TRACE level (the product's
+/// logs, reqwest's, hyper's, the AWS SDK's), holds no token, code or client secret. The flow
+/// includes LinkedIn's propagation 401s and a reconnect, so error paths log too.
+#[tokio::test]
+async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    // Global, in a process of its own: every thread's events are seen. (A thread-local
+    // subscriber misses events whose callsites other test threads registered first.)
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+
+    let stack = test_stack(|o| {
+        o.simulator.propagation_window = Duration::from_millis(150);
+        o.settings.insert(
+            "LINKEDIN_CLIENT_SECRET".into(),
+            "sekrit-client-secret-0042".into(),
+        );
+    })
+    .await;
+    let done = stack.gateway_url.join("/done").unwrap();
+    stack.connect("acme", None).await;
+    stack.connect("acme", None).await;
+    // A failing exchange logs LinkedIn's error too.
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done }))
+        .await;
+    let location = stack.simulator().consent(&url, None, true).unwrap();
+    http().get(location.clone()).send().await.unwrap();
+    http().get(location).send().await.unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("connection stored"),
+        "the capture saw the product's logs"
+    );
+    assert!(
+        logs.contains("LinkedIn API call failed"),
+        "the capture saw error paths"
+    );
+    let mut secrets = vec!["sekrit-client-secret-0042".to_owned()];
+    for t in stack.simulator().issued_tokens() {
+        secrets.push(t.access_token);
+        secrets.extend(t.refresh_token);
+    }
+    secrets.extend(stack.simulator().issued_codes());
+    assert!(secrets.len() >= 7);
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..8]
+        );
+        assert!(
+            !logs.contains(&secret[secret.len() - 20..]),
+            "a secret's tail reached the logs"
+        );
+    }
+}
