@@ -178,17 +178,30 @@ fn create(
         );
     }
     for id in &media {
-        let ready = state.images.get(id).is_some_and(|i| {
-            i.owner == author
-                && i.status(now, state.config.media_processing) == ImageStatus::Available
-        });
-        if !ready {
-            return api_error(
-                400,
-                None,
-                Some("INVALID_CONTENT"),
-                &format!("Media {id} is not available for author {author}"),
-            );
+        let status = state
+            .images
+            .get(id)
+            .filter(|i| i.owner == author)
+            .map(|i| i.status(now, state.config.media_processing));
+        match status {
+            Some(ImageStatus::Available) => {}
+            // Uploaded by the author but not processed yet: LinkedIn says to try again later.
+            Some(ImageStatus::WaitingUpload | ImageStatus::Processing) => {
+                return api_error(
+                    400,
+                    None,
+                    Some("MEDIA_ASSET_WAITING_UPLOAD"),
+                    &format!("Media {id} is not ready yet; retry once it is AVAILABLE"),
+                )
+            }
+            Some(ImageStatus::ProcessingFailed) | None => {
+                return api_error(
+                    400,
+                    None,
+                    Some("INVALID_CONTENT"),
+                    &format!("Media {id} is not available for author {author}"),
+                )
+            }
         }
     }
     let commentary = store_little_text(text);

@@ -695,3 +695,55 @@ async fn the_control_api_injects_connection_faults() {
     assert!(create_post(&sim, &token, "via control").await.is_err());
     assert_eq!(sim.posts().len(), 1);
 }
+
+/// LinkedIn refuses a post whose image the author has not finished uploading with 400
+/// MEDIA_ASSET_WAITING_UPLOAD (retry later), and one naming an image that is not the author's
+/// with INVALID_CONTENT.
+#[tokio::test]
+async fn a_post_before_its_image_is_available_is_refused_with_media_asset_waiting_upload() {
+    let sim = sim(|_| {}).await;
+    let token = tokens(&sim, OPENID).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let author = "urn:li:person:sim-ada-7f3k";
+    let rest = |path: &str| {
+        http()
+            .post(sim.base_url().join(path).unwrap())
+            .bearer_auth(&token)
+            .header("LinkedIn-Version", DEFAULT_LINKEDIN_API_VERSION)
+            .header("X-Restli-Protocol-Version", "2.0.0")
+    };
+    let started: Value = rest("/rest/images?action=initializeUpload")
+        .json(&serde_json::json!({"initializeUploadRequest": {"owner": author}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let image = started["value"]["image"].as_str().unwrap().to_owned();
+    let post_with = |media: String| {
+        rest("/rest/posts").json(&serde_json::json!({
+            "author": author,
+            "commentary": "with an image",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "content": {"media": {"id": media}},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        }))
+    };
+    let waiting = post_with(image).send().await.unwrap();
+    assert_eq!(waiting.status(), 400);
+    let body: Value = waiting.json().await.unwrap();
+    assert_eq!(body["code"], "MEDIA_ASSET_WAITING_UPLOAD", "{body}");
+    let foreign = post_with("urn:li:image:C4E000000000999".into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 400);
+    let body: Value = foreign.json().await.unwrap();
+    assert_eq!(body["code"], "INVALID_CONTENT", "{body}");
+    assert!(sim.posts().is_empty());
+}
