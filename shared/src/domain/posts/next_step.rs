@@ -124,7 +124,7 @@ pub fn next_step(
     // is never given up here: failing it could report a live post as failed, so it keeps
     // trying, every RESOLVE_INTERVAL, until LinkedIn says (the job's age bounds it).
     let retry = |code: FailureCode, message: String, sent: bool, at_least: Option<Duration>| {
-        let unknown = action == JobAction::Publish && sent || resolving;
+        let unknown = (action == JobAction::Publish && sent) || resolving;
         if exhausted && !unknown {
             let code = match code {
                 FailureCode::RateLimited => FailureCode::RateLimitExhausted,
