@@ -15,10 +15,7 @@ mod failure;
 mod next_step;
 
 pub use failure::FailureCode;
-pub use next_step::{
-    linkedin_code, next_step, Outcome, Step, AFTER_REFRESH, MAX_REFRESHED_ATTEMPTS, MEDIA_POLL,
-    MEDIA_WAIT_LIMIT,
-};
+pub use next_step::{next_step, Outcome, Step, AFTER_REFRESH};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;

@@ -20,11 +20,11 @@ use crate::vault::VaultError;
 pub const AFTER_REFRESH: Duration = Duration::from_secs(5);
 /// Attempts a job may reach through refreshed tokens before the connection counts as broken
 /// (tokens can expire again while a post waits out LinkedIn being down).
-pub const MAX_REFRESHED_ATTEMPTS: u32 = 2 * MAX_ATTEMPTS;
+const MAX_REFRESHED_ATTEMPTS: u32 = 2 * MAX_ATTEMPTS;
 /// How often LinkedIn is asked whether it has processed a post's media…
-pub const MEDIA_POLL: Duration = Duration::from_secs(2);
+const MEDIA_POLL: Duration = Duration::from_secs(2);
 /// …and for how long, from the post's first attempt.
-pub const MEDIA_WAIT_LIMIT: chrono::Duration = chrono::Duration::minutes(15);
+const MEDIA_WAIT_LIMIT: chrono::Duration = chrono::Duration::minutes(15);
 
 /// What an attempt came to, as far as deciding what follows needs to know.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ impl Step {
 }
 
 /// The code a tenant sees for a LinkedIn failure.
-pub fn linkedin_code(e: &LinkedInError) -> FailureCode {
+fn linkedin_code(e: &LinkedInError) -> FailureCode {
     match e {
         LinkedInError::Unauthorized { .. } => FailureCode::Unauthorized,
         LinkedInError::Throttled { .. } => FailureCode::RateLimited,
