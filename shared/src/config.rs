@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::limits::{TenantLimits, ThrottleSettings};
 use crate::domain::RedirectAllowList;
 use crate::linkedin::ApiVersion;
 
@@ -95,6 +96,10 @@ pub struct Config {
     pub media: MediaSettings,
     /// One-time schedules; required by the functions that schedule (`publisher`).
     pub schedules: Option<crate::schedules::ScheduleSettings>,
+    /// Every tenant's limits (`TENANT_*`).
+    pub tenant_limits: TenantLimits,
+    /// How LinkedIn's application limit is told from a member's (`LINKEDIN_APP_LIMIT_MEMBERS`).
+    pub throttle: ThrottleSettings,
 }
 
 /// LinkedIn's two posting dialects.
@@ -242,6 +247,33 @@ impl Config {
                     }),
             }
         };
+        let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: format!("expected a positive whole number, got {v:?}"),
+                    }),
+            }
+        };
+        let defaults = TenantLimits::default();
+        let tenant_limits = TenantLimits {
+            requests_per_second: count("TENANT_REQUESTS_PER_SECOND", defaults.requests_per_second)?,
+            posts_per_day: count("TENANT_POSTS_PER_DAY", defaults.posts_per_day)?,
+            scheduled_posts: count("TENANT_SCHEDULED_POSTS_MAX", defaults.scheduled_posts)?,
+        };
+        let throttle = ThrottleSettings {
+            app_members: count(
+                "LINKEDIN_APP_LIMIT_MEMBERS",
+                ThrottleSettings::default().app_members,
+            )?,
+            ..ThrottleSettings::default()
+        };
         let max_bytes = bytes("MEDIA_MAX_BYTES", 10 * 1024 * 1024)?;
         let post_max_bytes = bytes("MEDIA_POST_MAX_BYTES", 50 * 1024 * 1024)?;
         let post_fetch_budget = seconds("MEDIA_POST_FETCH_SECONDS", 30)?;
@@ -277,6 +309,8 @@ impl Config {
                 post_fetch_budget,
                 allow_private_hosts: get("MEDIA_ALLOW_PRIVATE_HOSTS").as_deref() == Some("true"),
             },
+            tenant_limits,
+            throttle,
         })
     }
 }
@@ -351,6 +385,41 @@ mod tests {
                 .map(|s| s.expose_secret()),
             Some("shh")
         );
+    }
+
+    #[test]
+    fn tenant_limits_default_and_can_be_set_per_deployment() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(config.tenant_limits, TenantLimits::default());
+        assert_eq!(config.throttle, ThrottleSettings::default());
+        let mut vars = minimal();
+        vars.insert("TENANT_REQUESTS_PER_SECOND", "3");
+        vars.insert("TENANT_POSTS_PER_DAY", "40");
+        vars.insert("TENANT_SCHEDULED_POSTS_MAX", "5");
+        vars.insert("LINKEDIN_APP_LIMIT_MEMBERS", "2");
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.tenant_limits,
+            TenantLimits {
+                requests_per_second: 3,
+                posts_per_day: 40,
+                scheduled_posts: 5
+            }
+        );
+        assert_eq!(config.throttle.app_members, 2);
+        for bad in ["0", "-1", "many"] {
+            vars.insert("TENANT_POSTS_PER_DAY", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "TENANT_POSTS_PER_DAY",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

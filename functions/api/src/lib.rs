@@ -9,10 +9,11 @@ pub use views::{ConnectionView, PostView};
 
 use anyhow::Context as _;
 use connector::config::Config;
+use connector::domain::limits::{Limit, TenantLimits};
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::queue::PublishQueue;
-use connector::store::{ConnectionStore, PostStore, StoreError};
+use connector::store::{Admission, ConnectionStore, LimitStore, PostStore, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
@@ -31,6 +32,9 @@ pub struct ApiService {
     pub linkedin: connector::linkedin::LinkedInClient,
     /// Scheduled posts, and the refresh windows a disconnect removes.
     pub scheduler: connector::schedules::JobScheduler,
+    /// The tenants' limit counters, and the limits.
+    pub limits: LimitStore,
+    pub tenant_limits: TenantLimits,
 }
 
 impl ApiService {
@@ -38,6 +42,8 @@ impl ApiService {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
+            limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
+            tenant_limits: config.tenant_limits,
             posts: PostStore::new(dynamo, config.table_name.clone()),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
@@ -80,6 +86,11 @@ pub async fn handle(request: Request, service: &ApiService) -> Response<Body> {
 async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let path = request.raw_http_path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // A new post counts as a request in the transaction that records it; every other request
+    // takes its unit here.
+    if !(segments == ["v1", "posts"] && request.method() == "POST") {
+        admit_request(request, service).await?;
+    }
     match segments.as_slice() {
         ["v1", "connections"] => {
             only(request, "GET")?;
@@ -106,6 +117,28 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             _ => Err(ApiError::MethodNotAllowed),
         },
         _ => Err(ApiError::NoRoute),
+    }
+}
+
+/// One of the tenant's requests this second, or a 429 once they are used up.
+async fn admit_request(request: &Request, service: &ApiService) -> Result<(), ApiError> {
+    let tenant = http::tenant_of(request)?;
+    let admission = service
+        .limits
+        .admit(
+            &tenant,
+            &service.tenant_limits,
+            Limit::RequestsPerSecond,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(store_error("counting the request"))?;
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::Refused(reached) => {
+            tracing::info!(limit = reached.limit.name(), "tenant limit reached");
+            Err(ApiError::limit_reached(reached, &service.tenant_limits))
+        }
     }
 }
 

@@ -143,6 +143,10 @@ pub struct Connection {
     /// While a refresh is under way: until when its caller owns it (single flight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<DateTime<Utc>>,
+    /// LinkedIn throttled this member (429) until then: the publisher holds the member's posts
+    /// back instead of sending them into the same refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_until: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -207,8 +211,22 @@ impl Connection {
             connect_count: existing.map_or(1, |c| c.connect_count + 1),
             token_issued_at: now,
             refresh_lease_until: None,
+            // LinkedIn's limit is the member's, whatever their connection.
+            throttled_until: existing.and_then(|c| c.throttled_until),
             version: existing.map_or(1, |c| c.version + 1),
         }
+    }
+
+    /// Until when LinkedIn throttles this member, if it does at `now`.
+    pub fn throttled(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.throttled_until.filter(|until| *until > now)
+    }
+
+    /// LinkedIn throttled the member until `until` (a later limit already known stays).
+    pub fn throttled_by_linkedin(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.throttled_until = self.throttled(now).max(Some(until));
+        next
     }
 
     /// Whether a refresh holds the connection right now.

@@ -3,6 +3,7 @@
 //! LinkedIn client) carry out what these types decide.
 
 mod connections;
+pub mod limits;
 pub mod posts;
 mod refresh_windows;
 mod tenants;

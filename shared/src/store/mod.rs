@@ -2,6 +2,7 @@
 //! records. Each submodule owns its items; the helpers here are shared.
 
 mod connections;
+mod limits;
 mod posts;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use crate::aws_errors::{self, AwsError};
 pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, HEALTH_SHARDS, UPDATE_TRIES,
 };
+pub use limits::{Admission, LimitStore};
 pub use posts::{
     Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS, STRANDED_INDEX,
 };

@@ -11,7 +11,9 @@
 //! without a run.
 //!
 //! Every change to a post is a whole-item write conditional on the version that was read, so
-//! two invocations acting on the same post never both succeed.
+//! two invocations acting on the same post never both succeed. A new post is counted toward
+//! its tenant's limits in the transaction that records it; a post leaving `scheduled` gives
+//! its scheduled-post slot back in the write that moves it.
 
 use std::collections::HashMap;
 
@@ -19,10 +21,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+use super::limits::counter_update;
 use super::{
     classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError,
 };
+use crate::domain::limits::{Limit, LimitReached, TenantLimits};
 use crate::domain::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
 use crate::domain::{ConnectionId, TenantId};
 
@@ -48,6 +54,8 @@ pub enum Recorded {
     Replayed(Box<Post>),
     /// The idempotency key was used before with a different request.
     KeyReused,
+    /// The tenant is at one of its limits: nothing was recorded.
+    Limited(LimitReached),
 }
 
 /// The outcome of trying to take a post for a publish attempt.
@@ -146,6 +154,42 @@ fn post_item(p: &Post) -> Result<Item, StoreError> {
     to_item(&Keyed::new(tenant_pk(&p.tenant_id), post_sk(p.id), "post", p).with(indexes))
 }
 
+/// The limits a new post counts toward.
+fn counted_limits(post: &Post) -> Vec<Limit> {
+    let mut limits = vec![Limit::RequestsPerSecond, Limit::PostsPerDay];
+    if post.status == PostStatus::Scheduled {
+        limits.push(Limit::ScheduledPosts);
+    }
+    limits
+}
+
+/// Gives back the scheduled-post slot `post` held.
+fn release_scheduled_slot(table: &str, post: &Post) -> Result<TransactWriteItem, StoreError> {
+    counter_update(
+        table,
+        &post.tenant_id,
+        Limit::ScheduledPosts,
+        0,
+        -1,
+        post.updated_at,
+    )
+}
+
+/// Which items of a cancelled transaction failed their condition, in order (none for any
+/// other failure).
+fn failed_conditions<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Vec<bool> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code() == Some("ConditionalCheckFailed"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn post_from_item(item: Item) -> Result<Post, StoreError> {
     from_item(item)
 }
@@ -162,11 +206,14 @@ impl PostStore {
         &self.table
     }
 
-    /// Records a new post, with its idempotency key if it has one, both or neither.
+    /// Records a new post, with its idempotency key if it has one, and counts it toward the
+    /// tenant's limits (a request, a post of the day, a scheduled post outstanding), all in
+    /// one transaction: the post is recorded and counted, or neither.
     pub async fn record(
         &self,
         post: &Post,
         idempotency: Option<(&str, &str)>,
+        limits: &TenantLimits,
     ) -> Result<Recorded, StoreError> {
         let put = |item: Item| {
             Put::builder()
@@ -177,12 +224,9 @@ impl PostStore {
                 .map(|p| TransactWriteItem::builder().put(p).build())
                 .map_err(|e| StoreError::Invalid(e.to_string()))
         };
-        let mut write = self
-            .client
-            .transact_write_items()
-            .transact_items(put(post_item(post)?)?);
+        let mut items = vec![put(post_item(post)?)?];
         if let Some((key, request_hash)) = idempotency {
-            write = write.transact_items(put(HashMap::from([
+            items.push(put(HashMap::from([
                 ("PK".into(), AttributeValue::S(tenant_pk(&post.tenant_id))),
                 ("SK".into(), AttributeValue::S(idempotency_sk(key))),
                 ("entity".into(), AttributeValue::S("idempotency_key".into())),
@@ -193,22 +237,56 @@ impl PostStore {
                 ),
             ]))?);
         }
-        match write.send().await {
-            Ok(_) => Ok(Recorded::Created),
-            Err(e) => match classify("TransactWriteItems record post", e) {
-                StoreError::Conflict(detail) => {
-                    // The write may have been applied with its answer lost (the SDK's retry
-                    // then fails its own condition): then the post is there with our token.
-                    if self.holds_write(post).await? {
-                        return Ok(Recorded::Created);
-                    }
-                    let Some((key, request_hash)) = idempotency else {
-                        return Err(StoreError::Conflict(detail));
-                    };
-                    self.replay(&post.tenant_id, key, request_hash).await
+        let counted = counted_limits(post);
+        let first_counter = items.len();
+        for limit in &counted {
+            items.push(counter_update(
+                &self.table,
+                &post.tenant_id,
+                *limit,
+                limit.max(limits),
+                1,
+                post.created_at,
+            )?);
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let error = match sent {
+            Ok(_) => return Ok(Recorded::Created),
+            Err(e) => e,
+        };
+        let failed = failed_conditions(&error);
+        // A counter at its limit, while the post and its key were free: refused, nothing written.
+        if !failed[..first_counter.min(failed.len())].iter().any(|f| *f) {
+            if let Some(limit) = failed
+                .iter()
+                .skip(first_counter)
+                .position(|f| *f)
+                .map(|i| counted[i])
+            {
+                return Ok(Recorded::Limited(LimitReached {
+                    limit,
+                    retry_after: limit.retry_after(post.created_at),
+                }));
+            }
+        }
+        match classify("TransactWriteItems record post", error) {
+            StoreError::Conflict(detail) => {
+                // The write may have been applied with its answer lost (the SDK's retry
+                // then fails its own condition): then the post is there with our token.
+                if self.holds_write(post).await? {
+                    return Ok(Recorded::Created);
                 }
-                other => Err(other),
-            },
+                let Some((key, request_hash)) = idempotency else {
+                    return Err(StoreError::Conflict(detail));
+                };
+                self.replay(&post.tenant_id, key, request_hash).await
+            }
+            other => Err(other),
         }
     }
 
@@ -272,6 +350,9 @@ impl PostStore {
         if let Some(key) = idempotency_key {
             write = write.transact_items(delete(idempotency_sk(key), None)?);
         }
+        if post.status == PostStatus::Scheduled {
+            write = write.transact_items(release_scheduled_slot(&self.table, post)?);
+        }
         write
             .send()
             .await
@@ -297,19 +378,37 @@ impl PostStore {
     /// checked against the record: if it holds `next`'s write token, this very write was
     /// applied and only its answer was lost (the SDK retried it), so it succeeded.
     pub async fn replace(&self, next: &Post) -> Result<(), StoreError> {
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(post_item(next)?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N((next.version - 1).to_string()),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("PutItem post", e));
+        let condition = "version = :expected";
+        let expected = AttributeValue::N((next.version - 1).to_string());
+        let written = if next.leaves_scheduled() {
+            // The post leaves `scheduled`: its tenant's count goes down in the same write.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(post_item(next)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", expected)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(release_scheduled_slot(&self.table, next)?)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("TransactWriteItems post leaving scheduled", e))
+        } else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(post_item(next)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", expected)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("PutItem post", e))
+        };
         match written {
             Err(StoreError::Conflict(detail)) => {
                 if self.holds_write(next).await? {
@@ -318,7 +417,7 @@ impl PostStore {
                     Err(StoreError::Conflict(detail))
                 }
             }
-            other => other.map(|_| ()),
+            other => other,
         }
     }
 

@@ -8,6 +8,7 @@ mod connect;
 mod events;
 mod health;
 mod lifecycle;
+mod limits;
 mod outcomes;
 mod publish;
 mod schedule;

@@ -15,7 +15,7 @@ mod failure;
 mod next_step;
 
 pub use failure::FailureCode;
-pub use next_step::{next_step, Outcome, Step, AFTER_REFRESH};
+pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
@@ -268,6 +268,11 @@ pub struct Post {
     /// While `queued` after a failed attempt: when the next attempt is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The status of the version this one was made from (not stored): the store sees a post
+    /// leave `scheduled` by it, which gives back one of its tenant's scheduled-post slots in
+    /// the same write.
+    #[serde(skip)]
+    made_from: Option<PostStatus>,
 }
 
 impl Post {
@@ -304,6 +309,7 @@ impl Post {
             write_token: Uuid::new_v4(),
             rescues: 0,
             next_attempt_at: None,
+            made_from: None,
         }
     }
 
@@ -312,8 +318,15 @@ impl Post {
             version: self.version + 1,
             updated_at: now,
             write_token: Uuid::new_v4(),
+            made_from: Some(self.status),
             ..self.clone()
         }
+    }
+
+    /// Whether this version takes the post out of `scheduled` (it goes out, or is
+    /// cancelled): its tenant's count of scheduled posts outstanding goes down with it.
+    pub fn leaves_scheduled(&self) -> bool {
+        self.made_from == Some(PostStatus::Scheduled) && self.status != PostStatus::Scheduled
     }
 
     /// Takes the post for one publish attempt, if nobody holds it: a queued post, one whose
@@ -392,6 +405,14 @@ impl Post {
         next.lease_until = None;
         next.attempts = next.attempts.saturating_sub(1);
         next.next_attempt_at = Some(retry_at);
+        next
+    }
+
+    /// Held back until `until` by a limit of LinkedIn's, with the attempt given back and the
+    /// reason on the post: nothing was sent.
+    pub fn waiting(&self, error: PostError, now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        let mut next = self.handed_back(now, until);
+        next.last_error = Some(error);
         next
     }
 
