@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 use super::limits::counter_update;
 use super::{
-    classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
+    classify, due_page, from_item, page, shard_of, INDEX_SHARDS, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError,
 };
 use crate::domain::limits::{Limit, LimitReached, TenantLimits};
@@ -34,8 +34,6 @@ use crate::domain::{ConnectionId, TenantId};
 
 /// The sparse index of scheduled posts by time.
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";
-/// Partitions of that index (spreads the writes of many posts scheduled for the same time).
-pub const SCHEDULED_SHARDS: u32 = 4;
 /// The sparse index of posts in `queued` or `publishing`, by the time from which they count as
 /// stranded (`stranded_at`); the reconciler's second view.
 pub const STRANDED_INDEX: &str = "StrandedDue";
@@ -144,7 +142,7 @@ fn idempotency_sk(key: &str) -> String {
 
 fn post_item(p: &Post) -> Result<Item, StoreError> {
     let shard =
-        |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), SCHEDULED_SHARDS));
+        |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
         scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
             .then(|| shard("SCHEDULED")),
