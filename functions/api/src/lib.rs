@@ -7,7 +7,6 @@ mod views;
 
 pub use views::{ConnectionView, PostView};
 
-use anyhow::Context as _;
 use connector::config::Config;
 use connector::domain::limits::{Limit, TenantLimits};
 use connector::domain::ConnectionId;
@@ -25,11 +24,8 @@ pub struct ApiService {
     pub connections: ConnectionStore,
     pub posts: PostStore,
     pub queue: PublishQueue,
-    /// Revoke jobs of disconnects LinkedIn did not confirm at once.
+    /// Revoke jobs of disconnects (the health function revokes the tokens at LinkedIn).
     pub health_queue: PublishQueue,
-    /// For disconnect: open the tokens to revoke them.
-    pub vault: connector::vault::TokenVault,
-    pub linkedin: connector::linkedin::LinkedInClient,
     /// Scheduled posts, and the refresh windows a disconnect removes.
     pub scheduler: connector::schedules::JobScheduler,
     /// The tenants' limit counters, and the limits.
@@ -53,12 +49,6 @@ impl ApiService {
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_health_queue()?.to_owned(),
             ),
-            vault: connector::vault::TokenVault::new(connector::vault::KmsKeys::new(
-                aws_sdk_kms::Client::new(sdk),
-                config.token_key_id.clone(),
-            )),
-            linkedin: connector::linkedin::LinkedInClient::new(config.linkedin.clone())
-                .context("building the LinkedIn client")?,
             scheduler: connector::schedules::JobScheduler::new(
                 aws_sdk_scheduler::Client::new(sdk),
                 config.require_schedules()?.clone(),

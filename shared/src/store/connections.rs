@@ -443,7 +443,10 @@ impl ConnectionStore {
 pub const HEALTH_INDEX: &str = "HealthDue";
 
 fn health_shard(id: ConnectionId) -> String {
-    format!("HEALTH#{}", super::shard_of(&id.to_string(), super::INDEX_SHARDS))
+    format!(
+        "HEALTH#{}",
+        super::shard_of(&id.to_string(), super::INDEX_SHARDS)
+    )
 }
 
 fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {

@@ -18,9 +18,7 @@ pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
 pub use limits::{Admission, LimitStore};
-pub use posts::{
-    Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, STRANDED_INDEX,
-};
+pub use posts::{Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, STRANDED_INDEX};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -25,8 +25,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 use super::limits::counter_update;
 use super::{
-    classify, due_page, from_item, page, shard_of, INDEX_SHARDS, tenant_pk, tenant_query, to_item, Item, Keyed,
-    StoreError,
+    classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
+    StoreError, INDEX_SHARDS,
 };
 use crate::domain::limits::{Limit, LimitReached, TenantLimits};
 use crate::domain::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
@@ -141,8 +141,7 @@ fn idempotency_sk(key: &str) -> String {
 }
 
 fn post_item(p: &Post) -> Result<Item, StoreError> {
-    let shard =
-        |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
+    let shard = |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
         scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
             .then(|| shard("SCHEDULED")),
