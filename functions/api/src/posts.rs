@@ -275,6 +275,7 @@ pub async fn delete(
                 post_id: id,
                 enqueued_at: now,
                 scheduled_at: None,
+                due_at: None,
             };
             if let Err(e) = service.queue.enqueue(&job).await {
                 // Undo the request so a later DELETE tries again.

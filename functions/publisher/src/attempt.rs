@@ -32,6 +32,11 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
+    /// The time for deciding whether a wait is over: now, as the job knows it.
+    fn clock(&self) -> chrono::DateTime<Utc> {
+        self.delivery.job.clock(Utc::now())
+    }
+
     /// Whether a step that may take `step` still fits the invocation's time.
     pub fn fits(&self, step: Duration) -> bool {
         self.delivery.deadline.allows(step)
@@ -55,7 +60,7 @@ impl<'a> Attempt<'a> {
                 Err(self.after(Outcome::Revoked).await)
             }
             // LinkedIn throttles this member: its posts wait for the reset, nothing is sent.
-            Ok((stored, _)) if stored.connection.throttled(Utc::now()).is_some() => {
+            Ok((stored, _)) if stored.connection.throttled(self.clock()).is_some() => {
                 let until = stored.connection.throttled_until.unwrap_or_default();
                 let scope = ThrottleScope::Member;
                 Err(self.after(Outcome::Throttled { scope, until }).await)
@@ -277,7 +282,7 @@ impl<'a> Attempt<'a> {
                 return outcome;
             }
         }
-        let delay = (until - now)
+        let delay = (until - self.clock())
             .to_std()
             .unwrap_or_default()
             .max(HAND_BACK_DELAY);

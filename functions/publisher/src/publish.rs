@@ -86,7 +86,7 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
     }
     // LinkedIn's daily limit for the whole application is used up: nothing is sent until the
     // reset, for any tenant.
-    if let Some(until) = publisher.throttle.app_paused(now).await {
+    if let Some(until) = publisher.throttle.app_paused(job.clock(now)).await {
         let scope = ThrottleScope::App;
         return attempt.after(Outcome::Throttled { scope, until }).await;
     }

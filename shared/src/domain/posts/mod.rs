@@ -561,6 +561,7 @@ impl Post {
             post_id: self.id,
             enqueued_at: self.scheduled_at.unwrap_or(enqueued_at),
             scheduled_at: self.scheduled_at,
+            due_at: Some(enqueued_at),
         }
     }
 
@@ -595,6 +596,27 @@ pub struct Job {
     /// For a scheduled post, the time this job was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The time the job was set to run at (a wait past SQS's longest delay, a sweep), by the
+    /// clock of whoever set it: see [`Job::clock`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The time as this job knows it: `now`, or the time it was set to run at if that is
+    /// later. A job delivered for its time is at its time, even by a clock that lags the
+    /// scheduler's (so a wait for LinkedIn's reset is not waited again).
+    pub fn clock(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.max(self.due_at.unwrap_or(now))
+    }
+
+    /// This job, set to run at `at`.
+    pub fn due(&self, at: DateTime<Utc>) -> Self {
+        Self {
+            due_at: Some(at),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
@@ -762,6 +784,25 @@ mod tests {
         ] {
             assert_eq!(done.stranded_from(), None);
         }
+    }
+
+    /// A job delivered for its time is at its time, even by a clock that lags the one that
+    /// set it; otherwise it is now.
+    #[test]
+    fn a_job_knows_the_time_it_was_set_for() {
+        let now = Utc::now();
+        let job = queued_post().publish_job(now);
+        assert_eq!(job.clock(now), now);
+        let later = now + chrono::Duration::hours(3);
+        assert_eq!(
+            job.due(later).clock(now),
+            later,
+            "set for later by a clock ahead"
+        );
+        assert_eq!(job.due(now).clock(later), later, "the clock moved on");
+        let decoded: Job =
+            serde_json::from_str(&serde_json::to_string(&job.due(later)).unwrap()).unwrap();
+        assert_eq!(decoded.due_at, Some(later));
     }
 
     #[test]
