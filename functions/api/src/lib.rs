@@ -1,5 +1,6 @@
-//! The `api` function: the calling tenant's connections and posts.
+//! The `api` function: the calling tenant's connections and posts; for admins, tenant settings.
 
+mod admin;
 mod disconnect;
 mod posts;
 mod requests;
@@ -12,7 +13,7 @@ use connector::config::Config;
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::queue::PublishQueue;
-use connector::store::{ConnectionStore, PostStore, StoreError};
+use connector::store::{ConnectionStore, PostStore, StoreError, TenantStore};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
@@ -31,6 +32,10 @@ pub struct ApiService {
     pub linkedin: connector::linkedin::LinkedInClient,
     /// Scheduled posts, and the refresh windows a disconnect removes.
     pub scheduler: connector::schedules::JobScheduler,
+    /// Tenant settings, which admins manage.
+    pub tenants: TenantStore,
+    /// The JWT scope the admin routes require.
+    pub admin_scope: String,
 }
 
 impl ApiService {
@@ -38,7 +43,9 @@ impl ApiService {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
-            posts: PostStore::new(dynamo, config.table_name.clone()),
+            posts: PostStore::new(dynamo.clone(), config.table_name.clone()),
+            tenants: TenantStore::new(dynamo, config.table_name.clone()),
+            admin_scope: config.admin_scope.clone(),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -105,6 +112,9 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => posts::reschedule(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "admin", "tenants", tenant, "settings"] => {
+            admin::settings(request, service, tenant).await
+        }
         _ => Err(ApiError::NoRoute),
     }
 }

@@ -8,6 +8,7 @@ mod connect;
 mod events;
 mod health;
 mod lifecycle;
+mod oauth_binding;
 mod outcomes;
 mod publish;
 mod schedule;
