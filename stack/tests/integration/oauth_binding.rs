@@ -313,3 +313,43 @@ async fn the_callbacks_pages_and_redirects_cannot_be_framed_sniffed_or_leak_thei
     assert_eq!(redirect.status(), 302);
     assert_page_headers(&redirect, "redirect");
 }
+
+/// The DynamoDB calls counted since the last look (the publisher's queue polling aside).
+fn table_calls(stack: &local_stack::LocalStack) -> std::collections::BTreeMap<String, usize> {
+    let mut calls = stack.aws_calls().take();
+    calls.retain(|operation, _| operation.starts_with("DynamoDB."));
+    calls
+}
+
+#[tokio::test]
+async fn authorize_reads_the_tenants_settings_once_and_only_to_judge_a_redirect() {
+    let stack = test_stack(|_| {}).await;
+    let done = stack.gateway_url.join("/done").unwrap();
+    for _ in 0..2 {
+        stack.aws_calls().take();
+        let response = stack
+            .authorize("acme", json!({ "redirect_after": done }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let calls = table_calls(&stack);
+        // Each authorization reads them again: a change applies at once, nothing is cached.
+        assert_eq!(
+            calls,
+            [
+                ("DynamoDB.GetItem".to_owned(), 1),
+                ("DynamoDB.PutItem".to_owned(), 1)
+            ]
+            .into(),
+            "{calls:?}"
+        );
+    }
+    stack.aws_calls().take();
+    let response = stack.authorize("acme", json!({})).await;
+    assert_eq!(response.status(), 200);
+    let calls = stack.aws_calls().take();
+    assert_eq!(
+        calls,
+        [("DynamoDB.PutItem".to_owned(), 1)].into(),
+        "{calls:?}"
+    );
+}
