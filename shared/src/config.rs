@@ -21,6 +21,9 @@ pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202610";
 /// /v2/userinfo) and posting on the member's behalf.
 pub const DEFAULT_SCOPES: &str = "openid profile email w_member_social";
 
+/// The scope an admin token carries when `ADMIN_SCOPE` is not set.
+pub const DEFAULT_ADMIN_SCOPE: &str = "connector/admin";
+
 /// Every variable [`Config::from_env`] reads, for tools that pass configuration through.
 pub const VARIABLES: &[&str] = &[
     "LINKEDIN_CLIENT_ID",
@@ -34,6 +37,7 @@ pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "TOKEN_KEY_ID",
     "REDIRECT_ALLOW_LIST",
+    "ADMIN_SCOPE",
     "OAUTH_STATE_TTL_SECONDS",
     "PUBLISH_QUEUE_URL",
     "LINKEDIN_POSTS_API",
@@ -85,6 +89,8 @@ pub struct Config {
     pub token_key_id: String,
     /// Where `redirect_after` may point; anything else is refused (no open redirect).
     pub redirect_allow_list: RedirectAllowList,
+    /// The JWT scope the admin routes require (tenant settings); API Gateway checks it too.
+    pub admin_scope: String,
     /// How long an authorization `state` stays usable.
     pub oauth_state_ttl: Duration,
     /// The publish queue; required by the functions that publish (`api`, `publisher`).
@@ -283,6 +289,16 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             token_key_id: required("TOKEN_KEY_ID")?,
             redirect_allow_list,
+            admin_scope: match get("ADMIN_SCOPE") {
+                None => DEFAULT_ADMIN_SCOPE.to_owned(),
+                Some(scope) if !scope.contains(char::is_whitespace) => scope,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "ADMIN_SCOPE",
+                        reason: format!("{other:?} is not one scope"),
+                    })
+                }
+            },
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
             health_queue_url: get("HEALTH_QUEUE_URL"),
@@ -475,6 +491,27 @@ mod tests {
             config.linkedin.api_base_url.as_str(),
             "http://127.0.0.1:8088/"
         );
+    }
+
+    #[test]
+    fn the_admin_scope_defaults_and_must_be_one_scope() {
+        assert_eq!(load(&minimal()).unwrap().admin_scope, DEFAULT_ADMIN_SCOPE);
+        let mut vars = minimal();
+        vars.insert("ADMIN_SCOPE", "ops/tenants.write");
+        assert_eq!(load(&vars).unwrap().admin_scope, "ops/tenants.write");
+        for bad in ["a b", " admin"] {
+            vars.insert("ADMIN_SCOPE", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "ADMIN_SCOPE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

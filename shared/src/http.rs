@@ -17,6 +17,9 @@ pub enum ApiError {
     },
     #[error("missing or invalid credentials")]
     Unauthenticated,
+    /// Authenticated, but the token lacks what the route requires (e.g. the admin scope).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -68,6 +71,7 @@ impl ApiError {
         match self {
             Self::Validation { .. } => (400, "validation_failed"),
             Self::Unauthenticated => (401, "unauthenticated"),
+            Self::Forbidden(_) => (403, "forbidden"),
             Self::NotFound(_) => (404, "not_found"),
             Self::Conflict(_) => (409, "conflict"),
             Self::NoRoute => (404, "no_route"),

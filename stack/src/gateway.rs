@@ -34,6 +34,8 @@ struct Route {
     path: &'static str,
     function: Function,
     public: bool,
+    /// The route's `AuthorizationScopes` are the admin scope: tokens without it get 403.
+    admin: bool,
 }
 
 /// Kept in step with the routes in template.yaml.
@@ -43,66 +45,91 @@ const ROUTES: &[Route] = &[
         path: "/v1/connections/linkedin/authorize",
         function: Function::OAuth,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/oauth/linkedin/callback",
         function: Function::OAuth,
         public: true,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/connections",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/connections/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "DELETE",
         path: "/v1/connections/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "POST",
         path: "/v1/posts",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/posts",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "DELETE",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "PATCH",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/dlq-records",
         function: Function::Api,
         public: false,
+        admin: false,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/admin/tenants/{tenant_id}/settings",
+        function: Function::Api,
+        public: false,
+        admin: true,
+    },
+    Route {
+        method: "PUT",
+        path: "/v1/admin/tenants/{tenant_id}/settings",
+        function: Function::Api,
+        public: false,
+        admin: true,
     },
 ];
 
@@ -122,6 +149,25 @@ impl JwtSettings {
         let claims = json!({
             "sub": format!("dev-user@{tenant_id}"),
             "tenant_id": tenant_id,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + hours * 3600,
+        });
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .expect("HS256 signing cannot fail")
+    }
+
+    /// An operator's token granting `scope` (the admin scope), for no tenant, valid for `hours`.
+    pub fn mint_admin(&self, scope: &str, hours: i64) -> String {
+        let now = Utc::now().timestamp();
+        let claims = json!({
+            "sub": "dev-admin",
+            "scope": scope,
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
@@ -231,6 +277,14 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
             None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
         }
     };
+    // As API Gateway checks a route's AuthorizationScopes against the token's scope claim.
+    if route.admin
+        && !claims
+            .as_ref()
+            .is_some_and(|c| token_scopes(c).contains(&gateway.api.admin_scope.as_str()))
+    {
+        return gateway_message(StatusCode::FORBIDDEN, "Forbidden");
+    }
     let event = match to_event(request, route, path_parameters, claims).await {
         Ok(event) => event,
         Err(response) => return response,
@@ -254,6 +308,15 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
         _ => AxumBody::empty(),
     };
     Response::from_parts(parts, body)
+}
+
+/// The scopes a token grants: its `scope` claim (space-separated), or `scp`.
+fn token_scopes(claims: &HashMap<String, String>) -> Vec<&str> {
+    claims
+        .get("scope")
+        .or_else(|| claims.get("scp"))
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default()
 }
 
 /// The API Gateway HTTP API payload-2.0 event for this request.
@@ -346,8 +409,10 @@ async fn to_event(
         event["pathParameters"] = json!(path_parameters);
     }
     if let Some(claims) = claims {
+        let scopes = token_scopes(&claims);
+        let scopes = (!scopes.is_empty()).then_some(scopes);
         event["requestContext"]["authorizer"] =
-            json!({ "jwt": { "claims": claims, "scopes": null } });
+            json!({ "jwt": { "claims": claims, "scopes": scopes } });
     }
     Ok(event)
 }
@@ -365,13 +430,14 @@ mod tests {
         assert!(match_route("GET", "/v1/nothing").is_none());
     }
 
-    /// `(method, path, public)` of every HttpApi event in template.yaml, read line by line
-    /// (CloudFormation's `!Ref` tags defeat generic YAML parsers).
-    fn template_routes() -> Vec<(String, String, bool)> {
+    /// `(method, path, public, admin)` of every HttpApi event in template.yaml, read line by
+    /// line (CloudFormation's `!Ref` tags defeat generic YAML parsers). A route is admin when
+    /// its `AuthorizationScopes` are the `AdminScope` parameter.
+    fn template_routes() -> Vec<(String, String, bool, bool)> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let mut routes = Vec::new();
-        let mut current: Option<(String, String, bool)> = None;
+        let mut current: Option<(String, String, bool, bool)> = None;
         for line in text.lines().map(str::trim) {
             if line == "Type: HttpApi" {
                 routes.extend(current.take());
@@ -383,6 +449,8 @@ mod tests {
                     route.1 = p.to_owned();
                 } else if line == "Authorizer: NONE" {
                     route.2 = true;
+                } else if line == "AuthorizationScopes: [!Ref AdminScope]" {
+                    route.3 = true;
                 } else if line.starts_with("Policies:") || line.starts_with("Type: AWS::") {
                     routes.extend(current.take());
                 }
@@ -395,9 +463,9 @@ mod tests {
 
     #[test]
     fn the_local_gateway_serves_exactly_the_routes_of_template_yaml() {
-        let mut local: Vec<(String, String, bool)> = ROUTES
+        let mut local: Vec<(String, String, bool, bool)> = ROUTES
             .iter()
-            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.public))
+            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.public, r.admin))
             .collect();
         local.sort();
         assert_eq!(local, template_routes());
@@ -411,6 +479,10 @@ mod tests {
             audience: "a".into(),
         };
         let good = jwt.mint("demo", 1);
+        let admin = jwt.verify(&jwt.mint_admin("connector/admin", 1)).unwrap();
+        assert_eq!(token_scopes(&admin), ["connector/admin"]);
+        assert!(!admin.contains_key("tenant_id"));
+        assert!(token_scopes(&jwt.verify(&good).unwrap()).is_empty());
         assert_eq!(jwt.verify(&good).unwrap()["tenant_id"], "demo");
         let expired = jwt.mint("demo", -1);
         assert!(jwt.verify(&expired).is_none());

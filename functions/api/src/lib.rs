@@ -1,5 +1,6 @@
-//! The `api` function: the calling tenant's connections and posts.
+//! The `api` function: the calling tenant's connections and posts; for admins, tenant settings.
 
+mod admin;
 mod disconnect;
 mod posts;
 mod requests;
@@ -12,7 +13,9 @@ use connector::domain::limits::{Limit, TenantLimits};
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::queue::PublishQueue;
-use connector::store::{Admission, ConnectionStore, LimitStore, PostStore, StoreError};
+use connector::store::{
+    Admission, ConnectionStore, LimitStore, PostStore, StoreError, TenantStore,
+};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
@@ -31,6 +34,10 @@ pub struct ApiService {
     /// The tenants' limit counters, and the limits.
     pub limits: LimitStore,
     pub tenant_limits: TenantLimits,
+    /// Tenant settings, which admins manage.
+    pub tenants: TenantStore,
+    /// The JWT scope the admin routes require.
+    pub admin_scope: String,
 }
 
 impl ApiService {
@@ -40,7 +47,9 @@ impl ApiService {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
-            posts: PostStore::new(dynamo, config.table_name.clone()),
+            posts: PostStore::new(dynamo.clone(), config.table_name.clone()),
+            tenants: TenantStore::new(dynamo, config.table_name.clone()),
+            admin_scope: config.admin_scope.clone(),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -76,9 +85,11 @@ pub async fn handle(request: Request, service: &ApiService) -> Response<Body> {
 async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let path = request.raw_http_path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    // A new post counts as a request in the transaction that records it; every other request
-    // takes its unit here.
-    if !(segments == ["v1", "posts"] && request.method() == "POST") {
+    // A new post counts as a request in the transaction that records it; every other tenant
+    // request takes its unit here. Admin routes belong to no tenant (operators' tokens carry
+    // the admin scope, not a tenant): the gateway's route throttling bounds them.
+    let counted_with_the_post = segments == ["v1", "posts"] && request.method() == "POST";
+    if !counted_with_the_post && segments.get(1) != Some(&"admin") {
         admit_request(request, service).await?;
     }
     match segments.as_slice() {
@@ -106,6 +117,9 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => posts::reschedule(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "admin", "tenants", tenant, "settings"] => {
+            admin::settings(request, service, tenant).await
+        }
         _ => Err(ApiError::NoRoute),
     }
 }

@@ -314,6 +314,9 @@ pub struct PendingAuthorization {
     pub tenant_id: TenantId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_after: Option<Url>,
+    /// The tenant app's value, handed back to `redirect_after` unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_state: Option<super::ClientState>,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -338,6 +341,7 @@ mod tests {
         let pending = PendingAuthorization {
             tenant_id: TenantId::parse("t").unwrap(),
             redirect_after: None,
+            client_state: None,
             scopes: vec![],
             created_at: now - Duration::minutes(10),
             expires_at: now,

@@ -16,4 +16,7 @@ pub use connections::{
     PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
 };
 pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
-pub use tenants::{RedirectAllowList, TenantId};
+pub use tenants::{
+    redirect_url, AllowListError, ClientState, ClientStateError, RedirectAllowList,
+    RedirectUrlError, TenantId, TenantSettings, MAX_ALLOW_LIST_ENTRIES, MAX_CLIENT_STATE_CHARS,
+};

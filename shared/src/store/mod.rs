@@ -1,9 +1,10 @@
-//! DynamoDB: one table (`PK`, `SK`) for connections, authorization states, posts and failure
-//! records. Each submodule owns its items; the helpers here are shared.
+//! DynamoDB: one table (`PK`, `SK`) for connections, authorization states, posts, failure
+//! records and tenant settings. Each submodule owns its items; the helpers here are shared.
 
 mod connections;
 mod limits;
 mod posts;
+mod tenants;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ pub use connections::{
 };
 pub use limits::{Admission, LimitStore};
 pub use posts::{Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, STRANDED_INDEX};
+pub use tenants::TenantStore;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod lifecycle;
 mod limits;
+mod oauth_binding;
 mod outcomes;
 mod publish;
 mod schedule;
