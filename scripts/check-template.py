@@ -13,11 +13,10 @@ Run by `make test` as `.venv/bin/python scripts/check-template.py`.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import sys
 from typing import Any, Callable
-
-import logging  # noqa: E402
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 # The translator warns about its own unpublished usage metrics on every transform.
