@@ -34,7 +34,7 @@ SECRET_READERS = {"OAuthFunction", "ApiFunction", "PublisherFunction", "Refreshe
 # Decrypt to open, with the context {purpose, tenant_id, connection_id}).
 KEY_USERS = {
     "kms:GenerateDataKey": {"OAuthFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"},
-    "kms:Decrypt": {"ApiFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"},
+    "kms:Decrypt": {"PublisherFunction", "RefresherFunction", "HealthFunction"},
 }
 VAULT_CONTEXT_KEYS = {"purpose", "tenant_id", "connection_id"}
 KEY_USE_ACTIONS = {
@@ -284,6 +284,18 @@ def only_the_functions_that_need_it_use_the_token_key(cfn: dict) -> list[str]:
     return problems
 
 
+def the_internet_facing_api_function_holds_no_kms_rights(cfn: dict) -> list[str]:
+    problems = []
+    role = next(r for r, f in function_of_role(cfn).items() if f == "ApiFunction")
+    for s in role_statements(cfn, role):
+        if any(str(a).lower().startswith("kms:") for a in as_list(s.get("Action", []))):
+            problems.append(f"{role}'s IAM policy grants KMS actions")
+    for key, resource in resources(cfn, "AWS::KMS::Key").items():
+        if role in repr(resource["Properties"].get("KeyPolicy")):
+            problems.append(f"{key}'s key policy names {role}")
+    return problems
+
+
 CHECKS: list[Callable[[dict], list[str]]] = [
     every_function_logs_to_a_declared_group_with_retention,
     the_http_api_writes_access_logs_without_query_strings,
@@ -295,6 +307,7 @@ CHECKS: list[Callable[[dict], list[str]]] = [
     the_refresher_has_reserved_concurrency,
     the_client_secret_reaches_only_the_functions_that_call_linkedin,
     only_the_functions_that_need_it_use_the_token_key,
+    the_internet_facing_api_function_holds_no_kms_rights,
 ]
 
 
@@ -361,6 +374,13 @@ MUTATIONS: list[tuple[Callable, str, Callable[[dict], None]]] = [
      lambda t: key_statement(t, "OpenTokens")["Condition"].pop("ForAllValues:StringEquals")),
     (only_the_functions_that_need_it_use_the_token_key, "seal without the purpose",
      lambda t: key_statement(t, "SealTokens")["Condition"].pop("StringEquals")),
+    (only_the_functions_that_need_it_use_the_token_key, "the API function may decrypt",
+     lambda t: key_statement(t, "OpenTokens")["Principal"]["AWS"].append({"Fn::GetAtt": ["ApiFunctionRole", "Arn"]})),
+    (the_internet_facing_api_function_holds_no_kms_rights, "the API function in the key policy",
+     lambda t: key_statement(t, "OpenTokens")["Principal"]["AWS"].append({"Fn::GetAtt": ["ApiFunctionRole", "Arn"]})),
+    (the_internet_facing_api_function_holds_no_kms_rights, "the API function's IAM policy granting KMS",
+     lambda t: policy_statements(t, "ApiFunction").append(
+         {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["TokenKey", "Arn"]}})),
     (only_the_functions_that_need_it_use_the_token_key, "KMS granted by an IAM policy",
      lambda t: policy_statements(t, "ReconcilerFunction").append(
          {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::GetAtt": ["TokenKey", "Arn"]}})),
