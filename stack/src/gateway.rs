@@ -133,6 +133,23 @@ const ROUTES: &[Route] = &[
     },
 ];
 
+/// The dev tokens' HS256 secret when `DEV_JWT_SECRET` gives none. It is in this repository,
+/// so anyone can mint a token for any tenant with it: fine on loopback, never beyond.
+pub const DEFAULT_JWT_SECRET: &str = "dev-secret-change-me";
+
+/// Refuses to listen beyond this machine (any address but loopback) while tokens are signed
+/// with [`DEFAULT_JWT_SECRET`].
+pub fn refuse_public_default_secret(addr: SocketAddr, jwt: &JwtSettings) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() && jwt.secret == DEFAULT_JWT_SECRET {
+        anyhow::bail!(
+            "refusing to listen on {addr}: the gateway would accept tokens signed with the default \
+             dev JWT secret, which anyone can mint for any tenant. Set DEV_JWT_SECRET to a secret \
+             of your own, or listen on a loopback address (DEV_GATEWAY_ADDR=127.0.0.1:3000)"
+        );
+    }
+    Ok(())
+}
+
 /// How the local authorizer checks tokens. API Gateway verifies RS256 against the issuer's
 /// JWKS; locally a shared HS256 secret stands in for the key, the checks are the same.
 #[derive(Clone)]
@@ -469,6 +486,56 @@ mod tests {
             .collect();
         local.sort();
         assert_eq!(local, template_routes());
+    }
+
+    #[test]
+    fn the_default_jwt_secret_is_refused_beyond_loopback() {
+        let default = JwtSettings {
+            secret: DEFAULT_JWT_SECRET.into(),
+            issuer: "i".into(),
+            audience: "a".into(),
+        };
+        let own = JwtSettings {
+            secret: "a-secret-of-our-own".into(),
+            ..default.clone()
+        };
+        for (addr, jwt, allowed) in [
+            ("127.0.0.1:3000", &default, true),
+            ("127.10.0.1:3000", &default, true),
+            ("[::1]:3000", &default, true),
+            ("0.0.0.0:3000", &default, false),
+            ("[::]:3000", &default, false),
+            ("192.168.1.20:3000", &default, false),
+            ("[2001:db8::1]:3000", &default, false),
+            ("0.0.0.0:3000", &own, true),
+            ("192.168.1.20:3000", &own, true),
+        ] {
+            let result = refuse_public_default_secret(addr.parse().unwrap(), jwt);
+            assert_eq!(result.is_ok(), allowed, "{addr} with {:?}", jwt.secret);
+            if let Err(e) = result {
+                assert!(
+                    e.to_string().contains("DEV_JWT_SECRET"),
+                    "says what to do: {e}"
+                );
+            }
+        }
+    }
+
+    /// The stack checks before it starts anything (no moto, no simulator, no socket).
+    #[tokio::test]
+    async fn the_stack_will_not_start_a_public_gateway_with_the_default_secret() {
+        let options = crate::StackOptions {
+            gateway_addr: "0.0.0.0:0".parse().unwrap(),
+            ..Default::default()
+        };
+        let error = crate::LocalStack::start(options)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("default dev JWT secret"),
+            "{error}"
+        );
     }
 
     #[test]
