@@ -29,7 +29,7 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "template.yaml")
 
 # The functions that call LinkedIn's token or revoke endpoints, and so need the client secret.
-SECRET_READERS = {"OAuthFunction", "ApiFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"}
+SECRET_READERS = {"OAuthFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"}
 # Who may use the token key, and for what (shared/src/vault.rs: GenerateDataKey to seal,
 # Decrypt to open, with the context {purpose, tenant_id, connection_id}).
 KEY_USERS = {
@@ -150,8 +150,11 @@ def the_jwt_authorizer_can_require_a_scope(cfn: dict) -> list[str]:
                     for authorizer, scopes in requirement.items():
                         if authorizer == "NONE":
                             continue
-                        if "JwtRequiredScope" not in repr(scopes):
-                            problems.append(f"{method.upper()} {path} does not ask for JwtRequiredScope")
+                        # Operators' routes ask for the admin scope instead (a route's own
+                        # scopes replace the authorizer's).
+                        wanted = "AdminScope" if path.startswith("/v1/admin/") else "JwtRequiredScope"
+                        if wanted not in repr(scopes):
+                            problems.append(f"{method.upper()} {path} does not ask for {wanted}")
     if "JwtRequiredScope" not in cfn["Parameters"]:
         problems.append("no JwtRequiredScope parameter")
     return problems
