@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use connector::domain::posts::{DeleteDecision, PostStatus};
-use connector::domain::{ConnectionId, ConnectionStatus};
+use connector::domain::{ConnectionId, ConnectionReason, ConnectionStatus};
 use connector::http::{self, ApiError};
 use connector::linkedin::RetryClass;
 use connector::queue::RevokeJob;
@@ -50,7 +50,7 @@ pub async fn disconnect(
         &service.connections,
         &tenant,
         id,
-        "disconnecting: revoking the tokens at LinkedIn",
+        &ConnectionReason::Disconnecting,
         false,
         |c| c.status != ConnectionStatus::Revoked,
     )
@@ -71,7 +71,7 @@ pub async fn disconnect(
         .await
     {
         Ok(tokens) => match service.linkedin.revoke(&tokens.access_token).await {
-            Ok(()) => ("disconnected".to_owned(), true),
+            Ok(()) => (ConnectionReason::Disconnected, true),
             Err(e) if e.retry_class() != RetryClass::FailFast => {
                 let job = RevokeJob {
                     tenant_id: tenant.clone(),
@@ -80,35 +80,25 @@ pub async fn disconnect(
                     connect_count,
                     attempt: 0,
                 };
+                warn!(connection_id = %id, error = %e, "revoke at LinkedIn failed; retrying it from the health queue");
                 match service.health_queue.send(job.body(), Duration::ZERO).await {
-                    Ok(()) => (
-                        format!("disconnected; LinkedIn's revoke failed ({e}) and is retried until it confirms (at most 24 h)"),
-                        false,
-                    ),
+                    Ok(()) => (ConnectionReason::RevokeRetrying, false),
                     Err(q) => {
                         warn!(connection_id = %id, error = %q, "could not queue the revoke retry");
-                        (
-                            format!("LinkedIn's revoke failed ({e}); the tokens were destroyed here"),
-                            true,
-                        )
+                        (ConnectionReason::RevokeRefused, true)
                     }
                 }
             }
-            Err(e) => (
-                format!("LinkedIn's revoke failed ({e}); the tokens were destroyed here"),
-                true,
-            ),
+            Err(e) => {
+                warn!(connection_id = %id, error = %e, "LinkedIn refused the revoke");
+                (ConnectionReason::RevokeRefused, true)
+            }
         },
-        Err(e) => (
-            format!(
-                "the tokens could not be opened to revoke them at LinkedIn ({e}); destroyed here"
-            ),
-            true,
-        ),
+        Err(e) => {
+            warn!(connection_id = %id, error = %e, "the tokens could not be opened to revoke them");
+            (ConnectionReason::TokensUnreadable, true)
+        }
     };
-    if reason != "disconnected" {
-        warn!(connection_id = %id, reason, "revoke at LinkedIn failed");
-    }
     let revoked = mark_revoked(&service.connections, &tenant, id, &reason, destroy, pending)
         .await
         .map_err(store_error("destroying the tokens"))?

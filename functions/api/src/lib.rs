@@ -38,7 +38,8 @@ impl ApiService {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
-            posts: PostStore::new(dynamo, config.table_name.clone()),
+            posts: PostStore::new(dynamo, config.table_name.clone())
+                .with_retention(config.retention),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),

@@ -1,5 +1,9 @@
 //! One attempt at a post's job, publish or delete, and the carrying out of what the library's
 //! [`next_step`] decides after each outcome. Nothing here decides: it records and redelivers.
+//!
+//! What the tenant reads on the post and its DLQ record is the failure code's fixed text (or an
+//! image's own fixed text); the step's detailed message — LinkedIn's words, AWS's errors — goes
+//! to the log only.
 
 use std::time::Duration;
 
@@ -7,7 +11,8 @@ use chrono::Utc;
 use connector::domain::posts::{
     next_step, retry_delay, FailureCode, JobAction, Outcome, Post, PostError, Step,
 };
-use connector::domain::ConnectionStatus;
+use connector::domain::{ConnectionReason, ConnectionStatus};
+use connector::media::MediaError;
 use connector::store::{DlqRecord, StoreError};
 use connector::vault::TokenSet;
 use tracing::{info, warn};
@@ -69,6 +74,11 @@ impl<'a> Attempt<'a> {
                 "LinkedIn did not take the attempt"
             );
         }
+        // An image's refusal has a text of its own for the tenant (what they can fix).
+        let image = match &outcome {
+            Outcome::MediaFetch(e) => Some((*e).clone()),
+            _ => None,
+        };
         let mut step = next_step(&self.post, self.action, &outcome, Utc::now());
         if step == Step::Refresh {
             let refreshed = self
@@ -83,10 +93,14 @@ impl<'a> Attempt<'a> {
                 Utc::now(),
             );
         }
-        self.carry_out(step).await
+        self.carry_out(step, image).await
     }
 
-    async fn carry_out(self, step: Step) -> Disposition {
+    async fn carry_out(self, step: Step, image: Option<MediaError>) -> Disposition {
+        let for_tenant = |code: FailureCode| match &image {
+            Some(image) => PostError::of_image(code, image),
+            None => PostError::new(code),
+        };
         match step {
             Step::Published { urn } => {
                 info!(
@@ -101,7 +115,10 @@ impl<'a> Attempt<'a> {
                 message,
                 outcome_unknown,
                 at_least,
-            } => self.retry(code, message, outcome_unknown, at_least).await,
+            } => {
+                self.retry(for_tenant(code), message, outcome_unknown, at_least)
+                    .await
+            }
             // A refresh is carried out in `after`; asked for again, it is a wait.
             Step::Refresh => Disposition::RetryAfter(connector::domain::posts::AFTER_REFRESH),
             Step::HandBack { why, after } => self.hand_back(why, after).await,
@@ -114,11 +131,12 @@ impl<'a> Attempt<'a> {
                 if attention {
                     let (tenant, id) = (&self.post.tenant_id, self.post.connection_id);
                     let keeper = &self.publisher.keeper;
-                    if let Err(e) = keeper.set_attention(tenant, id, &reason, Utc::now()).await {
+                    let why = ConnectionReason::TokensRefusedAfterRefresh;
+                    if let Err(e) = keeper.set_attention(tenant, id, &why, Utc::now()).await {
                         warn!(error = %e, "could not put the connection in attention");
                     }
                 }
-                self.fail(code, message, &reason).await
+                self.fail(for_tenant(code), message, &reason).await
             }
         }
     }
@@ -166,18 +184,17 @@ impl<'a> Attempt<'a> {
 
     /// Given up. A publish fails the post; a delete leaves it published, with the error. Either
     /// way a DLQ record says why.
-    async fn fail(mut self, code: FailureCode, message: String, reason: &str) -> Disposition {
+    /// `detail` is for the log; the tenant reads `error`.
+    async fn fail(mut self, error: PostError, detail: String, reason: &str) -> Disposition {
         let now = Utc::now();
-        let error = PostError {
-            code,
-            message: message.clone(),
-        };
+        let code = error.code;
+        let tenant_text = error.message.clone();
         match self.action {
             JobAction::Publish => {
                 if let Err(outcome) = self.save(self.post.failed(error, now)).await {
                     return outcome;
                 }
-                warn!(%code, error = %message, reason, "post failed");
+                warn!(%code, error = %detail, reason, "post failed");
             }
             JobAction::Delete => {
                 let next = self.post.delete_failed(error, now);
@@ -185,10 +202,10 @@ impl<'a> Attempt<'a> {
                     warn!(error = %e, "could not record the failed delete on the post");
                 }
                 self.post = next;
-                warn!(%code, error = %message, reason, "delete at LinkedIn failed");
+                warn!(%code, error = %detail, reason, "delete at LinkedIn failed");
             }
         }
-        let record = self.dlq_record(code, &message, reason);
+        let record = self.dlq_record(code, &tenant_text, reason);
         match self.publisher.posts.put_dlq_record(&record).await {
             Ok(()) => Disposition::Done,
             Err(e) => crashed("writing the DLQ record")(e),
@@ -198,13 +215,13 @@ impl<'a> Attempt<'a> {
     /// Another attempt later, recorded on the post (a publish's unknown outcome stays known).
     async fn retry(
         mut self,
-        code: FailureCode,
-        message: String,
+        error: PostError,
+        detail: String,
         outcome_unknown: bool,
         at_least: Option<Duration>,
     ) -> Disposition {
         let delay = retry_delay(self.post.attempt_number(self.action), at_least);
-        let error = PostError { code, message };
+        info!(code = %error.code, error = %detail, outcome_unknown, "attempt failed; retrying later");
         let now = Utc::now();
         match self.action {
             JobAction::Publish => {

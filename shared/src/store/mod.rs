@@ -17,7 +17,8 @@ pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, HEALTH_SHARDS, UPDATE_TRIES,
 };
 pub use posts::{
-    Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, SCHEDULED_SHARDS, STRANDED_INDEX,
+    Claim, DlqRecord, PostStore, Recorded, Retention, SCHEDULED_INDEX, SCHEDULED_SHARDS,
+    STRANDED_INDEX,
 };
 
 type Item = HashMap<String, AttributeValue>;
