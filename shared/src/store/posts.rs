@@ -549,6 +549,7 @@ mod tests {
     use crate::domain::posts::{Author, PostDraft, PostError, Visibility};
     use crate::domain::MemberUrn;
     use chrono::TimeZone;
+    use url::Url;
 
     fn at(day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap()
@@ -643,5 +644,73 @@ mod tests {
         // Read back, the record ignores the attribute.
         let back: DlqRecord = from_item(item).unwrap();
         assert_eq!(back, record);
+    }
+
+    /// DynamoDB's size of an item: attribute names and values in bytes (numbers counted by
+    /// their digits, an upper bound), lists and maps 3 bytes plus their elements.
+    fn item_size(item: &Item) -> usize {
+        fn value(v: &AttributeValue) -> usize {
+            match v {
+                AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                AttributeValue::B(b) => b.as_ref().len(),
+                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+                AttributeValue::M(m) => {
+                    3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+                }
+                AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
+                other => panic!("unexpected attribute {other:?}"),
+            }
+        }
+        item.iter().map(|(k, v)| k.len() + value(v)).sum()
+    }
+
+    /// LinkedIn's own limits bound every post: at 3,000 characters of text and 20 images with
+    /// 2 KB URLs and 4,086-character alternative texts, all in 4-byte characters, with every
+    /// field a publish adds, the item and its DLQ record stay under DynamoDB's 400 KB.
+    #[test]
+    fn a_post_at_every_limit_fits_in_a_dynamodb_item() {
+        use crate::domain::posts::{MediaItem, MAX_ALT_TEXT_CHARS, MAX_IMAGES, MAX_TEXT_CHARS};
+        let wide = '\u{1D54F}'; // 4 bytes in UTF-8
+        let url = |i: usize| {
+            let base = format!("https://cdn.example.com/{i}.png?p=");
+            Url::parse(&format!("{base}{}", "x".repeat(2048 - base.len()))).unwrap()
+        };
+        let mut p = post(false);
+        p.text = std::iter::repeat_n(wide, MAX_TEXT_CHARS).collect();
+        p.media = (0..MAX_IMAGES)
+            .map(|i| MediaItem {
+                url: url(i),
+                alt_text: Some(std::iter::repeat_n(wide, MAX_ALT_TEXT_CHARS).collect()),
+            })
+            .collect();
+        assert!(p.media.iter().all(|m| m.url.as_str().len() == 2048));
+        let mut p = p
+            .claim(at(2), std::time::Duration::from_secs(90), None)
+            .unwrap();
+        p.media_urns = (0..MAX_IMAGES)
+            .map(|i| format!("urn:li:digitalmediaAsset:C4E{i:0>60}"))
+            .collect();
+        let p = p
+            .retry_later(
+                PostError::new(FailureCode::TokenRefreshFailed),
+                true,
+                at(2),
+                at(3),
+            )
+            .published("urn:li:ugcPost:7012345678901234567890", at(3));
+        let size = item_size(&post_item(&p, &Retention::default()).unwrap());
+        assert!(size > 370_000, "the test post is at the limits: {size}");
+        assert!(size < 400 * 1024, "a post item of {size} bytes");
+
+        let record = DlqRecord::for_post(
+            &p,
+            "a".repeat(100),
+            JobAction::Delete,
+            (FailureCode::TokenRefreshFailed, FailureCode::TokenRefreshFailed.message()),
+            "LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect",
+        );
+        let size = item_size(&dlq_item(&record, &Retention::default()).unwrap());
+        assert!(size < 400 * 1024, "a DLQ record of {size} bytes");
     }
 }
