@@ -12,5 +12,6 @@ mod outcomes;
 mod publish;
 mod schedule;
 mod secrets;
+mod security;
 mod simulator;
 mod support;
