@@ -69,7 +69,7 @@ impl FailureCode {
             Self::NotFound => "LinkedIn does not know what the request names",
             Self::ValidationError => "LinkedIn refused the request as invalid",
             Self::DuplicateContent => "LinkedIn already has this text from an earlier post",
-            Self::ApiVersionRetired => "LinkedIn no longer serves the API version this service uses; the service's operator must update it",
+            Self::ApiVersionRetired => "LinkedIn no longer serves the API version this service uses; its operator must set LINKEDIN_API_VERSION to an active version",
             Self::LinkedinError => "LinkedIn answered in a way this service does not understand",
             Self::RetriesExhausted => "every attempt failed, each in a way that proves nothing was published",
             Self::RateLimitExhausted => "every attempt failed, the last one throttled by LinkedIn; nothing was published",
