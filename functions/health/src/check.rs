@@ -144,6 +144,44 @@ pub async fn check(
     }
 }
 
+/// `GET /v2/userinfo` (not /v2/me, which needs extra products and spends throttle budget). A
+/// 403 proves the token valid (an app without OpenID scopes), so it counts as alive.
+async fn ask(
+    linkedin: &LinkedInClient,
+    token: &secrecy::SecretString,
+) -> Result<(), LinkedInError> {
+    match linkedin.userinfo(token).await {
+        Ok(_) | Err(LinkedInError::Rejected { status: 403, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn record(
+    health: &Health,
+    tenant: &TenantId,
+    id: ConnectionId,
+    as_of: DateTime<Utc>,
+    error: Option<String>,
+    next_in: chrono::Duration,
+    known: Option<StoredConnection>,
+) -> anyhow::Result<()> {
+    let store = &health.keeper.connections;
+    let record = |s: &StoredConnection| {
+        let now = Utc::now();
+        Change::To(
+            s.connection
+                .health_recorded(error.clone(), as_of.max(now) + next_in, now),
+        )
+    };
+    // The row the check read is tried first; a lost race re-reads. A revoked connection is
+    // left alone (it has left the health index).
+    match known {
+        Some(stored) => store.update_known(stored, record).await?,
+        None => store.update(tenant, id, record).await?,
+    };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,42 +221,4 @@ mod tests {
             assert!(problem.text().ends_with("checked again in 30 minutes"));
         }
     }
-}
-
-/// `GET /v2/userinfo` (not /v2/me, which needs extra products and spends throttle budget). A
-/// 403 proves the token valid (an app without OpenID scopes), so it counts as alive.
-async fn ask(
-    linkedin: &LinkedInClient,
-    token: &secrecy::SecretString,
-) -> Result<(), LinkedInError> {
-    match linkedin.userinfo(token).await {
-        Ok(_) | Err(LinkedInError::Rejected { status: 403, .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-async fn record(
-    health: &Health,
-    tenant: &TenantId,
-    id: ConnectionId,
-    as_of: DateTime<Utc>,
-    error: Option<String>,
-    next_in: chrono::Duration,
-    known: Option<StoredConnection>,
-) -> anyhow::Result<()> {
-    let store = &health.keeper.connections;
-    let record = |s: &StoredConnection| {
-        let now = Utc::now();
-        Change::To(
-            s.connection
-                .health_recorded(error.clone(), as_of.max(now) + next_in, now),
-        )
-    };
-    // The row the check read is tried first; a lost race re-reads. A revoked connection is
-    // left alone (it has left the health index).
-    match known {
-        Some(stored) => store.update_known(stored, record).await?,
-        None => store.update(tenant, id, record).await?,
-    };
-    Ok(())
 }
