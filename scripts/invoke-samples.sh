@@ -36,10 +36,13 @@ DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
 devstack_pid=$!
 wait_for_port "$gateway_port" devstack
 
-# The functions read the same configuration as in Lambda, pointed at the local stack.
+# The functions read the same configuration as in Lambda, pointed at the local stack; the
+# client secret from Secrets Manager (the secret devstack put in moto; a name works as well
+# as an ARN there).
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-  LINKEDIN_CLIENT_ID=dev-client-id LINKEDIN_CLIENT_SECRET=dev-client-secret \
+  LINKEDIN_CLIENT_ID=dev-client-id \
+  LINKEDIN_CLIENT_SECRET_ARN=linkedin-connector/linkedin-client-secret \
   LINKEDIN_REDIRECT_URI=http://127.0.0.1:$gateway_port/v1/oauth/linkedin/callback \
   LINKEDIN_AUTH_BASE_URL=http://127.0.0.1:$sim_port LINKEDIN_API_BASE_URL=http://127.0.0.1:$sim_port \
   TABLE_NAME=linkedin-connector TOKEN_KEY_ID=alias/linkedin-connector-tokens \

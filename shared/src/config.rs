@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::limits::{TenantLimits, ThrottleSettings};
 use crate::domain::RedirectAllowList;
 use crate::linkedin::{ApiVersion, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
@@ -20,10 +21,14 @@ pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202610";
 /// /v2/userinfo) and posting on the member's behalf.
 pub const DEFAULT_SCOPES: &str = "openid profile email w_member_social";
 
+/// The scope an admin token carries when `ADMIN_SCOPE` is not set.
+pub const DEFAULT_ADMIN_SCOPE: &str = "connector/admin";
+
 /// Every variable [`Config::from_env`] reads, for tools that pass configuration through.
 pub const VARIABLES: &[&str] = &[
     "LINKEDIN_CLIENT_ID",
     "LINKEDIN_CLIENT_SECRET",
+    "LINKEDIN_CLIENT_SECRET_ARN",
     "LINKEDIN_REDIRECT_URI",
     "LINKEDIN_AUTH_BASE_URL",
     "LINKEDIN_API_BASE_URL",
@@ -34,6 +39,7 @@ pub const VARIABLES: &[&str] = &[
     "TABLE_NAME",
     "TOKEN_KEY_ID",
     "REDIRECT_ALLOW_LIST",
+    "ADMIN_SCOPE",
     "OAUTH_STATE_TTL_SECONDS",
     "PUBLISH_QUEUE_URL",
     "LINKEDIN_POSTS_API",
@@ -58,6 +64,20 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("configuration: {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// Secrets Manager could not be asked, or was throttled: the next cold start may succeed.
+    #[error("configuration: the LinkedIn client secret could not be read, retrying can help: {0}")]
+    SecretUnavailable(String),
+    /// Secrets Manager refused (no such secret, access denied, no string value): retrying
+    /// cannot help until the deployment is fixed.
+    #[error("configuration: the LinkedIn client secret was refused: {0}")]
+    SecretRefused(String),
+}
+
+impl ConfigError {
+    /// Whether starting again can help (only a secret store that was unavailable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ConfigError::SecretUnavailable(_))
+    }
 }
 
 /// Everything LinkedIn needs from us: the app's credentials and where LinkedIn lives.
@@ -66,9 +86,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct LinkedInSettings {
     pub client_id: String,
-    /// Only the functions that call LinkedIn's OAuth endpoints have it (the template gives it
-    /// to them alone); the LinkedIn client refuses to be built without it.
+    /// Only the functions that call LinkedIn's token or revoke endpoints have it (the template
+    /// gives them alone the secret's ARN and the right to read it); the LinkedIn client refuses
+    /// to be built without it. Filled from Secrets Manager by [`Config::load`] when
+    /// [`LinkedInSettings::client_secret_arn`] is set, else from `LINKEDIN_CLIENT_SECRET`.
     pub client_secret: Option<SecretString>,
+    /// `LINKEDIN_CLIENT_SECRET_ARN`: the Secrets Manager secret holding the client secret (its
+    /// `SecretString`). Not itself a secret.
+    pub client_secret_arn: Option<String>,
     pub redirect_uri: Url,
     pub auth_base_url: Url,
     pub api_base_url: Url,
@@ -90,6 +115,8 @@ pub struct Config {
     pub token_key_id: String,
     /// Where `redirect_after` may point; anything else is refused (no open redirect).
     pub redirect_allow_list: RedirectAllowList,
+    /// The JWT scope the admin routes require (tenant settings); API Gateway checks it too.
+    pub admin_scope: String,
     /// How long an authorization `state` stays usable.
     pub oauth_state_ttl: Duration,
     /// The publish queue; required by the functions that publish (`api`, `publisher`).
@@ -103,6 +130,10 @@ pub struct Config {
     pub schedules: Option<crate::schedules::ScheduleSettings>,
     /// How long idempotency keys, finished posts and DLQ records are kept (DynamoDB TTL).
     pub retention: crate::store::Retention,
+    /// Every tenant's limits (`TENANT_*`).
+    pub tenant_limits: TenantLimits,
+    /// How LinkedIn's application limit is told from a member's (`LINKEDIN_APP_LIMIT_MEMBERS`).
+    pub throttle: ThrottleSettings,
 }
 
 /// LinkedIn's two posting dialects.
@@ -152,6 +183,31 @@ impl Config {
 }
 
 impl Config {
+    /// Everything a function needs at cold start: the process environment ([`Config::from_env`])
+    /// and, when `LINKEDIN_CLIENT_SECRET_ARN` names one, the client secret from Secrets Manager
+    /// (one call; a failure stops the cold start).
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let mut config = Self::from_env()?;
+        if config.linkedin.client_secret_arn.is_some() {
+            config
+                .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(sdk))
+                .await?;
+        }
+        Ok(config)
+    }
+
+    /// Reads the client secret from `store` when `LINKEDIN_CLIENT_SECRET_ARN` is set (else
+    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback).
+    pub async fn fetch_client_secret(
+        &mut self,
+        store: &impl SecretStore,
+    ) -> Result<(), ConfigError> {
+        if let Some(arn) = &self.linkedin.client_secret_arn {
+            self.linkedin.client_secret = Some(store.secret_string(arn).await?);
+        }
+        Ok(())
+    }
+
     /// Reads the process environment, at a function's cold start: it also logs where the
     /// LinkedIn-Version in force stands (a warning within 60 days of its retirement, an error
     /// once retired), so every function says so before its first call fails.
@@ -206,6 +262,7 @@ impl Config {
         let linkedin = LinkedInSettings {
             client_id: required("LINKEDIN_CLIENT_ID")?,
             client_secret: get("LINKEDIN_CLIENT_SECRET").map(SecretString::from),
+            client_secret_arn: get("LINKEDIN_CLIENT_SECRET_ARN"),
             redirect_uri: url("LINKEDIN_REDIRECT_URI", required("LINKEDIN_REDIRECT_URI")?)?,
             auth_base_url: url(
                 "LINKEDIN_AUTH_BASE_URL",
@@ -226,6 +283,13 @@ impl Config {
                 reason,
             })?,
         };
+        if linkedin.client_secret.is_some() && linkedin.client_secret_arn.is_some() {
+            // One source, so nobody wonders which secret is in force.
+            return Err(ConfigError::Invalid {
+                name: "LINKEDIN_CLIENT_SECRET",
+                reason: "set LINKEDIN_CLIENT_SECRET_ARN or LINKEDIN_CLIENT_SECRET, not both".into(),
+            });
+        }
         let redirect_allow_list = RedirectAllowList::parse(
             &get("REDIRECT_ALLOW_LIST").unwrap_or_default(),
         )
@@ -257,6 +321,33 @@ impl Config {
                     }),
             }
         };
+        let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        reason: format!("expected a positive whole number, got {v:?}"),
+                    }),
+            }
+        };
+        let defaults = TenantLimits::default();
+        let tenant_limits = TenantLimits {
+            requests_per_second: count("TENANT_REQUESTS_PER_SECOND", defaults.requests_per_second)?,
+            posts_per_day: count("TENANT_POSTS_PER_DAY", defaults.posts_per_day)?,
+            scheduled_posts: count("TENANT_SCHEDULED_POSTS_MAX", defaults.scheduled_posts)?,
+        };
+        let throttle = ThrottleSettings {
+            app_members: count(
+                "LINKEDIN_APP_LIMIT_MEMBERS",
+                ThrottleSettings::default().app_members,
+            )?,
+            ..ThrottleSettings::default()
+        };
         let max_bytes = bytes("MEDIA_MAX_BYTES", 10 * 1024 * 1024)?;
         let post_max_bytes = bytes("MEDIA_POST_MAX_BYTES", 50 * 1024 * 1024)?;
         let post_fetch_budget = seconds("MEDIA_POST_FETCH_SECONDS", 30)?;
@@ -285,6 +376,16 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             token_key_id: required("TOKEN_KEY_ID")?,
             redirect_allow_list,
+            admin_scope: match get("ADMIN_SCOPE") {
+                None => DEFAULT_ADMIN_SCOPE.to_owned(),
+                Some(scope) if !scope.contains(char::is_whitespace) => scope,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "ADMIN_SCOPE",
+                        reason: format!("{other:?} is not one scope"),
+                    })
+                }
+            },
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
             health_queue_url: get("HEALTH_QUEUE_URL"),
@@ -312,6 +413,8 @@ impl Config {
                 allow_private_hosts: get("MEDIA_ALLOW_PRIVATE_HOSTS").as_deref() == Some("true"),
             },
             retention,
+            tenant_limits,
+            throttle,
         })
     }
 }
@@ -326,6 +429,38 @@ pub fn parse_scopes(raw: &str) -> Vec<String> {
         .collect();
     scopes.dedup();
     scopes
+}
+
+/// Where the LinkedIn client secret is kept: Secrets Manager in AWS and in the local stack
+/// (moto); tests use a map.
+pub trait SecretStore {
+    /// The `SecretString` of the secret `id` (an ARN or a name).
+    fn secret_string(
+        &self,
+        id: &str,
+    ) -> impl std::future::Future<Output = Result<SecretString, ConfigError>> + Send;
+}
+
+impl SecretStore for aws_sdk_secretsmanager::Client {
+    async fn secret_string(&self, id: &str) -> Result<SecretString, ConfigError> {
+        let out = self
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                crate::aws_errors::classify(
+                    &format!("GetSecretValue {id}"),
+                    &e,
+                    ConfigError::SecretUnavailable,
+                    ConfigError::SecretRefused,
+                )
+            })?;
+        // Taken into a secret type at once: the SDK's output type redacts it in Debug too.
+        out.secret_string
+            .map(SecretString::from)
+            .ok_or_else(|| ConfigError::SecretRefused(format!("{id} has no SecretString")))
+    }
 }
 
 /// The AWS SDK's configuration, read once per cold start beside [`Config::from_env`].
@@ -386,6 +521,41 @@ mod tests {
                 .map(|s| s.expose_secret()),
             Some("shh")
         );
+    }
+
+    #[test]
+    fn tenant_limits_default_and_can_be_set_per_deployment() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(config.tenant_limits, TenantLimits::default());
+        assert_eq!(config.throttle, ThrottleSettings::default());
+        let mut vars = minimal();
+        vars.insert("TENANT_REQUESTS_PER_SECOND", "3");
+        vars.insert("TENANT_POSTS_PER_DAY", "40");
+        vars.insert("TENANT_SCHEDULED_POSTS_MAX", "5");
+        vars.insert("LINKEDIN_APP_LIMIT_MEMBERS", "2");
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.tenant_limits,
+            TenantLimits {
+                requests_per_second: 3,
+                posts_per_day: 40,
+                scheduled_posts: 5
+            }
+        );
+        assert_eq!(config.throttle.app_members, 2);
+        for bad in ["0", "-1", "many"] {
+            vars.insert("TENANT_POSTS_PER_DAY", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "TENANT_POSTS_PER_DAY",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -474,6 +644,27 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_scope_defaults_and_must_be_one_scope() {
+        assert_eq!(load(&minimal()).unwrap().admin_scope, DEFAULT_ADMIN_SCOPE);
+        let mut vars = minimal();
+        vars.insert("ADMIN_SCOPE", "ops/tenants.write");
+        assert_eq!(load(&vars).unwrap().admin_scope, "ops/tenants.write");
+        for bad in ["a b", " admin"] {
+            vars.insert("ADMIN_SCOPE", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "ADMIN_SCOPE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn scopes_accept_spaces_and_commas() {
         assert_eq!(
             parse_scopes("openid, profile,w_member_social  email"),
@@ -487,51 +678,141 @@ mod tests {
         assert!(!format!("{config:?}").contains("shh"));
     }
 
-    /// The client secret reaches only the functions that call LinkedIn's OAuth endpoints:
-    /// not the template's globals, not the reconciler; and a LinkedIn client cannot be built
-    /// without it.
+    /// Without the client secret the LinkedIn client cannot be built (which functions get it
+    /// is the template's business: scripts/check-template.py checks that).
     #[test]
-    fn the_client_secret_reaches_only_the_functions_that_call_linkedin() {
-        let template = include_str!("../../template.yaml");
-        let globals =
-            &template[template.find("Globals:").unwrap()..template.find("Resources:").unwrap()];
-        assert!(
-            !globals.contains("LINKEDIN_CLIENT_SECRET"),
-            "not in Globals"
-        );
-        // A resource's block: its lines up to the next line indented like a resource name.
-        let function_block = |name: &str| -> String {
-            let start = template
-                .find(&format!("\n  {name}:\n"))
-                .unwrap_or_else(|| panic!("{name} in the template"));
-            let is_next_resource = |l: &&str| {
-                l.len() > 2 && l.starts_with("  ") && l.as_bytes()[2].is_ascii_alphabetic()
-            };
-            template[start + 1..]
-                .lines()
-                .skip(1)
-                .take_while(|l| !is_next_resource(l))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        for name in [
-            "OAuthFunction",
-            "ApiFunction",
-            "PublisherFunction",
-            "RefresherFunction",
-            "HealthFunction",
-        ] {
-            assert!(
-                function_block(name).contains("LINKEDIN_CLIENT_SECRET"),
-                "{name} calls LinkedIn"
-            );
-        }
-        assert!(!function_block("ReconcilerFunction").contains("LINKEDIN_CLIENT_SECRET"));
-
+    fn without_a_client_secret_no_linkedin_client_can_be_built() {
         let mut vars = minimal();
         vars.remove("LINKEDIN_CLIENT_SECRET");
         let config = load(&vars).unwrap();
         assert!(config.linkedin.client_secret.is_none());
         assert!(crate::linkedin::LinkedInClient::new(config.linkedin).is_err());
+    }
+
+    /// A Secrets Manager stand-in that counts its calls.
+    struct SecretsMap {
+        secrets: HashMap<&'static str, &'static str>,
+        failure: Option<ConfigError>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SecretsMap {
+        fn with(id: &'static str, value: &'static str) -> Self {
+            Self {
+                secrets: HashMap::from([(id, value)]),
+                failure: None,
+                calls: Default::default(),
+            }
+        }
+        fn calls(&self) -> usize {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl SecretStore for SecretsMap {
+        async fn secret_string(&self, id: &str) -> Result<SecretString, ConfigError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Some(failure) = &self.failure {
+                return Err(match failure {
+                    ConfigError::SecretUnavailable(m) => ConfigError::SecretUnavailable(m.clone()),
+                    _ => ConfigError::SecretRefused(format!("{id} not found")),
+                });
+            }
+            self.secrets
+                .get(id)
+                .map(|v| SecretString::from(v.to_string()))
+                .ok_or_else(|| ConfigError::SecretRefused(format!("{id} not found")))
+        }
+    }
+
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:linkedin-AbCdEf";
+
+    fn with_arn_only() -> HashMap<&'static str, &'static str> {
+        let mut vars = minimal();
+        vars.remove("LINKEDIN_CLIENT_SECRET");
+        vars.insert("LINKEDIN_CLIENT_SECRET_ARN", ARN);
+        vars
+    }
+
+    #[tokio::test]
+    async fn when_the_secret_arn_is_set_the_client_secret_comes_from_the_store_in_one_call() {
+        let store = SecretsMap::with(ARN, "from-secrets-manager");
+        let mut config = load(&with_arn_only()).unwrap();
+        assert!(
+            config.linkedin.client_secret.is_none(),
+            "not before the fetch"
+        );
+
+        config.fetch_client_secret(&store).await.unwrap();
+
+        assert_eq!(store.calls(), 1);
+        assert_eq!(
+            config
+                .linkedin
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret()),
+            Some("from-secrets-manager")
+        );
+        assert!(!format!("{config:?}").contains("from-secrets-manager"));
+        assert!(crate::linkedin::LinkedInClient::new(config.linkedin).is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_the_secret_arn_the_environment_variable_is_the_fallback_and_no_store_is_asked()
+    {
+        let store = SecretsMap::with(ARN, "from-secrets-manager");
+        let mut config = load(&minimal()).unwrap();
+
+        config.fetch_client_secret(&store).await.unwrap();
+
+        assert_eq!(store.calls(), 0);
+        assert_eq!(
+            config
+                .linkedin
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret()),
+            Some("shh")
+        );
+    }
+
+    #[test]
+    fn both_sources_at_once_are_refused() {
+        let mut vars = with_arn_only();
+        vars.insert("LINKEDIN_CLIENT_SECRET", "shh");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "LINKEDIN_CLIENT_SECRET",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_secret_the_store_refuses_fails_the_cold_start_naming_it_and_is_not_retryable() {
+        let store = SecretsMap::with("another-secret", "x");
+        let mut config = load(&with_arn_only()).unwrap();
+
+        let error = config.fetch_client_secret(&store).await.unwrap_err();
+
+        assert!(matches!(&error, ConfigError::SecretRefused(m) if m.contains(ARN)));
+        assert!(!error.is_retryable());
+        assert!(config.linkedin.client_secret.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_unavailable_fails_the_cold_start_as_retryable() {
+        let mut store = SecretsMap::with(ARN, "x");
+        store.failure = Some(ConfigError::SecretUnavailable(
+            "GetSecretValue: timeout".into(),
+        ));
+        let mut config = load(&with_arn_only()).unwrap();
+
+        let error = config.fetch_client_secret(&store).await.unwrap_err();
+
+        assert!(error.is_retryable());
+        assert!(error.to_string().contains("retrying can help"));
     }
 }

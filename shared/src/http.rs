@@ -17,6 +17,9 @@ pub enum ApiError {
     },
     #[error("missing or invalid credentials")]
     Unauthenticated,
+    /// Authenticated, but the token lacks what the route requires (e.g. the admin scope).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -28,6 +31,13 @@ pub enum ApiError {
     /// The body is over [`MAX_BODY_BYTES`]; refused before anything reads it.
     #[error("the request body is larger than {limit} bytes (256 KB)")]
     PayloadTooLarge { limit: usize },
+    /// The tenant is at one of its limits (named); nothing was done. Retry after the time given.
+    #[error("{message}")]
+    LimitReached {
+        limit: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A dependency is briefly unavailable; the caller can retry. The cause is logged.
     #[error("temporarily unavailable; retry shortly")]
     Unavailable(#[source] anyhow::Error),
@@ -44,6 +54,18 @@ impl ApiError {
         }
     }
 
+    /// The tenant's limit reached: 429 naming the limit, with `Retry-After`.
+    pub fn limit_reached(
+        reached: crate::domain::limits::LimitReached,
+        limits: &crate::domain::limits::TenantLimits,
+    ) -> Self {
+        Self::LimitReached {
+            limit: reached.limit.name(),
+            message: reached.limit.message(limits),
+            retry_after: reached.retry_after,
+        }
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }
@@ -52,11 +74,13 @@ impl ApiError {
         match self {
             Self::Validation { .. } => (400, "validation_failed"),
             Self::Unauthenticated => (401, "unauthenticated"),
+            Self::Forbidden(_) => (403, "forbidden"),
             Self::NotFound(_) => (404, "not_found"),
             Self::Conflict(_) => (409, "conflict"),
             Self::NoRoute => (404, "no_route"),
             Self::MethodNotAllowed => (405, "method_not_allowed"),
             Self::PayloadTooLarge { .. } => (413, "payload_too_large"),
+            Self::LimitReached { .. } => (429, "limit_reached"),
             Self::Unavailable(_) => (503, "unavailable"),
             Self::Internal(_) => (500, "internal"),
         }
@@ -69,10 +93,22 @@ impl ApiError {
             error!(error = format!("{cause:#}"), status, "request failed");
         }
         let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
-        if let Self::Validation { field, .. } = &self {
-            error["field"] = (*field).into();
+        match &self {
+            Self::Validation { field, .. } => error["field"] = (*field).into(),
+            Self::LimitReached {
+                limit, retry_after, ..
+            } => {
+                error["limit"] = (*limit).into();
+                error["retry_after_seconds"] = retry_after.as_secs().max(1).into();
+            }
+            _ => {}
         }
-        json(status, &serde_json::json!({ "error": error }))
+        let mut response = json(status, &serde_json::json!({ "error": error }));
+        if let Self::LimitReached { retry_after, .. } = &self {
+            let seconds = retry_after.as_secs().max(1);
+            response.headers_mut().insert("retry-after", seconds.into());
+        }
+        response
     }
 }
 
@@ -224,5 +260,33 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("262144"));
+    }
+
+    use crate::domain::limits::{Limit, LimitReached, TenantLimits};
+
+    #[test]
+    fn a_limit_reached_is_a_429_naming_the_limit_with_retry_after() {
+        let limits = TenantLimits::default();
+        let response = ApiError::limit_reached(
+            LimitReached {
+                limit: Limit::PostsPerDay,
+                retry_after: std::time::Duration::from_secs(3600),
+            },
+            &limits,
+        )
+        .into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "3600");
+        let body: serde_json::Value = match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(body["error"]["code"], "limit_reached");
+        assert_eq!(body["error"]["limit"], "posts_per_day");
+        assert_eq!(body["error"]["retry_after_seconds"], 3600);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5000 posts per day"));
     }
 }

@@ -277,7 +277,7 @@ impl JobScheduler {
         job: &Job,
         at: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
-        let input = serde_json::to_string(job).expect("jobs serialize");
+        let input = serde_json::to_string(&job.due(at)).expect("jobs serialize");
         let target = self.target(&self.settings.queue_arn, input, 86_400)?;
         self.put(name, at, self.flexible(15)?, target).await
     }

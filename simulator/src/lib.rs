@@ -59,6 +59,12 @@ pub struct SimulatorConfig {
     pub latency: Duration,
     /// Posts one member may create per UTC day (Share on LinkedIn: 150).
     pub member_daily_post_limit: u32,
+    /// Posts the whole application may create per UTC day, all members together (100,000).
+    /// LinkedIn's 429 says no more for it than for a member's limit.
+    pub app_daily_post_limit: u32,
+    /// LinkedIn documents no Retry-After on its daily limits (they reset at midnight UTC);
+    /// a test may ask for one to see a pause end without moving the product's clock.
+    pub daily_limit_retry_after: Option<Duration>,
     /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
     pub media_processing: Duration,
 }
@@ -87,6 +93,8 @@ impl Default for SimulatorConfig {
             propagation_window: Duration::ZERO,
             latency: Duration::ZERO,
             member_daily_post_limit: 150,
+            app_daily_post_limit: 100_000,
+            daily_limit_retry_after: None,
             media_processing: Duration::ZERO,
         }
     }

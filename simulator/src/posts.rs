@@ -163,19 +163,32 @@ fn create(
     let now = state.now();
     let member = member_urn(record);
     let today = now.date_naive();
-    let posted_today = state
-        .posts
-        .iter()
-        .filter(|p| p.created_by == member && p.created_at.date_naive() == today)
-        .count() as u32;
-    if posted_today >= state.config.member_daily_post_limit {
-        // A daily limit: no Retry-After; it resets at midnight UTC.
-        return api_error(
+    let today_posts = || {
+        state
+            .posts
+            .iter()
+            .filter(|p| p.created_at.date_naive() == today)
+    };
+    let app_posted_today = today_posts().count() as u32;
+    let posted_today = today_posts().filter(|p| p.created_by == member).count() as u32;
+    if posted_today >= state.config.member_daily_post_limit
+        || app_posted_today >= state.config.app_daily_post_limit
+    {
+        // A daily limit, the member's or the application's (the answer does not say which):
+        // no Retry-After; it resets at midnight UTC.
+        let mut refused = api_error(
             429,
             Some(101),
             None,
             "Resource level throttle limit for calls to this resource is reached.",
         );
+        if let Some(after) = state.config.daily_limit_retry_after {
+            refused.headers_mut().insert(
+                "retry-after",
+                after.as_secs().max(1).to_string().parse().expect("digits"),
+            );
+        }
+        return refused;
     }
     for id in &media {
         let status = state

@@ -34,6 +34,8 @@ struct Route {
     path: &'static str,
     function: Function,
     public: bool,
+    /// The route's `AuthorizationScopes` are the admin scope: tokens without it get 403.
+    admin: bool,
 }
 
 /// Kept in step with the routes in template.yaml.
@@ -43,68 +45,110 @@ const ROUTES: &[Route] = &[
         path: "/v1/connections/linkedin/authorize",
         function: Function::OAuth,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/oauth/linkedin/callback",
         function: Function::OAuth,
         public: true,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/connections",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/connections/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "DELETE",
         path: "/v1/connections/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "POST",
         path: "/v1/posts",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/posts",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "DELETE",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "PATCH",
         path: "/v1/posts/{id}",
         function: Function::Api,
         public: false,
+        admin: false,
     },
     Route {
         method: "GET",
         path: "/v1/dlq-records",
         function: Function::Api,
         public: false,
+        admin: false,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/admin/tenants/{tenant_id}/settings",
+        function: Function::Api,
+        public: false,
+        admin: true,
+    },
+    Route {
+        method: "PUT",
+        path: "/v1/admin/tenants/{tenant_id}/settings",
+        function: Function::Api,
+        public: false,
+        admin: true,
     },
 ];
+
+/// The dev tokens' HS256 secret when `DEV_JWT_SECRET` gives none. It is in this repository,
+/// so anyone can mint a token for any tenant with it: fine on loopback, never beyond.
+pub const DEFAULT_JWT_SECRET: &str = "dev-secret-change-me";
+
+/// Refuses to listen beyond this machine (any address but loopback) while tokens are signed
+/// with [`DEFAULT_JWT_SECRET`].
+pub fn refuse_public_default_secret(addr: SocketAddr, jwt: &JwtSettings) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() && jwt.secret == DEFAULT_JWT_SECRET {
+        anyhow::bail!(
+            "refusing to listen on {addr}: the gateway would accept tokens signed with the default \
+             dev JWT secret, which anyone can mint for any tenant. Set DEV_JWT_SECRET to a secret \
+             of your own, or listen on a loopback address (DEV_GATEWAY_ADDR=127.0.0.1:3000)"
+        );
+    }
+    Ok(())
+}
 
 /// How the local authorizer checks tokens. API Gateway verifies RS256 against the issuer's
 /// JWKS; locally a shared HS256 secret stands in for the key, the checks are the same.
@@ -122,6 +166,25 @@ impl JwtSettings {
         let claims = json!({
             "sub": format!("dev-user@{tenant_id}"),
             "tenant_id": tenant_id,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + hours * 3600,
+        });
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .expect("HS256 signing cannot fail")
+    }
+
+    /// An operator's token granting `scope` (the admin scope), for no tenant, valid for `hours`.
+    pub fn mint_admin(&self, scope: &str, hours: i64) -> String {
+        let now = Utc::now().timestamp();
+        let claims = json!({
+            "sub": "dev-admin",
+            "scope": scope,
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
@@ -231,6 +294,14 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
             None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
         }
     };
+    // As API Gateway checks a route's AuthorizationScopes against the token's scope claim.
+    if route.admin
+        && !claims
+            .as_ref()
+            .is_some_and(|c| token_scopes(c).contains(&gateway.api.admin_scope.as_str()))
+    {
+        return gateway_message(StatusCode::FORBIDDEN, "Forbidden");
+    }
     let event = match to_event(request, route, path_parameters, claims).await {
         Ok(event) => event,
         Err(response) => return response,
@@ -254,6 +325,15 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
         _ => AxumBody::empty(),
     };
     Response::from_parts(parts, body)
+}
+
+/// The scopes a token grants: its `scope` claim (space-separated), or `scp`.
+fn token_scopes(claims: &HashMap<String, String>) -> Vec<&str> {
+    claims
+        .get("scope")
+        .or_else(|| claims.get("scp"))
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default()
 }
 
 /// The API Gateway HTTP API payload-2.0 event for this request.
@@ -346,8 +426,10 @@ async fn to_event(
         event["pathParameters"] = json!(path_parameters);
     }
     if let Some(claims) = claims {
+        let scopes = token_scopes(&claims);
+        let scopes = (!scopes.is_empty()).then_some(scopes);
         event["requestContext"]["authorizer"] =
-            json!({ "jwt": { "claims": claims, "scopes": null } });
+            json!({ "jwt": { "claims": claims, "scopes": scopes } });
     }
     Ok(event)
 }
@@ -365,13 +447,14 @@ mod tests {
         assert!(match_route("GET", "/v1/nothing").is_none());
     }
 
-    /// `(method, path, public)` of every HttpApi event in template.yaml, read line by line
-    /// (CloudFormation's `!Ref` tags defeat generic YAML parsers).
-    fn template_routes() -> Vec<(String, String, bool)> {
+    /// `(method, path, public, admin)` of every HttpApi event in template.yaml, read line by
+    /// line (CloudFormation's `!Ref` tags defeat generic YAML parsers). A route is admin when
+    /// its `AuthorizationScopes` are the `AdminScope` parameter.
+    fn template_routes() -> Vec<(String, String, bool, bool)> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         let mut routes = Vec::new();
-        let mut current: Option<(String, String, bool)> = None;
+        let mut current: Option<(String, String, bool, bool)> = None;
         for line in text.lines().map(str::trim) {
             if line == "Type: HttpApi" {
                 routes.extend(current.take());
@@ -383,6 +466,8 @@ mod tests {
                     route.1 = p.to_owned();
                 } else if line == "Authorizer: NONE" {
                     route.2 = true;
+                } else if line == "AuthorizationScopes: [!Ref AdminScope]" {
+                    route.3 = true;
                 } else if line.starts_with("Policies:") || line.starts_with("Type: AWS::") {
                     routes.extend(current.take());
                 }
@@ -395,12 +480,62 @@ mod tests {
 
     #[test]
     fn the_local_gateway_serves_exactly_the_routes_of_template_yaml() {
-        let mut local: Vec<(String, String, bool)> = ROUTES
+        let mut local: Vec<(String, String, bool, bool)> = ROUTES
             .iter()
-            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.public))
+            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.public, r.admin))
             .collect();
         local.sort();
         assert_eq!(local, template_routes());
+    }
+
+    #[test]
+    fn the_default_jwt_secret_is_refused_beyond_loopback() {
+        let default = JwtSettings {
+            secret: DEFAULT_JWT_SECRET.into(),
+            issuer: "i".into(),
+            audience: "a".into(),
+        };
+        let own = JwtSettings {
+            secret: "a-secret-of-our-own".into(),
+            ..default.clone()
+        };
+        for (addr, jwt, allowed) in [
+            ("127.0.0.1:3000", &default, true),
+            ("127.10.0.1:3000", &default, true),
+            ("[::1]:3000", &default, true),
+            ("0.0.0.0:3000", &default, false),
+            ("[::]:3000", &default, false),
+            ("192.168.1.20:3000", &default, false),
+            ("[2001:db8::1]:3000", &default, false),
+            ("0.0.0.0:3000", &own, true),
+            ("192.168.1.20:3000", &own, true),
+        ] {
+            let result = refuse_public_default_secret(addr.parse().unwrap(), jwt);
+            assert_eq!(result.is_ok(), allowed, "{addr} with {:?}", jwt.secret);
+            if let Err(e) = result {
+                assert!(
+                    e.to_string().contains("DEV_JWT_SECRET"),
+                    "says what to do: {e}"
+                );
+            }
+        }
+    }
+
+    /// The stack checks before it starts anything (no moto, no simulator, no socket).
+    #[tokio::test]
+    async fn the_stack_will_not_start_a_public_gateway_with_the_default_secret() {
+        let options = crate::StackOptions {
+            gateway_addr: "0.0.0.0:0".parse().unwrap(),
+            ..Default::default()
+        };
+        let error = crate::LocalStack::start(options)
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("default dev JWT secret"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -411,6 +546,10 @@ mod tests {
             audience: "a".into(),
         };
         let good = jwt.mint("demo", 1);
+        let admin = jwt.verify(&jwt.mint_admin("connector/admin", 1)).unwrap();
+        assert_eq!(token_scopes(&admin), ["connector/admin"]);
+        assert!(!admin.contains_key("tenant_id"));
+        assert!(token_scopes(&jwt.verify(&good).unwrap()).is_empty());
         assert_eq!(jwt.verify(&good).unwrap()["tenant_id"], "demo");
         let expired = jwt.mint("demo", -1);
         assert!(jwt.verify(&expired).is_none());

@@ -81,7 +81,7 @@ impl Default for StackOptions {
             simulator: SimulatorConfig::default(),
             settings: HashMap::new(),
             jwt: JwtSettings {
-                secret: "dev-secret-change-me".into(),
+                secret: gateway::DEFAULT_JWT_SECRET.into(),
                 issuer: "https://dev.local/".into(),
                 audience: "linkedin-connector".into(),
             },
@@ -137,6 +137,7 @@ impl Drop for LocalStack {
 
 impl LocalStack {
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        gateway::refuse_public_default_secret(options.gateway_addr, &options.jwt)?;
         let listener = TcpListener::bind(options.gateway_addr)
             .await
             .with_context(|| format!("binding the gateway to {}", options.gateway_addr))?;
@@ -243,7 +244,20 @@ impl LocalStack {
         ] {
             settings.entry(name.into()).or_insert(value);
         }
-        let config = Config::from_lookup(|k| settings.get(k).cloned())?;
+        // The client secret lives in Secrets Manager (moto), as in AWS: the functions get its
+        // ARN and read it through the SDK. One secret per table, as tests share one moto.
+        let client_secret = settings.remove("LINKEDIN_CLIENT_SECRET");
+        if !settings.contains_key("LINKEDIN_CLIENT_SECRET_ARN") {
+            if let Some(secret) = client_secret {
+                let name = format!("{}/linkedin-client-secret", settings["TABLE_NAME"]);
+                let arn = provision::ensure_client_secret(&sdk, &name, &secret).await?;
+                settings.insert("LINKEDIN_CLIENT_SECRET_ARN".into(), arn);
+            }
+        }
+        let mut config = Config::from_lookup(|k| settings.get(k).cloned())?;
+        config
+            .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(&sdk))
+            .await?;
         provision::create_table(&sdk, &config.table_name).await?;
         provision::ensure_token_key(&sdk, &config.token_key_id).await?;
         let schedules = config.require_schedules()?.clone();

@@ -329,3 +329,40 @@ pub async fn ensure_queues(
         dlq_arn,
     })
 }
+
+/// The LinkedIn client secret as a Secrets Manager secret named `name` (created, or its value
+/// replaced when it exists): the functions get only its ARN and read it through the SDK, as in
+/// AWS. Returns the ARN.
+pub async fn ensure_client_secret(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    value: &str,
+) -> anyhow::Result<String> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let created = secrets
+        .create_secret()
+        .name(name)
+        .description("LinkedIn app client secret (local)")
+        .secret_string(value)
+        .send()
+        .await;
+    match created {
+        Ok(out) => out.arn.context("CreateSecret returned no ARN"),
+        // A stack started before against the same emulator: keep the secret, take this value.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) =>
+        {
+            Ok(secrets
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .send()
+                .await
+                .with_context(|| format!("replacing the value of secret {name}"))?
+                .arn
+                .context("PutSecretValue returned no ARN")?)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating secret {name}"))),
+    }
+}

@@ -119,6 +119,57 @@ impl LocalStack {
             .unwrap_or_else(|| panic!("no connection_id in {location}"))
     }
 
+    /// Starts an authorization with `body`, lets the member allow (or cancel) at LinkedIn, and
+    /// returns where the callback sends the browser back to (its 302 `location`).
+    pub async fn landing(&self, tenant: &str, body: Value, allow: bool) -> String {
+        let url = self.authorization_url(tenant, body).await;
+        let response = self.consent_and_return(&url, None, allow).await;
+        assert_eq!(response.status(), 302, "{:?}", response.text().await);
+        response.headers()["location"]
+            .to_str()
+            .expect("a location")
+            .to_owned()
+    }
+
+    /// An operator's dev JWT: the admin scope (`ADMIN_SCOPE`), no tenant.
+    pub fn admin_token(&self) -> String {
+        self.jwt.mint_admin(&self.config.admin_scope, 24)
+    }
+
+    /// `method /v1/admin/tenants/{tenant}/settings` with `token` (and `body` as JSON, if any).
+    pub async fn tenant_settings_with(
+        &self,
+        method: Method,
+        token: &str,
+        tenant: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let path = format!("/v1/admin/tenants/{tenant}/settings");
+        let mut request = self
+            .http
+            .request(
+                method,
+                self.gateway_url.join(&path).expect("a path on the gateway"),
+            )
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
+    /// `GET /v1/admin/tenants/{tenant}/settings` as an admin.
+    pub async fn tenant_settings(&self, tenant: &str) -> (u16, Value) {
+        self.tenant_settings_with(Method::GET, &self.admin_token(), tenant, None)
+            .await
+    }
+
+    /// `PUT /v1/admin/tenants/{tenant}/settings` as an admin.
+    pub async fn put_tenant_settings(&self, tenant: &str, body: Value) -> (u16, Value) {
+        self.tenant_settings_with(Method::PUT, &self.admin_token(), tenant, Some(body))
+            .await
+    }
+
     /// The tenant's connections (`GET /v1/connections`, first page).
     pub async fn connections(&self, tenant: &str) -> Vec<Value> {
         let (status, body) = self.get(tenant, "/v1/connections").await;

@@ -1,8 +1,8 @@
-//! `DELETE /v1/connections/{id}`: disconnect. Revokes at LinkedIn, removes the refresh windows,
-//! destroys the stored data key and ciphertexts (nothing can decrypt the tokens afterwards),
-//! marks the connection `revoked` and cancels its queued posts. Idempotent. A revoke LinkedIn
-//! did not confirm is retried by a job on the health queue (backoff, at most 24 h) and the
-//! tokens stay sealed until then, so no live token is left behind; the rest finishes at once.
+//! `DELETE /v1/connections/{id}`: disconnect. Marks the connection `revoked`, removes the
+//! refresh windows, cancels its queued and scheduled posts, and queues a revoke job on the
+//! health queue: the health function (which may open tokens; this one holds no KMS rights)
+//! revokes them at LinkedIn, retried with backoff until LinkedIn confirms (at most 24 h), then
+//! destroys the stored data key and ciphertexts. Idempotent.
 
 use std::time::Duration;
 
@@ -10,11 +10,9 @@ use chrono::Utc;
 use connector::domain::posts::{DeleteDecision, PostStatus};
 use connector::domain::{ConnectionId, ConnectionReason, ConnectionStatus};
 use connector::http::{self, ApiError};
-use connector::linkedin::RetryClass;
 use connector::queue::RevokeJob;
 use connector::store::StoreError;
 use connector::tokens::mark_revoked;
-use connector::vault::VaultContext;
 use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
@@ -39,13 +37,11 @@ pub async fn disconnect(
     }
 
     // The connection is revoked here first, its tokens still sealed: from then on no refresh
-    // stores new tokens on it (one finishing later revokes what it obtained), so the tokens
-    // revoked at LinkedIn below are its last. A transient failure at LinkedIn leaves a revoke
-    // job that retries until LinkedIn confirms, at most 24 h; only then are they destroyed.
+    // stores new tokens on it (one finishing later revokes what it obtained). Revoking the
+    // tokens at LinkedIn needs them in the clear, which this internet-facing function cannot
+    // do (it holds no KMS rights): a revoke job on the health queue does it, retried until
+    // LinkedIn confirms (at most 24 h), and only then destroys them.
     let connect_count = stored.connection.connect_count;
-    let pending = |c: &connector::domain::Connection| {
-        c.status == ConnectionStatus::Revoked && c.connect_count == connect_count
-    };
     let marked = mark_revoked(
         &service.connections,
         &tenant,
@@ -65,45 +61,36 @@ pub async fn disconnect(
     if let Err(e) = service.scheduler.delete_refresh_windows(id).await {
         warn!(connection_id = %id, error = %e, "could not delete the refresh windows");
     }
-    let (reason, destroy) = match service
-        .vault
-        .open(&VaultContext::new(&tenant, id), &marked.tokens)
-        .await
-    {
-        Ok(tokens) => match service.linkedin.revoke(&tokens.access_token).await {
-            Ok(()) => (ConnectionReason::Disconnected, true),
-            Err(e) if e.retry_class() != RetryClass::FailFast => {
-                let job = RevokeJob {
-                    tenant_id: tenant.clone(),
-                    connection_id: id,
-                    requested_at: Utc::now(),
-                    connect_count,
-                    attempt: 0,
-                };
-                warn!(connection_id = %id, error = %e, "revoke at LinkedIn failed; retrying it from the health queue");
-                match service.health_queue.send(job.body(), Duration::ZERO).await {
-                    Ok(()) => (ConnectionReason::RevokeRetrying, false),
-                    Err(q) => {
-                        warn!(connection_id = %id, error = %q, "could not queue the revoke retry");
-                        (ConnectionReason::RevokeRefused, true)
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(connection_id = %id, error = %e, "LinkedIn refused the revoke");
-                (ConnectionReason::RevokeRefused, true)
-            }
-        },
+    let job = RevokeJob {
+        tenant_id: tenant.clone(),
+        connection_id: id,
+        requested_at: Utc::now(),
+        connect_count,
+        attempt: 0,
+    };
+    let revoked = match service.health_queue.send(job.body(), Duration::ZERO).await {
+        Ok(()) => marked.connection,
         Err(e) => {
-            warn!(connection_id = %id, error = %e, "the tokens could not be opened to revoke them");
-            (ConnectionReason::TokensUnreadable, true)
+            // Nothing will revoke them: the sealed tokens are destroyed here instead, so none
+            // can be used again (at LinkedIn they end when they expire).
+            warn!(connection_id = %id, error = %e, "could not queue the revoke job; destroying the tokens");
+            let pending = |c: &connector::domain::Connection| {
+                c.status == ConnectionStatus::Revoked && c.connect_count == connect_count
+            };
+            mark_revoked(
+                &service.connections,
+                &tenant,
+                id,
+                &ConnectionReason::RevokeNotQueued,
+                true,
+                pending,
+            )
+            .await
+            .map_err(store_error("destroying the tokens"))?
+            .map(|s| s.connection)
+            .unwrap_or(marked.connection)
         }
     };
-    let revoked = mark_revoked(&service.connections, &tenant, id, &reason, destroy, pending)
-        .await
-        .map_err(store_error("destroying the tokens"))?
-        .map(|s| s.connection)
-        .unwrap_or(marked.connection);
 
     let mut cancelled = 0;
     for status in [PostStatus::Queued, PostStatus::Scheduled] {
@@ -137,6 +124,6 @@ pub async fn disconnect(
             }
         }
     }
-    info!(connection_id = %id, cancelled, tokens_destroyed = destroy, "connection disconnected");
+    info!(connection_id = %id, cancelled, "connection disconnected; its tokens are revoked at LinkedIn by a job");
     Ok(http::json(200, &ConnectionView::from(&revoked)))
 }

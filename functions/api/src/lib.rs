@@ -1,5 +1,6 @@
-//! The `api` function: the calling tenant's connections and posts.
+//! The `api` function: the calling tenant's connections and posts; for admins, tenant settings.
 
+mod admin;
 mod disconnect;
 mod posts;
 mod requests;
@@ -7,12 +8,14 @@ mod views;
 
 pub use views::{ConnectionView, PostView};
 
-use anyhow::Context as _;
 use connector::config::Config;
+use connector::domain::limits::{Limit, TenantLimits};
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::queue::PublishQueue;
-use connector::store::{ConnectionStore, PostStore, StoreError};
+use connector::store::{
+    Admission, ConnectionStore, LimitStore, PostStore, StoreError, TenantStore,
+};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
@@ -24,13 +27,17 @@ pub struct ApiService {
     pub connections: ConnectionStore,
     pub posts: PostStore,
     pub queue: PublishQueue,
-    /// Revoke jobs of disconnects LinkedIn did not confirm at once.
+    /// Revoke jobs of disconnects (the health function revokes the tokens at LinkedIn).
     pub health_queue: PublishQueue,
-    /// For disconnect: open the tokens to revoke them.
-    pub vault: connector::vault::TokenVault,
-    pub linkedin: connector::linkedin::LinkedInClient,
     /// Scheduled posts, and the refresh windows a disconnect removes.
     pub scheduler: connector::schedules::JobScheduler,
+    /// The tenants' limit counters, and the limits.
+    pub limits: LimitStore,
+    pub tenant_limits: TenantLimits,
+    /// Tenant settings, which admins manage.
+    pub tenants: TenantStore,
+    /// The JWT scope the admin routes require.
+    pub admin_scope: String,
 }
 
 impl ApiService {
@@ -38,8 +45,12 @@ impl ApiService {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
-            posts: PostStore::new(dynamo, config.table_name.clone())
+            limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
+            tenant_limits: config.tenant_limits,
+            posts: PostStore::new(dynamo.clone(), config.table_name.clone())
                 .with_retention(config.retention),
+            tenants: TenantStore::new(dynamo, config.table_name.clone()),
+            admin_scope: config.admin_scope.clone(),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -48,12 +59,6 @@ impl ApiService {
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_health_queue()?.to_owned(),
             ),
-            vault: connector::vault::TokenVault::new(connector::vault::KmsKeys::new(
-                aws_sdk_kms::Client::new(sdk),
-                config.token_key_id.clone(),
-            )),
-            linkedin: connector::linkedin::LinkedInClient::new(config.linkedin.clone())
-                .context("building the LinkedIn client")?,
             scheduler: connector::schedules::JobScheduler::new(
                 aws_sdk_scheduler::Client::new(sdk),
                 config.require_schedules()?.clone(),
@@ -81,6 +86,13 @@ pub async fn handle(request: Request, service: &ApiService) -> Response<Body> {
 async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let path = request.raw_http_path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // A new post counts as a request in the transaction that records it; every other tenant
+    // request takes its unit here. Admin routes belong to no tenant (operators' tokens carry
+    // the admin scope, not a tenant): the gateway's route throttling bounds them.
+    let counted_with_the_post = segments == ["v1", "posts"] && request.method() == "POST";
+    if !counted_with_the_post && segments.get(1) != Some(&"admin") {
+        admit_request(request, service).await?;
+    }
     match segments.as_slice() {
         ["v1", "connections"] => {
             only(request, "GET")?;
@@ -106,7 +118,32 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => posts::reschedule(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "admin", "tenants", tenant, "settings"] => {
+            admin::settings(request, service, tenant).await
+        }
         _ => Err(ApiError::NoRoute),
+    }
+}
+
+/// One of the tenant's requests this second, or a 429 once they are used up.
+async fn admit_request(request: &Request, service: &ApiService) -> Result<(), ApiError> {
+    let tenant = http::tenant_of(request)?;
+    let admission = service
+        .limits
+        .admit(
+            &tenant,
+            &service.tenant_limits,
+            Limit::RequestsPerSecond,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(store_error("counting the request"))?;
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::Refused(reached) => {
+            tracing::info!(limit = reached.limit.name(), "tenant limit reached");
+            Err(ApiError::limit_reached(reached, &service.tenant_limits))
+        }
     }
 }
 

@@ -54,11 +54,19 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
     let hash = request_hash(request);
     let recorded = service
         .posts
-        .record(&post, key.as_ref().map(|k| (k.as_str(), hash.as_str())))
+        .record(
+            &post,
+            key.as_ref().map(|k| (k.as_str(), hash.as_str())),
+            &service.tenant_limits,
+        )
         .await
         .map_err(store_error("recording the post"))?;
     match recorded {
         Recorded::Created => {}
+        Recorded::Limited(reached) => {
+            info!(limit = reached.limit.name(), "tenant limit reached");
+            return Err(ApiError::limit_reached(reached, &service.tenant_limits));
+        }
         Recorded::Replayed(existing) => {
             info!(post_id = %existing.id, "idempotent replay");
             return Ok(http::json(202, &PostAccepted::from(&*existing)));
@@ -268,6 +276,7 @@ pub async fn delete(
                 post_id: id,
                 enqueued_at: now,
                 scheduled_at: None,
+                due_at: None,
             };
             if let Err(e) = service.queue.enqueue(&job).await {
                 // Undo the request so a later DELETE tries again.

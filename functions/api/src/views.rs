@@ -21,6 +21,9 @@ pub struct PostView<'a> {
     pub linkedin_urn: Option<&'a str>,
     pub attempts: u32,
     pub last_error: Option<&'a PostError>,
+    /// While `queued` after a failed or held-back attempt: when the next one is due (e.g. when
+    /// publishing resumes after LinkedIn's daily limit).
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
@@ -42,6 +45,7 @@ impl<'a> From<&'a Post> for PostView<'a> {
             linkedin_urn: p.linkedin_urn.as_deref(),
             attempts: p.attempts,
             last_error: p.last_error.as_ref(),
+            next_attempt_at: p.next_attempt_at,
             created_at: p.created_at,
             updated_at: p.updated_at,
             published_at: p.published_at,
@@ -92,6 +96,8 @@ pub struct ConnectionView<'a> {
     pub updated_at: DateTime<Utc>,
     pub connect_count: u32,
     pub token_issued_at: DateTime<Utc>,
+    /// LinkedIn's daily limit for this member is reached until then; its posts wait.
+    pub rate_limited_until: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Connection> for ConnectionView<'a> {
@@ -116,6 +122,7 @@ impl<'a> From<&'a Connection> for ConnectionView<'a> {
             updated_at: c.updated_at,
             connect_count: c.connect_count,
             token_issued_at: c.token_issued_at,
+            rate_limited_until: c.throttled(Utc::now()),
         }
     }
 }
@@ -156,6 +163,7 @@ mod tests {
                 "last_error",
                 "linkedin_urn",
                 "media",
+                "next_attempt_at",
                 "published_at",
                 "scheduled_at",
                 "status",

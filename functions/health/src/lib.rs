@@ -20,7 +20,7 @@ use connector::config::Config;
 use connector::deadline::Deadline;
 use connector::domain::{ConnectionId, TenantId};
 use connector::queue::{batch_response, PublishQueue, RevokeJob};
-use connector::store::HEALTH_SHARDS;
+use connector::store::INDEX_SHARDS;
 use connector::tokens::TokenKeeper;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,7 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
     match task {
         HealthTask::Plan { as_of } => {
             let as_of = as_of.unwrap_or_else(Utc::now);
-            let pages: Vec<_> = (0..HEALTH_SHARDS)
+            let pages: Vec<_> = (0..INDEX_SHARDS)
                 .map(|shard| HealthTask::Page {
                     shard,
                     as_of,
@@ -167,7 +167,7 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
                 })
                 .collect();
             health.send(&pages).await?;
-            info!(shards = HEALTH_SHARDS, as_of = %as_of, "health round planned");
+            info!(shards = INDEX_SHARDS, as_of = %as_of, "health round planned");
             // The round reports the LinkedIn-Version in force and its retirement date; the
             // template's LinkedInVersionRetiringAlarm reads `days_left` from this line.
             let version = health.keeper.linkedin.settings().api_version;

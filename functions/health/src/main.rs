@@ -6,8 +6,10 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     connector::telemetry::init();
-    let config = connector::config::Config::from_env()?;
     let sdk = connector::config::aws_sdk_config().await;
+    // The environment, and the LinkedIn client secret from Secrets Manager where the template
+    // gives this function its ARN (one call, here, before the first event).
+    let config = connector::config::Config::load(&sdk).await?;
     let health = health_function::Health::from_config(&config, &sdk)?;
     let health = &health;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -3,19 +3,23 @@
 use anyhow::Context as _;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connector::domain::PendingAuthorization;
+use connector::domain::{redirect_url, ClientState, PendingAuthorization, RedirectAllowList};
 use connector::http::{self, ApiError};
 use lambda_http::{Body, Request, Response};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tracing::info;
 use url::Url;
 
 use crate::OAuthService;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthorizeBody {
     redirect_after: Option<String>,
+    /// Read as any JSON value so that a wrong type is a 400 naming this field.
+    client_state: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -31,10 +35,28 @@ pub(crate) async fn authorize(
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
     let body: AuthorizeBody = http::json_body(request)?;
-    let redirect_after = body
-        .redirect_after
-        .map(|raw| parse_redirect_after(&raw, &service.redirect_allow_list))
-        .transpose()?;
+    let client_state = parse_client_state(body.client_state)?;
+    let redirect_after = match body.redirect_after {
+        None => None,
+        Some(raw) => {
+            let url = parse_redirect_after(&raw)?;
+            // One GetItem, only when there is a redirect to judge; nothing is cached, so an
+            // admin's change applies to the next authorization.
+            let settings = service.tenants.settings(&tenant).await.map_err(|e| {
+                let retryable = e.is_retryable();
+                let e = anyhow::Error::new(e).context("reading the tenant's settings");
+                if retryable {
+                    ApiError::Unavailable(e)
+                } else {
+                    ApiError::Internal(e)
+                }
+            })?;
+            let allow_list = settings.as_ref().map_or(&service.redirect_allow_list, |s| {
+                s.redirect_allow_list_or(&service.redirect_allow_list)
+            });
+            Some(permitted(url, allow_list)?)
+        }
+    };
 
     let state = new_state();
     let now = Utc::now();
@@ -44,6 +66,7 @@ pub(crate) async fn authorize(
     let pending = PendingAuthorization {
         tenant_id: tenant,
         redirect_after,
+        client_state,
         scopes: scopes.clone(),
         created_at: now,
         expires_at,
@@ -65,17 +88,33 @@ pub(crate) async fn authorize(
     ))
 }
 
-fn parse_redirect_after(
-    raw: &str,
-    allow_list: &connector::domain::RedirectAllowList,
-) -> Result<Url, ApiError> {
-    let url = Url::parse(raw).map_err(|_| {
-        ApiError::validation("redirect_after", "redirect_after must be an absolute URL")
-    })?;
+/// `client_state`: absent or null for none; otherwise a string under [`ClientState`]'s rules.
+fn parse_client_state(raw: Option<Value>) -> Result<Option<ClientState>, ApiError> {
+    match raw {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => ClientState::parse(&text)
+            .map(Some)
+            .map_err(|rule| ApiError::validation("client_state", format!("client_state {rule}"))),
+        Some(_) => Err(ApiError::validation(
+            "client_state",
+            "client_state must be a string",
+        )),
+    }
+}
+
+/// `redirect_after` under the rules every redirect follows (https except loopback, no
+/// userinfo, no backslash or encoded separator).
+fn parse_redirect_after(raw: &str) -> Result<Url, ApiError> {
+    redirect_url(raw)
+        .map_err(|rule| ApiError::validation("redirect_after", format!("redirect_after {rule}")))
+}
+
+/// `redirect_after` if the tenant's allow-list (its own, else the deployment's) permits it.
+fn permitted(url: Url, allow_list: &RedirectAllowList) -> Result<Url, ApiError> {
     if !allow_list.permits(&url) {
         return Err(ApiError::validation(
             "redirect_after",
-            "redirect_after is not on this deployment's REDIRECT_ALLOW_LIST",
+            "redirect_after is not on this tenant's redirect allow-list",
         ));
     }
     Ok(url)
@@ -119,23 +158,56 @@ mod tests {
 
     #[test]
     fn redirect_after_off_the_allow_list_is_refused_with_the_field_named() {
-        let list = connector::domain::RedirectAllowList::parse("https://app.example.com").unwrap();
-        let err = parse_redirect_after("https://evil.test/", &list).unwrap_err();
-        assert!(matches!(
-            err,
-            ApiError::Validation {
-                field: "redirect_after",
-                ..
-            }
-        ));
-        let err = parse_redirect_after("/relative", &list).unwrap_err();
-        assert!(matches!(
-            err,
-            ApiError::Validation {
-                field: "redirect_after",
-                ..
-            }
-        ));
-        assert!(parse_redirect_after("https://app.example.com/done", &list).is_ok());
+        let list = RedirectAllowList::parse("https://app.example.com").unwrap();
+        let refused = |raw: &str| parse_redirect_after(raw).and_then(|url| permitted(url, &list));
+        for bad in [
+            "https://evil.test/",
+            "/relative",
+            "http://app.example.com/",
+            "https://app.example.com/a%2Fb",
+            "https://app.example.com\\@evil.test/",
+        ] {
+            let err = refused(bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ApiError::Validation {
+                        field: "redirect_after",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
+        }
+        assert!(refused("https://app.example.com/done").is_ok());
+    }
+
+    #[test]
+    fn client_state_is_optional_and_refused_with_the_field_named() {
+        assert_eq!(parse_client_state(None).unwrap(), None);
+        assert_eq!(parse_client_state(Some(Value::Null)).unwrap(), None);
+        assert_eq!(
+            parse_client_state(Some(Value::from("a&b=c #d+é"))).unwrap(),
+            Some(ClientState::parse("a&b=c #d+é").unwrap())
+        );
+        for bad in [
+            Value::from(""),
+            Value::from("x".repeat(257)),
+            Value::from("line\nbreak"),
+            Value::from(42),
+            serde_json::json!({"nested": true}),
+        ] {
+            let err = parse_client_state(Some(bad.clone())).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ApiError::Validation {
+                        field: "client_state",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use connector::config::Config;
 use connector::http::{self, ApiError};
 use connector::linkedin::{LinkedInClient, PropagationPatience};
-use connector::store::ConnectionStore;
+use connector::store::{ConnectionStore, TenantStore};
 use connector::vault::{KmsKeys, TokenVault};
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
@@ -27,7 +27,10 @@ pub const CALLBACK_PATH: &str = "/v1/oauth/linkedin/callback";
 pub struct OAuthService {
     pub linkedin: LinkedInClient,
     pub store: ConnectionStore,
+    /// Tenant settings: a tenant's own redirect allow-list.
+    pub tenants: TenantStore,
     pub vault: TokenVault<KmsKeys>,
+    /// The deployment's allow-list, for tenants without their own.
     pub redirect_allow_list: connector::domain::RedirectAllowList,
     pub state_ttl: Duration,
     pub patience: PropagationPatience,
@@ -37,13 +40,12 @@ pub struct OAuthService {
 
 impl OAuthService {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
             linkedin: LinkedInClient::new(config.linkedin.clone())
                 .context("building the LinkedIn HTTP client")?,
-            store: ConnectionStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.table_name.clone(),
-            ),
+            store: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
+            tenants: TenantStore::new(dynamo, config.table_name.clone()),
             vault: TokenVault::new(KmsKeys::new(
                 aws_sdk_kms::Client::new(sdk),
                 config.token_key_id.clone(),

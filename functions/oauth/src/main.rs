@@ -5,8 +5,10 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     connector::telemetry::init();
-    let config = connector::config::Config::from_env()?;
     let sdk = connector::config::aws_sdk_config().await;
+    // The environment, and the LinkedIn client secret from Secrets Manager where the template
+    // gives this function its ARN (one call, here, before the first event).
+    let config = connector::config::Config::load(&sdk).await?;
     let service = oauth_function::OAuthService::from_config(&config, &sdk)?;
     let service = &service;
     run(service_fn(move |request| async move {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use connector::domain::posts::{
-    next_step, retry_delay, FailureCode, JobAction, Outcome, Post, PostError, Step,
+    next_step, retry_delay, FailureCode, JobAction, Outcome, Post, PostError, Step, ThrottleScope,
 };
 use connector::domain::{ConnectionReason, ConnectionStatus};
 use connector::linkedin::LinkedInError;
@@ -79,6 +79,11 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
+    /// The time for deciding whether a wait is over: now, as the job knows it.
+    fn clock(&self) -> chrono::DateTime<Utc> {
+        self.delivery.job.clock(Utc::now())
+    }
+
     /// Whether a step that may take `step` still fits the invocation's time.
     pub fn fits(&self, step: Duration) -> bool {
         self.delivery.deadline.allows(step)
@@ -101,6 +106,12 @@ impl<'a> Attempt<'a> {
             Ok((stored, _)) if stored.connection.status == ConnectionStatus::Revoked => {
                 Err(self.after(Outcome::Revoked).await)
             }
+            // LinkedIn throttles this member: its posts wait for the reset, nothing is sent.
+            Ok((stored, _)) if stored.connection.throttled(self.clock()).is_some() => {
+                let until = stored.connection.throttled_until.unwrap_or_default();
+                let scope = ThrottleScope::Member;
+                Err(self.after(Outcome::Throttled { scope, until }).await)
+            }
             Ok((_, tokens)) => Ok((self, tokens)),
             Err(e) => Err(self.after(Outcome::Tokens(&e)).await),
         }
@@ -116,6 +127,15 @@ impl<'a> Attempt<'a> {
                 error = %e,
                 "LinkedIn did not take the attempt"
             );
+            if let LinkedInError::Throttled { retry_after, .. } = e {
+                let now = Utc::now();
+                let until = now + chrono::Duration::from_std(*retry_after).unwrap_or_default();
+                let (keeper, post) = (&self.publisher.keeper, &self.post);
+                self.publisher
+                    .throttle
+                    .member_throttled(keeper, post, until, now)
+                    .await;
+            }
         }
         let tenant_detail = TenantDetail::of(&outcome);
         let mut step = next_step(&self.post, self.action, &outcome, Utc::now());
@@ -158,6 +178,11 @@ impl<'a> Attempt<'a> {
             // A refresh is carried out in `after`; asked for again, it is a wait.
             Step::Refresh => Disposition::RetryAfter(connector::domain::posts::AFTER_REFRESH),
             Step::HandBack { why, after } => self.hand_back(why, after).await,
+            Step::Wait {
+                code,
+                message,
+                until,
+            } => self.wait(code, message, until).await,
             Step::Fail {
                 code,
                 message,
@@ -183,6 +208,7 @@ impl<'a> Attempt<'a> {
         if let Err(outcome) = self.save(next).await {
             return outcome;
         }
+        self.publisher.throttle.published(Utc::now()).await;
         info!(
             linkedin_urn = urn,
             attempts = self.post.attempts,
@@ -290,6 +316,29 @@ impl<'a> Attempt<'a> {
             }
         }
         info!(why, delay_ms = delay.as_millis() as u64, "job handed back");
+        Disposition::RetryAfter(delay)
+    }
+
+    /// Held back by a limit of LinkedIn's until `until`, without spending an attempt; a publish
+    /// says so on the post.
+    async fn wait(
+        mut self,
+        code: FailureCode,
+        message: String,
+        until: chrono::DateTime<Utc>,
+    ) -> Disposition {
+        let now = Utc::now();
+        if self.action == JobAction::Publish {
+            let next = self.post.waiting(PostError { code, message }, now, until);
+            if let Err(outcome) = self.save(next).await {
+                return outcome;
+            }
+        }
+        let delay = (until - self.clock())
+            .to_std()
+            .unwrap_or_default()
+            .max(HAND_BACK_DELAY);
+        info!(%code, until = %until, "held back by LinkedIn's daily limit");
         Disposition::RetryAfter(delay)
     }
 

@@ -9,6 +9,7 @@
 mod attempt;
 mod delete;
 mod publish;
+mod throttle;
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use connector::domain::posts::{Job, JobAction};
 use connector::linkedin::LinkedInClient;
 use connector::queue::{batch_response, PublishQueue, MAX_VISIBILITY};
 use connector::schedules::JobScheduler;
-use connector::store::PostStore;
+use connector::store::{LimitStore, PostStore};
 use connector::tokens::TokenKeeper;
 use tracing::{error, info, warn, Instrument};
 
@@ -36,6 +37,8 @@ pub struct Publisher {
     pub dialect: PostsApi,
     pub media: MediaSettings,
     pub lease: Duration,
+    /// LinkedIn's daily limits: members backed off, the application paused.
+    pub throttle: throttle::Throttle,
 }
 
 impl Publisher {
@@ -56,6 +59,10 @@ impl Publisher {
             dialect: config.posts_api,
             media: config.media.clone(),
             lease: CLAIM_LEASE,
+            throttle: throttle::Throttle::new(
+                LimitStore::new(dynamo, config.table_name.clone()),
+                config.throttle,
+            ),
         })
     }
 

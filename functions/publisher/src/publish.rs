@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use connector::domain::posts::{JobAction, Outcome, PostStatus, MAX_JOB_AGE};
+use connector::domain::posts::{JobAction, Outcome, PostStatus, ThrottleScope, MAX_JOB_AGE};
 use connector::linkedin::{MediaStatus, PostContent};
 use connector::media::{fetch_image, MediaBudget};
 use connector::store::Claim;
@@ -83,6 +83,12 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
     }
     if now - job.enqueued_at > MAX_JOB_AGE {
         return attempt.after(Outcome::JobExpired).await;
+    }
+    // LinkedIn's daily limit for the whole application is used up: nothing is sent until the
+    // reset, for any tenant.
+    if let Some(until) = publisher.throttle.app_paused(job.clock(now)).await {
+        let scope = ThrottleScope::App;
+        return attempt.after(Outcome::Throttled { scope, until }).await;
     }
 
     let (attempt, tokens) = match attempt.open_tokens().await {

@@ -13,7 +13,7 @@ use connector::domain::posts::{
 };
 use connector::domain::TenantId;
 use connector::queue::PublishQueue;
-use connector::store::{DlqRecord, PostStore, StoreError, SCHEDULED_SHARDS};
+use connector::store::{DlqRecord, PostStore, StoreError, INDEX_SHARDS};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -80,7 +80,7 @@ pub struct Reconciled {
 pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Result<Reconciled> {
     let missed_by = as_of - GRACE;
     let mut result = Reconciled::default();
-    'shards: for shard in 0..SCHEDULED_SHARDS {
+    'shards: for shard in 0..INDEX_SHARDS {
         let mut cursor: Option<String> = None;
         loop {
             let (refs, next) = reconciler
@@ -144,7 +144,7 @@ async fn rescue_stranded(
     as_of: DateTime<Utc>,
     result: &mut Reconciled,
 ) -> anyhow::Result<()> {
-    for shard in 0..SCHEDULED_SHARDS {
+    for shard in 0..INDEX_SHARDS {
         let mut cursor: Option<String> = None;
         loop {
             let (refs, next) = reconciler

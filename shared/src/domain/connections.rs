@@ -143,6 +143,10 @@ pub struct Connection {
     /// While a refresh is under way: until when its caller owns it (single flight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_lease_until: Option<DateTime<Utc>>,
+    /// LinkedIn throttled this member (429) until then: the publisher holds the member's posts
+    /// back instead of sending them into the same refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_until: Option<DateTime<Utc>>,
     pub version: u64,
 }
 
@@ -190,6 +194,8 @@ pub enum ConnectionReason {
     RevokeUnconfirmed,
     /// Disconnected; the tokens could not be opened to revoke them.
     TokensUnreadable,
+    /// Disconnected; no revoke job could be queued, so the tokens were destroyed here.
+    RevokeNotQueued,
 }
 
 impl fmt::Display for ConnectionReason {
@@ -202,12 +208,13 @@ impl fmt::Display for ConnectionReason {
             Self::RefreshTokenRefused => f.write_str("LinkedIn refused the refresh token (revoked or expired); the member must reconnect"),
             Self::AuthorizationEnding { on } => write!(f, "LinkedIn's authorization ends on {}; reconnect before then", day(on)),
             Self::TokensRefusedAfterRefresh => f.write_str("LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect"),
-            Self::Disconnecting => f.write_str("disconnecting: revoking the tokens at LinkedIn"),
+            Self::Disconnecting => f.write_str("disconnected; revoking the tokens at LinkedIn"),
             Self::Disconnected => f.write_str("disconnected"),
             Self::RevokeRetrying => f.write_str("disconnected; LinkedIn's revoke failed and is retried until it confirms (at most 24 hours)"),
             Self::RevokeRefused => f.write_str("disconnected; LinkedIn refused the revoke, so the tokens were destroyed here"),
             Self::RevokeUnconfirmed => f.write_str("disconnected; LinkedIn did not confirm the revoke within 24 hours, so the tokens were destroyed here"),
             Self::TokensUnreadable => f.write_str("disconnected; the tokens could not be opened to revoke them at LinkedIn, so they were destroyed here"),
+            Self::RevokeNotQueued => f.write_str("disconnected; the tokens could not be revoked at LinkedIn and were destroyed here"),
         }
     }
 }
@@ -259,8 +266,22 @@ impl Connection {
             connect_count: existing.map_or(1, |c| c.connect_count + 1),
             token_issued_at: now,
             refresh_lease_until: None,
+            // LinkedIn's limit is the member's, whatever their connection.
+            throttled_until: existing.and_then(|c| c.throttled_until),
             version: existing.map_or(1, |c| c.version + 1),
         }
+    }
+
+    /// Until when LinkedIn throttles this member, if it does at `now`.
+    pub fn throttled(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.throttled_until.filter(|until| *until > now)
+    }
+
+    /// LinkedIn throttled the member until `until` (a later limit already known stays).
+    pub fn throttled_by_linkedin(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.throttled_until = self.throttled(now).max(Some(until));
+        next
     }
 
     /// Whether a refresh holds the connection right now.
@@ -348,6 +369,9 @@ pub struct PendingAuthorization {
     pub tenant_id: TenantId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_after: Option<Url>,
+    /// The tenant app's value, handed back to `redirect_after` unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_state: Option<super::ClientState>,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -372,6 +396,7 @@ mod tests {
         let pending = PendingAuthorization {
             tenant_id: TenantId::parse("t").unwrap(),
             redirect_after: None,
+            client_state: None,
             scopes: vec![],
             created_at: now - Duration::minutes(10),
             expires_at: now,

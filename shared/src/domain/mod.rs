@@ -3,6 +3,7 @@
 //! LinkedIn client) carry out what these types decide.
 
 mod connections;
+pub mod limits;
 pub mod posts;
 mod refresh_windows;
 mod tenants;
@@ -15,4 +16,7 @@ pub use connections::{
     Organization, PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
 };
 pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
-pub use tenants::{RedirectAllowList, TenantId};
+pub use tenants::{
+    redirect_url, AllowListError, ClientState, ClientStateError, RedirectAllowList,
+    RedirectUrlError, TenantId, TenantSettings, MAX_ALLOW_LIST_ENTRIES, MAX_CLIENT_STATE_CHARS,
+};

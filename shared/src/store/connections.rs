@@ -440,12 +440,13 @@ impl ConnectionStore {
     }
 }
 
-/// Connections spread over this many health-index partitions, so no partition runs hot.
-pub const HEALTH_SHARDS: u32 = 16;
 pub const HEALTH_INDEX: &str = "HealthDue";
 
 fn health_shard(id: ConnectionId) -> String {
-    format!("HEALTH#{}", super::shard_of(&id.to_string(), HEALTH_SHARDS))
+    format!(
+        "HEALTH#{}",
+        super::shard_of(&id.to_string(), super::INDEX_SHARDS)
+    )
 }
 
 fn connection_item(connection: &Connection, tokens: &SealedTokens) -> Result<Item, StoreError> {

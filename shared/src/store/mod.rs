@@ -1,8 +1,10 @@
-//! DynamoDB: one table (`PK`, `SK`) for connections, authorization states, posts and failure
-//! records. Each submodule owns its items; the helpers here are shared.
+//! DynamoDB: one table (`PK`, `SK`) for connections, authorization states, posts, failure
+//! records and tenant settings. Each submodule owns its items; the helpers here are shared.
 
 mod connections;
+mod limits;
 mod posts;
+mod tenants;
 
 use std::collections::HashMap;
 
@@ -14,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use crate::aws_errors::{self, AwsError};
 
 pub use connections::{
-    Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, HEALTH_SHARDS, UPDATE_TRIES,
+    Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
+pub use limits::{Admission, LimitStore};
 pub use posts::{
-    Claim, DlqRecord, PostStore, Recorded, Retention, SCHEDULED_INDEX, SCHEDULED_SHARDS,
-    STRANDED_INDEX,
+    Claim, DlqRecord, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX,
 };
+pub use tenants::TenantStore;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -139,6 +142,13 @@ pub(crate) async fn due_page<T>(
         .collect();
     Ok((refs, next))
 }
+
+/// Partitions of every sparse "due" index (connections' health checks, scheduled posts, posts
+/// that may be stranded): an item's shard comes from its random id, so one tenant's burst
+/// (a thousand posts scheduled for 9:00) spreads over all of them instead of making one hot
+/// partition, and each round reads every shard. Raising it is safe (items keep the shard
+/// they were written with, which stays below the new count); lowering it would hide items.
+pub const INDEX_SHARDS: u32 = 16;
 
 /// A shard number from an id's text, stable across processes.
 pub(crate) fn shard_of(id: &str, shards: u32) -> u32 {
@@ -300,6 +310,18 @@ mod tests {
             400,
             Transact::TransactionCanceledException(exception.build()),
         )
+    }
+
+    /// A burst of one tenant's posts (random ids) spreads over every shard, none much hotter
+    /// than the rest.
+    #[test]
+    fn a_burst_spreads_over_every_index_shard() {
+        let mut counts = vec![0u32; INDEX_SHARDS as usize];
+        for _ in 0..(INDEX_SHARDS * 200) {
+            counts[shard_of(&uuid::Uuid::new_v4().to_string(), INDEX_SHARDS) as usize] += 1;
+        }
+        const { assert!(INDEX_SHARDS >= 16) };
+        assert!(counts.iter().all(|c| (120..=280).contains(c)), "{counts:?}");
     }
 
     #[test]

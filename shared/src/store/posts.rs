@@ -11,7 +11,9 @@
 //! without a run.
 //!
 //! Every change to a post is a whole-item write conditional on the version that was read, so
-//! two invocations acting on the same post never both succeed.
+//! two invocations acting on the same post never both succeed. A new post is counted toward
+//! its tenant's limits in the transaction that records it; a post leaving `scheduled` gives
+//! its scheduled-post slot back in the write that moves it.
 //!
 //! Retention: idempotency keys, finished posts and DLQ records carry the table's TTL attribute
 //! `ttl` (epoch seconds; DynamoDB deletes the item after it, usually within days), per
@@ -25,17 +27,19 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+use super::limits::counter_update;
 use super::{
     classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
-    StoreError,
+    StoreError, INDEX_SHARDS,
 };
+use crate::domain::limits::{Limit, LimitReached, TenantLimits};
 use crate::domain::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
 use crate::domain::{ConnectionId, TenantId};
 
 /// The sparse index of scheduled posts by time.
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";
-/// Partitions of that index (spreads the writes of many posts scheduled for the same time).
-pub const SCHEDULED_SHARDS: u32 = 4;
 /// The sparse index of posts in `queued` or `publishing`, by the time from which they count as
 /// stranded (`stranded_at`); the reconciler's second view.
 pub const STRANDED_INDEX: &str = "StrandedDue";
@@ -86,6 +90,8 @@ pub enum Recorded {
     Replayed(Box<Post>),
     /// The idempotency key was used before with a different request.
     KeyReused,
+    /// The tenant is at one of its limits: nothing was recorded.
+    Limited(LimitReached),
 }
 
 /// The outcome of trying to take a post for a publish attempt.
@@ -184,8 +190,7 @@ fn idempotency_sk(key: &str) -> String {
 }
 
 fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
-    let shard =
-        |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), SCHEDULED_SHARDS));
+    let shard = |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
         scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
             .then(|| shard("SCHEDULED")),
@@ -196,6 +201,42 @@ fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
         },
     };
     to_item(&Keyed::new(tenant_pk(&p.tenant_id), post_sk(p.id), "post", p).with(indexes))
+}
+
+/// The limits a new post counts toward.
+fn counted_limits(post: &Post) -> Vec<Limit> {
+    let mut limits = vec![Limit::RequestsPerSecond, Limit::PostsPerDay];
+    if post.status == PostStatus::Scheduled {
+        limits.push(Limit::ScheduledPosts);
+    }
+    limits
+}
+
+/// Gives back the scheduled-post slot `post` held.
+fn release_scheduled_slot(table: &str, post: &Post) -> Result<TransactWriteItem, StoreError> {
+    counter_update(
+        table,
+        &post.tenant_id,
+        Limit::ScheduledPosts,
+        0,
+        -1,
+        post.updated_at,
+    )
+}
+
+/// Which items of a cancelled transaction failed their condition, in order (none for any
+/// other failure).
+fn failed_conditions<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Vec<bool> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code() == Some("ConditionalCheckFailed"))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn post_from_item(item: Item) -> Result<Post, StoreError> {
@@ -250,11 +291,14 @@ impl PostStore {
         &self.table
     }
 
-    /// Records a new post, with its idempotency key if it has one, both or neither.
+    /// Records a new post, with its idempotency key if it has one, and counts it toward the
+    /// tenant's limits (a request, a post of the day, a scheduled post outstanding), all in
+    /// one transaction: the post is recorded and counted, or neither.
     pub async fn record(
         &self,
         post: &Post,
         idempotency: Option<(&str, &str)>,
+        limits: &TenantLimits,
     ) -> Result<Recorded, StoreError> {
         let put = |item: Item| {
             Put::builder()
@@ -265,34 +309,65 @@ impl PostStore {
                 .map(|p| TransactWriteItem::builder().put(p).build())
                 .map_err(|e| StoreError::Invalid(e.to_string()))
         };
-        let mut write = self
-            .client
-            .transact_write_items()
-            .transact_items(put(post_item(post, &self.retention)?)?);
+        let mut items = vec![put(post_item(post, &self.retention)?)?];
         if let Some((key, request_hash)) = idempotency {
-            write = write.transact_items(put(idempotency_item(
+            items.push(put(idempotency_item(
                 post,
                 key,
                 request_hash,
                 &self.retention,
             ))?);
         }
-        match write.send().await {
-            Ok(_) => Ok(Recorded::Created),
-            Err(e) => match classify("TransactWriteItems record post", e) {
-                StoreError::Conflict(detail) => {
-                    // The write may have been applied with its answer lost (the SDK's retry
-                    // then fails its own condition): then the post is there with our token.
-                    if self.holds_write(post).await? {
-                        return Ok(Recorded::Created);
-                    }
-                    let Some((key, request_hash)) = idempotency else {
-                        return Err(StoreError::Conflict(detail));
-                    };
-                    self.replay(&post.tenant_id, key, request_hash).await
+        let counted = counted_limits(post);
+        let first_counter = items.len();
+        for limit in &counted {
+            items.push(counter_update(
+                &self.table,
+                &post.tenant_id,
+                *limit,
+                limit.max(limits),
+                1,
+                post.created_at,
+            )?);
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let error = match sent {
+            Ok(_) => return Ok(Recorded::Created),
+            Err(e) => e,
+        };
+        let failed = failed_conditions(&error);
+        // A counter at its limit, while the post and its key were free: refused, nothing written.
+        if !failed[..first_counter.min(failed.len())].iter().any(|f| *f) {
+            if let Some(limit) = failed
+                .iter()
+                .skip(first_counter)
+                .position(|f| *f)
+                .map(|i| counted[i])
+            {
+                return Ok(Recorded::Limited(LimitReached {
+                    limit,
+                    retry_after: limit.retry_after(post.created_at),
+                }));
+            }
+        }
+        match classify("TransactWriteItems record post", error) {
+            StoreError::Conflict(detail) => {
+                // The write may have been applied with its answer lost (the SDK's retry
+                // then fails its own condition): then the post is there with our token.
+                if self.holds_write(post).await? {
+                    return Ok(Recorded::Created);
                 }
-                other => Err(other),
-            },
+                let Some((key, request_hash)) = idempotency else {
+                    return Err(StoreError::Conflict(detail));
+                };
+                self.replay(&post.tenant_id, key, request_hash).await
+            }
+            other => Err(other),
         }
     }
 
@@ -356,6 +431,9 @@ impl PostStore {
         if let Some(key) = idempotency_key {
             write = write.transact_items(delete(idempotency_sk(key), None)?);
         }
+        if post.status == PostStatus::Scheduled {
+            write = write.transact_items(release_scheduled_slot(&self.table, post)?);
+        }
         write
             .send()
             .await
@@ -381,19 +459,37 @@ impl PostStore {
     /// checked against the record: if it holds `next`'s write token, this very write was
     /// applied and only its answer was lost (the SDK retried it), so it succeeded.
     pub async fn replace(&self, next: &Post) -> Result<(), StoreError> {
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(post_item(next, &self.retention)?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N((next.version - 1).to_string()),
-            )
-            .send()
-            .await
-            .map_err(|e| classify("PutItem post", e));
+        let condition = "version = :expected";
+        let expected = AttributeValue::N((next.version - 1).to_string());
+        let written = if next.leaves_scheduled() {
+            // The post leaves `scheduled`: its tenant's count goes down in the same write.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(post_item(next, &self.retention)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", expected)
+                .build()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(release_scheduled_slot(&self.table, next)?)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("TransactWriteItems post leaving scheduled", e))
+        } else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(post_item(next, &self.retention)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", expected)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("PutItem post", e))
+        };
         match written {
             Err(StoreError::Conflict(detail)) => {
                 if self.holds_write(next).await? {
@@ -402,7 +498,7 @@ impl PostStore {
                     Err(StoreError::Conflict(detail))
                 }
             }
-            other => other.map(|_| ()),
+            other => other,
         }
     }
 

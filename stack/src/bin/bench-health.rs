@@ -187,6 +187,7 @@ async fn seed_one(
         connect_count: 1,
         token_issued_at: now - chrono::Duration::hours(1),
         refresh_lease_until: None,
+        throttled_until: None,
         version: 1,
     };
     let sealed = stack

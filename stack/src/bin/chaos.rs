@@ -352,6 +352,7 @@ impl Run {
             post_id,
             enqueued_at: scheduled_at.unwrap_or_else(Utc::now),
             scheduled_at,
+            due_at: None,
         };
         let sqs = aws_sdk_sqs::Client::new(&self.stack.sdk);
         let queue = self

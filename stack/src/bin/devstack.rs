@@ -75,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
     let state_dir = Path::new(".devstack");
     std::fs::create_dir_all(state_dir)?;
     std::fs::write(state_dir.join("token"), &token)?;
+    // An operator's token (the admin scope, no tenant) for the tenant settings routes.
+    std::fs::write(state_dir.join("admin-token"), stack.admin_token())?;
     let gateway = stack.gateway_url.as_str().trim_end_matches('/');
     let linkedin = match &stack.simulator {
         Some(sim) => format!(
@@ -91,7 +93,8 @@ LinkedIn connector — local stack is up
   LinkedIn   {linkedin}
   images     {cdn}/img/<any-name>.png (a stand-in for your app's image host)
 
-A dev token for tenant "demo" (24 h) is in .devstack/token. In another terminal:
+A dev token for tenant "demo" (24 h) is in .devstack/token, an admin token (scope
+{admin_scope}, for /v1/admin/tenants/…) in .devstack/admin-token. In another terminal:
 
   export TOKEN=$(cat .devstack/token)
   curl -s -X POST {gateway}/v1/connections/linkedin/authorize -H "authorization: Bearer $TOKEN"
@@ -102,6 +105,7 @@ Open the authorization_url it returns in a browser, click Allow, then:
 
 Ctrl-C stops everything."#,
         aws = stack.aws_endpoint,
+        admin_scope = stack.config.admin_scope,
         table = stack.config.table_name,
         key = stack.config.token_key_id,
         cdn = stack.cdn.base_url.as_str().trim_end_matches('/'),

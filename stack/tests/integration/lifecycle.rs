@@ -304,6 +304,10 @@ async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() 
     let (status, body) = stack.disconnect("acme", &connection).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "revoked");
+    // The API holds no KMS rights: the health function's revoke job does the rest.
+    assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 0);
+    assert!(stack.open_tokens("acme", &connection).await.is_ok());
+    assert_eq!(stack.drain_health_queue().await.unwrap(), 1);
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
     assert!(
         stack.simulator().issued_tokens()[0].revoked,
@@ -332,10 +336,13 @@ async fn disconnect_revokes_removes_windows_destroys_tokens_and_cancels_posts() 
         .await;
     assert_eq!(p["status"], "cancelled");
 
+    assert_eq!(stack.connections("acme").await[0]["reason"], "disconnected");
+
     // Idempotent: a second disconnect changes nothing and calls LinkedIn no more.
     let (status, again) = stack.disconnect("acme", &connection).await;
     assert_eq!((status, again["status"].as_str()), (200, Some("revoked")));
-    assert_eq!(again["updated_at"], body["updated_at"]);
+    assert_eq!(again["reason"], "disconnected");
+    stack.drain_health_queue().await.unwrap();
     assert_eq!(stack.simulator().count("POST", "/oauth/v2/revoke"), 1);
     // Nothing can be posted through it any more.
     let (status, refused) = stack
@@ -360,19 +367,18 @@ async fn a_failed_revoke_at_linkedin_is_retried_until_linkedin_confirms() {
     let (status, body) = stack.disconnect("acme", &connection).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "revoked");
-    assert!(
-        body["reason"]
-            .as_str()
-            .unwrap()
-            .contains("LinkedIn's revoke failed"),
+    assert_eq!(
+        body["reason"], "disconnected; revoking the tokens at LinkedIn",
         "{body}"
     );
     assert!(stack.windows(&connection).await.is_empty());
+    // The queued revoke job fails (and queues its next try, 30 s later).
+    assert_eq!(stack.drain_health_queue().await.unwrap(), 1);
     // The token is still live at LinkedIn, so its sealed copy is kept for the retry.
     assert!(!stack.simulator().issued_tokens()[0].revoked);
     assert!(stack.open_tokens("acme", &connection).await.is_ok());
 
-    // The revoke job fails once more (and queues its next try), then LinkedIn confirms.
+    // The revoke job fails once more, then LinkedIn confirms.
     let job = revoke_job(&connection, Utc::now());
     health_function::revoke(&stack.health, job.clone())
         .await
@@ -443,6 +449,7 @@ async fn a_refresh_racing_a_disconnect_revokes_what_it_obtained() {
     };
     let (refreshed, (status, _)) = tokio::join!(refresh, disconnecting);
     assert_eq!(status, 200);
+    stack.drain_health_queue().await.unwrap();
     assert!(matches!(
         refreshed.unwrap(),
         connector::tokens::RefreshOutcome::NeedsReconnect(_)

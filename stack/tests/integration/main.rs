@@ -8,6 +8,8 @@ mod connect;
 mod events;
 mod health;
 mod lifecycle;
+mod limits;
+mod oauth_binding;
 mod outcomes;
 mod publish;
 mod schedule;

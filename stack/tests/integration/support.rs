@@ -53,6 +53,7 @@ pub fn job_message(
         post_id: PostId::parse(post_id).unwrap(),
         enqueued_at,
         scheduled_at: None,
+        due_at: None,
     };
     sqs_message(&job, message_id)
 }

@@ -15,7 +15,7 @@ mod failure;
 mod next_step;
 
 pub use failure::FailureCode;
-pub use next_step::{next_step, Outcome, Step, AFTER_REFRESH};
+pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
@@ -288,6 +288,11 @@ pub struct Post {
     /// While `queued` after a failed attempt: when the next attempt is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The status of the version this one was made from (not stored): the store sees a post
+    /// leave `scheduled` by it, which gives back one of its tenant's scheduled-post slots in
+    /// the same write.
+    #[serde(skip)]
+    made_from: Option<PostStatus>,
 }
 
 impl Post {
@@ -324,6 +329,7 @@ impl Post {
             write_token: Uuid::new_v4(),
             rescues: 0,
             next_attempt_at: None,
+            made_from: None,
         }
     }
 
@@ -332,8 +338,15 @@ impl Post {
             version: self.version + 1,
             updated_at: now,
             write_token: Uuid::new_v4(),
+            made_from: Some(self.status),
             ..self.clone()
         }
+    }
+
+    /// Whether this version takes the post out of `scheduled` (it goes out, or is
+    /// cancelled): its tenant's count of scheduled posts outstanding goes down with it.
+    pub fn leaves_scheduled(&self) -> bool {
+        self.made_from == Some(PostStatus::Scheduled) && self.status != PostStatus::Scheduled
     }
 
     /// Takes the post for one publish attempt, if nobody holds it: a queued post, one whose
@@ -412,6 +425,14 @@ impl Post {
         next.lease_until = None;
         next.attempts = next.attempts.saturating_sub(1);
         next.next_attempt_at = Some(retry_at);
+        next
+    }
+
+    /// Held back until `until` by a limit of LinkedIn's, with the attempt given back and the
+    /// reason on the post: nothing was sent.
+    pub fn waiting(&self, error: PostError, now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        let mut next = self.handed_back(now, until);
+        next.last_error = Some(error);
         next
     }
 
@@ -560,6 +581,7 @@ impl Post {
             post_id: self.id,
             enqueued_at: self.scheduled_at.unwrap_or(enqueued_at),
             scheduled_at: self.scheduled_at,
+            due_at: Some(enqueued_at),
         }
     }
 
@@ -594,6 +616,27 @@ pub struct Job {
     /// For a scheduled post, the time this job was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The time the job was set to run at (a wait past SQS's longest delay, a sweep), by the
+    /// clock of whoever set it: see [`Job::clock`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The time as this job knows it: `now`, or the time it was set to run at if that is
+    /// later. A job delivered for its time is at its time, even by a clock that lags the
+    /// scheduler's (so a wait for LinkedIn's reset is not waited again).
+    pub fn clock(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.max(self.due_at.unwrap_or(now))
+    }
+
+    /// This job, set to run at `at`.
+    pub fn due(&self, at: DateTime<Utc>) -> Self {
+        Self {
+            due_at: Some(at),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
@@ -761,6 +804,25 @@ mod tests {
         ] {
             assert_eq!(done.stranded_from(), None);
         }
+    }
+
+    /// A job delivered for its time is at its time, even by a clock that lags the one that
+    /// set it; otherwise it is now.
+    #[test]
+    fn a_job_knows_the_time_it_was_set_for() {
+        let now = Utc::now();
+        let job = queued_post().publish_job(now);
+        assert_eq!(job.clock(now), now);
+        let later = now + chrono::Duration::hours(3);
+        assert_eq!(
+            job.due(later).clock(now),
+            later,
+            "set for later by a clock ahead"
+        );
+        assert_eq!(job.due(now).clock(later), later, "the clock moved on");
+        let decoded: Job =
+            serde_json::from_str(&serde_json::to_string(&job.due(later)).unwrap()).unwrap();
+        assert_eq!(decoded.due_at, Some(later));
     }
 
     #[test]

@@ -45,6 +45,21 @@ pub enum Outcome<'a> {
     MediaProcessing { urn: &'a str },
     /// The job waited longer than [`super::MAX_JOB_AGE`].
     JobExpired,
+    /// LinkedIn's daily limit is known to be reached until `until`, for the post's member or
+    /// for the whole application: the attempt was held back, nothing was sent.
+    Throttled {
+        scope: ThrottleScope,
+        until: DateTime<Utc>,
+    },
+}
+
+/// Whose daily limit LinkedIn has reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// The post's member (their connection records until when).
+    Member,
+    /// The application, shared by every tenant: publishing pauses for everyone.
+    App,
 }
 
 /// What to do next.
@@ -67,6 +82,13 @@ pub enum Step {
     Refresh,
     /// Back to the queue after `after` without counting the attempt: waiting is not a failure.
     HandBack { why: &'static str, after: Duration },
+    /// Held back until `until` without counting the attempt, saying why on the post (the
+    /// tenant sees the code and when it resumes).
+    Wait {
+        code: FailureCode,
+        message: String,
+        until: DateTime<Utc>,
+    },
     /// Give up: the post fails (a delete given up leaves the post published), with a DLQ
     /// record. `attention`: the connection is broken too.
     Fail {
@@ -268,6 +290,18 @@ pub fn next_step(
             "the job waited more than 7 days",
             "job older than 7 days",
         ),
+        Outcome::Throttled { scope, until } => Step::Wait {
+            code: FailureCode::RateLimited,
+            message: format!(
+                "LinkedIn's daily limit for {} is reached; publishing resumes at {}",
+                match scope {
+                    ThrottleScope::Member => "this member",
+                    ThrottleScope::App => "this application (shared by every tenant)",
+                },
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            until: *until,
+        },
     }
 }
 
@@ -395,9 +429,56 @@ mod tests {
             ),
             Step::Refresh => "refresh".into(),
             Step::HandBack { after, .. } => format!("hand back {}s", after.as_secs()),
+            Step::Wait { code, until, .. } => format!("wait {code} until {until}"),
             Step::Fail {
                 code, attention, ..
             } => format!("fail {code}{}", if *attention { " attention" } else { "" }),
+        }
+    }
+
+    /// A limit of LinkedIn's already known holds the attempt back, whatever the attempt count
+    /// (it is not one) and whether the outcome is unknown; the post says until when.
+    #[test]
+    fn a_known_linkedin_limit_holds_the_attempt_back_without_spending_it() {
+        let midnight = now() + chrono::Duration::from_std(until_next_utc_midnight(now())).unwrap();
+        for (name, post, scope) in [
+            (
+                "member, first attempt",
+                publishing(1),
+                ThrottleScope::Member,
+            ),
+            ("member, last attempt", publishing(4), ThrottleScope::Member),
+            ("application", publishing(2), ThrottleScope::App),
+            (
+                "application, outcome unknown",
+                unknown(3),
+                ThrottleScope::App,
+            ),
+        ] {
+            let step = next_step(
+                &post,
+                JobAction::Publish,
+                &Outcome::Throttled {
+                    scope,
+                    until: midnight,
+                },
+                now(),
+            );
+            assert_eq!(
+                shape(&step),
+                format!("wait RATE_LIMITED until {midnight}"),
+                "{name}"
+            );
+            let Step::Wait { message, .. } = step else {
+                unreachable!()
+            };
+            let resumes = midnight.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            assert!(message.contains(&resumes), "{name}: {message}");
+            let whose = match scope {
+                ThrottleScope::Member => "this member",
+                ThrottleScope::App => "this application",
+            };
+            assert!(message.contains(whose), "{name}: {message}");
         }
     }
 
