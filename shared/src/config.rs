@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::domain::limits::{TenantLimits, ThrottleSettings};
 use crate::domain::RedirectAllowList;
-use crate::linkedin::ApiVersion;
+use crate::linkedin::{ApiVersion, UploadHosts, DEFAULT_UPLOAD_HOSTS};
 
 /// The LinkedIn API version the product is written against (`LinkedIn-Version: YYYYMM`).
 /// This is the only place that names it; `LINKEDIN_API_VERSION` overrides it. LinkedIn retires
@@ -35,6 +35,7 @@ pub const VARIABLES: &[&str] = &[
     "LINKEDIN_API_VERSION",
     "LINKEDIN_SCOPES",
     "LINKEDIN_TIMEOUT_SECONDS",
+    "LINKEDIN_UPLOAD_HOSTS",
     "TABLE_NAME",
     "TOKEN_KEY_ID",
     "REDIRECT_ALLOW_LIST",
@@ -52,6 +53,9 @@ pub const VARIABLES: &[&str] = &[
     "PUBLISH_DLQ_ARN",
     "REFRESHER_ARN",
     "HEALTH_QUEUE_URL",
+    "RETENTION_IDEMPOTENCY_KEY_DAYS",
+    "RETENTION_FINISHED_POST_DAYS",
+    "RETENTION_DLQ_RECORD_DAYS",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -98,6 +102,8 @@ pub struct LinkedInSettings {
     pub scopes: Vec<String>,
     /// Timeout for one LinkedIn request, connect to last byte.
     pub request_timeout: Duration,
+    /// Where upload URLs from LinkedIn's answers may point: the access token goes nowhere else.
+    pub upload_hosts: UploadHosts,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +128,8 @@ pub struct Config {
     pub media: MediaSettings,
     /// One-time schedules; required by the functions that schedule (`publisher`).
     pub schedules: Option<crate::schedules::ScheduleSettings>,
+    /// How long idempotency keys, finished posts and DLQ records are kept (DynamoDB TTL).
+    pub retention: crate::store::Retention,
     /// Every tenant's limits (`TENANT_*`).
     pub tenant_limits: TenantLimits,
     /// How LinkedIn's application limit is told from a member's (`LINKEDIN_APP_LIMIT_MEMBERS`).
@@ -267,6 +275,13 @@ impl Config {
             api_version,
             scopes,
             request_timeout: seconds("LINKEDIN_TIMEOUT_SECONDS", 10)?,
+            upload_hosts: UploadHosts::parse(
+                &get("LINKEDIN_UPLOAD_HOSTS").unwrap_or_else(|| DEFAULT_UPLOAD_HOSTS.into()),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                name: "LINKEDIN_UPLOAD_HOSTS",
+                reason,
+            })?,
         };
         if linkedin.client_secret.is_some() && linkedin.client_secret_arn.is_some() {
             // One source, so nobody wonders which secret is in force.
@@ -336,6 +351,25 @@ impl Config {
         let max_bytes = bytes("MEDIA_MAX_BYTES", 10 * 1024 * 1024)?;
         let post_max_bytes = bytes("MEDIA_POST_MAX_BYTES", 50 * 1024 * 1024)?;
         let post_fetch_budget = seconds("MEDIA_POST_FETCH_SECONDS", 30)?;
+        let days = |name: &'static str, default: chrono::Duration| match get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .map(chrono::Duration::days)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a number of days from 1 to 3650, got {v:?}"),
+                }),
+        };
+        let defaults = crate::store::Retention::default();
+        let retention = crate::store::Retention {
+            idempotency_key: days("RETENTION_IDEMPOTENCY_KEY_DAYS", defaults.idempotency_key)?,
+            finished_post: days("RETENTION_FINISHED_POST_DAYS", defaults.finished_post)?,
+            dlq_record: days("RETENTION_DLQ_RECORD_DAYS", defaults.dlq_record)?,
+        };
 
         Ok(Config {
             linkedin,
@@ -378,6 +412,7 @@ impl Config {
                 post_fetch_budget,
                 allow_private_hosts: get("MEDIA_ALLOW_PRIVATE_HOSTS").as_deref() == Some("true"),
             },
+            retention,
             tenant_limits,
             throttle,
         })
@@ -576,6 +611,36 @@ mod tests {
             config.linkedin.api_base_url.as_str(),
             "http://127.0.0.1:8088/"
         );
+    }
+
+    #[test]
+    fn retention_and_upload_hosts_have_defaults_and_can_be_set() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(config.retention.idempotency_key, chrono::Duration::days(7));
+        assert_eq!(config.retention.finished_post, chrono::Duration::days(400));
+        assert_eq!(config.retention.dlq_record, chrono::Duration::days(30));
+        let linkedin = Url::parse("https://api.linkedin.com").unwrap();
+        let upload = Url::parse("https://www.linkedin.com/dms-uploads/x").unwrap();
+        assert!(config.linkedin.upload_hosts.allows(&upload, &linkedin));
+
+        let mut vars = minimal();
+        vars.insert("RETENTION_DLQ_RECORD_DAYS", "90");
+        vars.insert("LINKEDIN_UPLOAD_HOSTS", "http://localhost:8088");
+        let config = load(&vars).unwrap();
+        assert_eq!(config.retention.dlq_record, chrono::Duration::days(90));
+        assert!(!config.linkedin.upload_hosts.allows(&upload, &linkedin));
+        for (name, value) in [
+            ("RETENTION_FINISHED_POST_DAYS", "0"),
+            ("RETENTION_IDEMPOTENCY_KEY_DAYS", "a week"),
+            ("LINKEDIN_UPLOAD_HOSTS", "localhost"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(name, value);
+            assert!(
+                matches!(load(&vars), Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
     }
 
     #[test]

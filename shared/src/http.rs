@@ -28,6 +28,9 @@ pub enum ApiError {
     NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The body is over [`MAX_BODY_BYTES`]; refused before anything reads it.
+    #[error("the request body is larger than {limit} bytes (256 KB)")]
+    PayloadTooLarge { limit: usize },
     /// The tenant is at one of its limits (named); nothing was done. Retry after the time given.
     #[error("{message}")]
     LimitReached {
@@ -76,6 +79,7 @@ impl ApiError {
             Self::Conflict(_) => (409, "conflict"),
             Self::NoRoute => (404, "no_route"),
             Self::MethodNotAllowed => (405, "method_not_allowed"),
+            Self::PayloadTooLarge { .. } => (413, "payload_too_large"),
             Self::LimitReached { .. } => (429, "limit_reached"),
             Self::Unavailable(_) => (503, "unavailable"),
             Self::Internal(_) => (500, "internal"),
@@ -170,11 +174,28 @@ pub fn html(status: u16, page: String) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
-/// A JSON body as `T`, or a 400 naming the field serde could not read.
+/// The largest request body the API reads: every valid request fits well inside it, and so
+/// does every record made from one inside DynamoDB's 400 KB item limit.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The request's body, or a 413 naming the limit when it is larger than [`MAX_BODY_BYTES`]:
+/// checked before any of it is parsed.
+pub fn bounded_body(request: &Request) -> Result<&[u8], ApiError> {
+    let bytes = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A JSON body as `T`, or a 400 naming the field serde could not read (413 past
+/// [`MAX_BODY_BYTES`]).
 pub fn json_body<T: for<'de> serde::Deserialize<'de> + Default>(
     request: &Request,
 ) -> Result<T, ApiError> {
-    let bytes = request.body().as_ref();
+    let bytes = bounded_body(request)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -208,6 +229,39 @@ pub fn sha256_hex(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_body(len: usize) -> Request {
+        let mut body = b"{}".to_vec();
+        body.resize(len, b' ');
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/v1/posts")
+            .body(Body::Binary(body))
+            .unwrap()
+    }
+
+    /// 256 KB is read; one byte more is a 413 naming the limit, before any parsing.
+    #[test]
+    fn a_body_over_256_kb_is_refused_with_413_naming_the_limit() {
+        let at_limit = with_body(MAX_BODY_BYTES);
+        assert_eq!(bounded_body(&at_limit).unwrap().len(), MAX_BODY_BYTES);
+        assert!(json_body::<serde_json::Value>(&at_limit).is_ok());
+
+        let over = with_body(MAX_BODY_BYTES + 1);
+        let refused = json_body::<serde_json::Value>(&over).unwrap_err();
+        let response = refused.into_response();
+        assert_eq!(response.status(), 413);
+        let Body::Text(text) = response.body() else {
+            panic!("a JSON body")
+        };
+        let json: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["error"]["code"], "payload_too_large");
+        assert!(json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("262144"));
+    }
+
     use crate::domain::limits::{Limit, LimitReached, TenantLimits};
 
     #[test]

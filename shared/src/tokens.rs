@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Connection, ConnectionId, ConnectionStatus, TenantId};
+use crate::domain::{Connection, ConnectionId, ConnectionReason, ConnectionStatus, TenantId};
 use crate::linkedin::{LinkedInClient, LinkedInError};
 use crate::schedules::JobScheduler;
 use crate::store::{Change, ConnectionStore, StoreError, StoredConnection, Updated};
@@ -25,7 +25,7 @@ pub async fn mark_revoked(
     connections: &ConnectionStore,
     tenant: &TenantId,
     id: ConnectionId,
-    reason: &str,
+    reason: &ConnectionReason,
     destroy: bool,
     applies: impl Fn(&Connection) -> bool,
 ) -> Result<Option<StoredConnection>, StoreError> {
@@ -137,7 +137,7 @@ impl TokenKeeper {
         &self,
         tenant: &TenantId,
         id: ConnectionId,
-        reason: &str,
+        reason: &ConnectionReason,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
         let updated = self
@@ -147,7 +147,7 @@ impl TokenKeeper {
             })
             .await?;
         if let Updated::Written(_) = updated {
-            tracing::warn!(connection_id = %id, reason, "connection needs attention");
+            tracing::warn!(connection_id = %id, reason = %reason, "connection needs attention");
         }
         Ok(())
     }
@@ -234,12 +234,11 @@ impl TokenKeeper {
             }
         };
         let Some(refresh_token) = tokens.refresh_token else {
-            let reason = format!(
-                "LinkedIn gave this app no refresh token; the member must reconnect before {}",
-                leased.access_token_expires_at.format("%Y-%m-%d")
-            );
+            let reason = ConnectionReason::NoRefreshToken {
+                reconnect_by: leased.access_token_expires_at.date_naive(),
+            };
             self.needs_reconnect(leased, &reason, now).await?;
-            return Ok(RefreshOutcome::NeedsReconnect(reason));
+            return Ok(RefreshOutcome::NeedsReconnect(reason.to_string()));
         };
         match self.linkedin.refresh(&refresh_token).await {
             Ok(grant) => {
@@ -296,10 +295,10 @@ impl TokenKeeper {
                 Ok(RefreshOutcome::Refreshed)
             }
             Err(e) if e.is_invalid_grant() => {
-                let reason = "LinkedIn refused the refresh token (revoked or expired); the member must reconnect".to_owned();
+                let reason = ConnectionReason::RefreshTokenRefused;
                 tracing::warn!(connection_id = %leased.id, error = %e, "refresh refused");
                 self.needs_reconnect(leased, &reason, now).await?;
-                Ok(RefreshOutcome::NeedsReconnect(reason))
+                Ok(RefreshOutcome::NeedsReconnect(reason.to_string()))
             }
             Err(e) => {
                 self.release(leased, now).await;
@@ -311,7 +310,7 @@ impl TokenKeeper {
     async fn needs_reconnect(
         &self,
         leased: &Connection,
-        reason: &str,
+        reason: &ConnectionReason,
         now: DateTime<Utc>,
     ) -> Result<(), KeeperError> {
         self.connections
@@ -319,7 +318,7 @@ impl TokenKeeper {
                 Change::To(s.connection.attention(reason, now))
             })
             .await?;
-        tracing::warn!(connection_id = %leased.id, reason, "connection needs attention");
+        tracing::warn!(connection_id = %leased.id, reason = %reason, "connection needs attention");
         Ok(())
     }
 

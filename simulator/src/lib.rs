@@ -440,6 +440,12 @@ impl Simulator {
         &self.base_url
     }
 
+    /// Where its upload URLs point: the same server under another host name, as LinkedIn's
+    /// uploads go to another host than its API.
+    pub fn media_base_url(&self) -> Url {
+        self.shared.lock().media_base_url.clone()
+    }
+
     pub fn configure(&self, change: impl FnOnce(&mut SimulatorConfig)) {
         change(&mut self.shared.lock().config);
     }

@@ -57,7 +57,13 @@ pub enum AwsFaultKind {
     /// moto applies the call, then the connection closes with no answer: applied, and the
     /// caller cannot know (the SDK retries; a conditional write then finds its own write).
     DropAfterApply,
+    /// 400 AccessDeniedException, worded as IAM words it: the role's ARN, the account id and
+    /// the resource's ARN (not retried). What a tenant must never read.
+    AccessDenied,
 }
+
+/// The account id in [`AwsFaultKind::AccessDenied`]'s message.
+pub const ACCESS_DENIED_ACCOUNT: &str = "123456789012";
 
 impl AwsFaultKind {
     /// A name without parameters, for counting.
@@ -68,6 +74,7 @@ impl AwsFaultKind {
             Self::Slow(_) => "Slow",
             Self::DropBeforeApply => "DropBeforeApply",
             Self::DropAfterApply => "DropAfterApply",
+            Self::AccessDenied => "AccessDenied",
         }
     }
 }
@@ -400,10 +407,43 @@ fn server_error(service: &str) -> Response {
     error_response(500, content_type, body, extra)
 }
 
+/// IAM's refusal, naming the role, the account and the resource, as AWS does.
+fn access_denied(call: &Call) -> Response {
+    let account = ACCESS_DENIED_ACCOUNT;
+    let (content_type, action, resource) = match call.service.as_str() {
+        "DynamoDB" => (
+            "application/x-amz-json-1.0",
+            "dynamodb",
+            format!("arn:aws:dynamodb:us-east-1:{account}:table/linkedin-connector"),
+        ),
+        "KMS" => (
+            "application/x-amz-json-1.1",
+            "kms",
+            format!("arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        ),
+        _ => (
+            "application/json",
+            "service",
+            format!("arn:aws:sqs:us-east-1:{account}:linkedin-connector-publish"),
+        ),
+    };
+    let message = format!(
+        "User: arn:aws:sts::{account}:assumed-role/linkedin-connector-PublisherRole/publisher is not authorized to perform: {action}:{} on resource: {resource} because no identity-based policy allows the {action}:{} action",
+        call.operation, call.operation
+    );
+    let body = serde_json::json!({ "__type": "AccessDeniedException", "message": message });
+    error_response(
+        400,
+        content_type,
+        body.to_string(),
+        Some(("x-amzn-errortype", "AccessDeniedException")),
+    )
+}
+
 fn error_response(
     status: u16,
     content_type: &str,
-    body: &'static str,
+    body: impl Into<Body>,
     extra: Option<(&str, &str)>,
 ) -> Response {
     let mut response = Response::builder()
@@ -413,7 +453,7 @@ fn error_response(
     if let Some((name, value)) = extra {
         response = response.header(name, value);
     }
-    response.body(Body::from(body)).expect("response")
+    response.body(body.into()).expect("response")
 }
 
 #[derive(Clone)]
@@ -444,6 +484,7 @@ async fn handle(State(proxy): State<Proxy>, request: Request) -> Response {
         None => forward(&proxy, &call, request).await,
         Some(AwsFaultKind::Throttle) => throttled(&call.service),
         Some(AwsFaultKind::ServerError) => server_error(&call.service),
+        Some(AwsFaultKind::AccessDenied) => access_denied(&call),
         Some(AwsFaultKind::Slow(delay)) => {
             tokio::time::sleep(delay).await;
             forward(&proxy, &call, request).await

@@ -206,6 +206,10 @@ impl LocalStack {
                     })?;
                 settings.insert("LINKEDIN_AUTH_BASE_URL".into(), sim.base_url().to_string());
                 settings.insert("LINKEDIN_API_BASE_URL".into(), sim.base_url().to_string());
+                // The simulator's uploads go to its media host, as LinkedIn's go to theirs.
+                settings
+                    .entry("LINKEDIN_UPLOAD_HOSTS".into())
+                    .or_insert_with(|| sim.media_base_url().origin().ascii_serialization());
                 Some(sim)
             }
         };

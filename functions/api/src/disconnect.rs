@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use connector::domain::posts::{DeleteDecision, PostStatus};
-use connector::domain::{ConnectionId, ConnectionStatus};
+use connector::domain::{ConnectionId, ConnectionReason, ConnectionStatus};
 use connector::http::{self, ApiError};
 use connector::queue::RevokeJob;
 use connector::store::StoreError;
@@ -18,12 +18,6 @@ use tracing::{info, warn};
 
 use crate::views::ConnectionView;
 use crate::{store_error, ApiService};
-
-/// The connection's reason until the revoke job is done.
-pub const REVOKING: &str = "disconnected; revoking the tokens at LinkedIn";
-/// The reason when no revoke job could be queued.
-const NOT_REVOKED: &str =
-    "disconnected; the tokens could not be revoked at LinkedIn and were destroyed here";
 
 pub async fn disconnect(
     request: &Request,
@@ -48,9 +42,14 @@ pub async fn disconnect(
     // do (it holds no KMS rights): a revoke job on the health queue does it, retried until
     // LinkedIn confirms (at most 24 h), and only then destroys them.
     let connect_count = stored.connection.connect_count;
-    let marked = mark_revoked(&service.connections, &tenant, id, REVOKING, false, |c| {
-        c.status != ConnectionStatus::Revoked
-    })
+    let marked = mark_revoked(
+        &service.connections,
+        &tenant,
+        id,
+        &ConnectionReason::Disconnecting,
+        false,
+        |c| c.status != ConnectionStatus::Revoked,
+    )
     .await
     .map_err(store_error("marking the connection revoked"))?;
     let Some(marked) = marked else {
@@ -82,7 +81,7 @@ pub async fn disconnect(
                 &service.connections,
                 &tenant,
                 id,
-                NOT_REVOKED,
+                &ConnectionReason::RevokeNotQueued,
                 true,
                 pending,
             )

@@ -47,7 +47,8 @@ impl ApiService {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
-            posts: PostStore::new(dynamo.clone(), config.table_name.clone()),
+            posts: PostStore::new(dynamo.clone(), config.table_name.clone())
+                .with_retention(config.retention),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),
             admin_scope: config.admin_scope.clone(),
             queue: PublishQueue::new(

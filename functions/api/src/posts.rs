@@ -34,7 +34,8 @@ fn request_hash(request: &Request) -> String {
 
 pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
-    let body: PostRequest = http::json_body(request)?;
+    let body = PostRequest::from_body(http::bounded_body(request)?)
+        .map_err(|i| ApiError::validation(i.field, i.message))?;
     let key = idempotency_key(request)?;
     let connection_id = body
         .connection_id()

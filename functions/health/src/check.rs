@@ -10,6 +10,35 @@ use tracing::warn;
 
 use crate::{Checked, Health, RETRY_AFTER_FAILURE};
 
+/// Why a check could not confirm a connection, as its tenant reads it (`last_health_error`):
+/// fixed texts. LinkedIn's answer and any AWS error go to the `health_check_failure` log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthProblem {
+    /// LinkedIn failed, throttled or did not answer.
+    LinkedInUnavailable,
+    /// LinkedIn answered the check with a refusal other than the token's.
+    LinkedInRefused,
+    /// The token was refused and refreshing it failed for a reason that may pass.
+    RefreshFailed,
+}
+
+impl HealthProblem {
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::LinkedInUnavailable => "LinkedIn failed or did not answer the health check; it is checked again in 30 minutes",
+            Self::LinkedInRefused => "LinkedIn refused the health check's request; it is checked again in 30 minutes",
+            Self::RefreshFailed => "the access token was refused and could not be refreshed just now; it is checked again in 30 minutes",
+        }
+    }
+
+    fn of(error: &LinkedInError) -> Self {
+        match error.retry_class() {
+            RetryClass::RetryLater { .. } => Self::LinkedInUnavailable,
+            RetryClass::RefreshThenRetry | RetryClass::FailFast => Self::LinkedInRefused,
+        }
+    }
+}
+
 /// Checks one connection and records the result on it.
 pub async fn check(
     health: &Health,
@@ -28,6 +57,7 @@ pub async fn check(
         return Ok(Checked::Skipped);
     }
     let mut result = ask(&keeper.linkedin, &tokens.access_token).await;
+    let mut refresh_failed = false;
     let mut outcome = Checked::Healthy;
     if matches!(&result, Err(e) if e.retry_class() == RetryClass::RefreshThenRetry) {
         match keeper.refresh_after_refusal(tenant, id, Utc::now()).await {
@@ -69,9 +99,11 @@ pub async fn check(
                 return Ok(Checked::NeedsAttention);
             }
             Err(e) => {
+                // The cause (LinkedIn's or AWS's words) is logged below, not recorded.
+                refresh_failed = true;
                 result = Err(LinkedInError::Unexpected {
                     status: 0,
-                    detail: e.to_string(),
+                    detail: format!("refreshing failed: {e}"),
                 })
             }
         }
@@ -84,6 +116,10 @@ pub async fn check(
             Ok(outcome)
         }
         Err(e) => {
+            let problem = match refresh_failed {
+                true => HealthProblem::RefreshFailed,
+                false => HealthProblem::of(&e),
+            };
             warn!(
                 r#type = "health_check_failure",
                 status = "unavailable",
@@ -98,7 +134,7 @@ pub async fn check(
                 tenant,
                 id,
                 as_of,
-                Some(e.to_string()),
+                Some(problem.text().to_owned()),
                 RETRY_AFTER_FAILURE,
                 None,
             )
@@ -144,4 +180,45 @@ async fn record(
         None => store.update(tenant, id, record).await?,
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tenant reads one of three fixed texts, whatever LinkedIn said: never its message,
+    /// status or request id.
+    #[test]
+    fn what_linkedin_said_is_summarised_not_copied() {
+        let failure = |status: u16, body: &str| connector::linkedin::LinkedInError::Unexpected {
+            status,
+            detail: body.into(),
+        };
+        let rows = [
+            (
+                failure(503, "upstream arn:aws:iam::123456789012:role/x"),
+                HealthProblem::LinkedInUnavailable,
+            ),
+            (
+                failure(400, "Syntax exception in path variables"),
+                HealthProblem::LinkedInRefused,
+            ),
+        ];
+        for (error, expected) in rows {
+            let problem = HealthProblem::of(&error);
+            assert_eq!(problem, expected, "{error}");
+            let text = problem.text();
+            assert!(
+                !text.contains("arn:") && !text.contains("503") && !text.contains("Syntax"),
+                "{text}"
+            );
+        }
+        for problem in [
+            HealthProblem::LinkedInUnavailable,
+            HealthProblem::LinkedInRefused,
+            HealthProblem::RefreshFailed,
+        ] {
+            assert!(problem.text().ends_with("checked again in 30 minutes"));
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use chrono::Utc;
-use connector::domain::ConnectionStatus;
+use connector::domain::{ConnectionReason, ConnectionStatus};
 use connector::linkedin::RetryClass;
 use connector::queue::{RevokeJob, REVOKE_BOUND};
 use connector::tokens::mark_revoked;
@@ -40,13 +40,14 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
         .await
         .context("opening the tokens to revoke")?;
     let reason = match keeper.linkedin.revoke(&tokens.access_token).await {
-        Ok(()) => "disconnected".to_owned(),
+        Ok(()) => ConnectionReason::Disconnected,
         Err(e) if e.retry_class() == RetryClass::FailFast => {
-            format!("LinkedIn refused the revoke ({e}); the tokens were destroyed here")
+            warn!(connection_id = %id, error = %e, "LinkedIn refused the revoke; destroying the tokens");
+            ConnectionReason::RevokeRefused
         }
         Err(e) if Utc::now() - job.requested_at >= REVOKE_BOUND => {
             warn!(connection_id = %id, error = %e, "LinkedIn never confirmed the revoke; destroying the tokens");
-            format!("LinkedIn did not confirm the revoke within 24 hours ({e}); the tokens were destroyed here")
+            ConnectionReason::RevokeUnconfirmed
         }
         Err(e) => {
             let (next, delay) = job.next();
@@ -68,6 +69,6 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
     )
     .await
     .context("destroying the revoked tokens")?;
-    info!(connection_id = %id, reason, "tokens revoked at LinkedIn and destroyed");
+    info!(connection_id = %id, reason = %reason, "tokens revoked at LinkedIn and destroyed");
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! One attempt at a post's job, publish or delete, and the carrying out of what the library's
 //! [`next_step`] decides after each outcome. Nothing here decides: it records and redelivers.
+//!
+//! What the tenant reads on the post and its DLQ record is the failure code's fixed text (or an
+//! image's own fixed text); the step's detailed message — LinkedIn's words, AWS's errors — goes
+//! to the log only.
 
 use std::time::Duration;
 
@@ -7,13 +11,56 @@ use chrono::Utc;
 use connector::domain::posts::{
     next_step, retry_delay, FailureCode, JobAction, Outcome, Post, PostError, Step, ThrottleScope,
 };
-use connector::domain::ConnectionStatus;
+use connector::domain::{ConnectionReason, ConnectionStatus};
 use connector::linkedin::LinkedInError;
+use connector::media::MediaError;
 use connector::store::{DlqRecord, StoreError};
 use connector::vault::TokenSet;
 use tracing::{info, warn};
 
 use crate::{Delivery, Disposition, Publisher};
+
+/// What of an outcome the tenant may read beyond its code's fixed text: an image's own fixed
+/// text (what they can fix), or the URN of the live post LinkedIn says the text duplicates
+/// (their member's own post). Nothing else LinkedIn or AWS said.
+enum TenantDetail {
+    None,
+    Image(MediaError),
+    Duplicates(String),
+}
+
+impl TenantDetail {
+    fn of(outcome: &Outcome<'_>) -> Self {
+        match outcome {
+            Outcome::MediaFetch(e) => Self::Image((*e).clone()),
+            Outcome::LinkedIn(LinkedInError::DuplicatePost { existing_urn, .. })
+                if is_post_urn(existing_urn) =>
+            {
+                Self::Duplicates(existing_urn.clone())
+            }
+            _ => Self::None,
+        }
+    }
+
+    fn error(&self, code: FailureCode) -> PostError {
+        match self {
+            Self::Image(image) => PostError::of_image(code, image),
+            Self::Duplicates(urn) if code == FailureCode::DuplicateContent => PostError {
+                code,
+                message: format!("{}: {urn}", code.message()),
+            },
+            _ => PostError::new(code),
+        }
+    }
+}
+
+/// `urn:li:share:123` or `urn:li:ugcPost:123`, and nothing else taken from LinkedIn's words.
+fn is_post_urn(urn: &str) -> bool {
+    ["urn:li:share:", "urn:li:ugcPost:"].iter().any(|prefix| {
+        urn.strip_prefix(prefix)
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
 
 /// A job handed back for lack of time comes back this soon, to another invocation.
 const HAND_BACK_DELAY: Duration = Duration::from_secs(1);
@@ -90,6 +137,7 @@ impl<'a> Attempt<'a> {
                     .await;
             }
         }
+        let tenant_detail = TenantDetail::of(&outcome);
         let mut step = next_step(&self.post, self.action, &outcome, Utc::now());
         if step == Step::Refresh {
             let refreshed = self
@@ -104,10 +152,11 @@ impl<'a> Attempt<'a> {
                 Utc::now(),
             );
         }
-        self.carry_out(step).await
+        self.carry_out(step, tenant_detail).await
     }
 
-    async fn carry_out(self, step: Step) -> Disposition {
+    async fn carry_out(self, step: Step, detail: TenantDetail) -> Disposition {
+        let for_tenant = |code: FailureCode| detail.error(code);
         match step {
             Step::Published { urn } => {
                 info!(
@@ -122,7 +171,10 @@ impl<'a> Attempt<'a> {
                 message,
                 outcome_unknown,
                 at_least,
-            } => self.retry(code, message, outcome_unknown, at_least).await,
+            } => {
+                self.retry(for_tenant(code), message, outcome_unknown, at_least)
+                    .await
+            }
             // A refresh is carried out in `after`; asked for again, it is a wait.
             Step::Refresh => Disposition::RetryAfter(connector::domain::posts::AFTER_REFRESH),
             Step::HandBack { why, after } => self.hand_back(why, after).await,
@@ -140,11 +192,12 @@ impl<'a> Attempt<'a> {
                 if attention {
                     let (tenant, id) = (&self.post.tenant_id, self.post.connection_id);
                     let keeper = &self.publisher.keeper;
-                    if let Err(e) = keeper.set_attention(tenant, id, &reason, Utc::now()).await {
+                    let why = ConnectionReason::TokensRefusedAfterRefresh;
+                    if let Err(e) = keeper.set_attention(tenant, id, &why, Utc::now()).await {
                         warn!(error = %e, "could not put the connection in attention");
                     }
                 }
-                self.fail(code, message, &reason).await
+                self.fail(for_tenant(code), message, &reason).await
             }
         }
     }
@@ -193,18 +246,17 @@ impl<'a> Attempt<'a> {
 
     /// Given up. A publish fails the post; a delete leaves it published, with the error. Either
     /// way a DLQ record says why.
-    async fn fail(mut self, code: FailureCode, message: String, reason: &str) -> Disposition {
+    /// `detail` is for the log; the tenant reads `error`.
+    async fn fail(mut self, error: PostError, detail: String, reason: &str) -> Disposition {
         let now = Utc::now();
-        let error = PostError {
-            code,
-            message: message.clone(),
-        };
+        let code = error.code;
+        let tenant_text = error.message.clone();
         match self.action {
             JobAction::Publish => {
                 if let Err(outcome) = self.save(self.post.failed(error, now)).await {
                     return outcome;
                 }
-                warn!(%code, error = %message, reason, "post failed");
+                warn!(%code, error = %detail, reason, "post failed");
             }
             JobAction::Delete => {
                 let next = self.post.delete_failed(error, now);
@@ -212,10 +264,10 @@ impl<'a> Attempt<'a> {
                     warn!(error = %e, "could not record the failed delete on the post");
                 }
                 self.post = next;
-                warn!(%code, error = %message, reason, "delete at LinkedIn failed");
+                warn!(%code, error = %detail, reason, "delete at LinkedIn failed");
             }
         }
-        let record = self.dlq_record(code, &message, reason);
+        let record = self.dlq_record(code, &tenant_text, reason);
         match self.publisher.posts.put_dlq_record(&record).await {
             Ok(()) => Disposition::Done,
             Err(e) => crashed("writing the DLQ record")(e),
@@ -225,13 +277,13 @@ impl<'a> Attempt<'a> {
     /// Another attempt later, recorded on the post (a publish's unknown outcome stays known).
     async fn retry(
         mut self,
-        code: FailureCode,
-        message: String,
+        error: PostError,
+        detail: String,
         outcome_unknown: bool,
         at_least: Option<Duration>,
     ) -> Disposition {
         let delay = retry_delay(self.post.attempt_number(self.action), at_least);
-        let error = PostError { code, message };
+        info!(code = %error.code, error = %detail, outcome_unknown, "attempt failed; retrying later");
         let now = Utc::now();
         match self.action {
             JobAction::Publish => {
@@ -307,5 +359,60 @@ impl<'a> Attempt<'a> {
             .clone()
             .unwrap_or_else(|| self.post.id.to_string());
         DlqRecord::for_post(&self.post, job_id, self.action, (code, error), reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector::media::MediaRefusal;
+
+    fn linkedin(status: u16, message: &str) -> LinkedInError {
+        LinkedInError::Rejected {
+            status,
+            service_error_code: Some(100),
+            code: None,
+            message: message.into(),
+            request_id: Some("x-li-uuid-1".into()),
+        }
+    }
+
+    /// The tenant reads the code's fixed text; only an image's own text or the live post a
+    /// duplicate names add to it. LinkedIn's message never does.
+    #[test]
+    fn a_tenant_reads_fixed_texts_not_linkedins_words() {
+        let refused = linkedin(
+            403,
+            "Not enough permissions: arn:aws:iam::123456789012:role/x",
+        );
+        let error = TenantDetail::of(&Outcome::LinkedIn(&refused)).error(FailureCode::Forbidden);
+        assert_eq!(error, PostError::new(FailureCode::Forbidden));
+
+        let image = MediaError::Rejected(MediaRefusal::NotAnImage);
+        let error =
+            TenantDetail::of(&Outcome::MediaFetch(&image)).error(FailureCode::MediaRejected);
+        assert_eq!(
+            error.message,
+            "the URL's content is not a JPEG, PNG or GIF image"
+        );
+
+        let duplicate = |urn: &str| LinkedInError::DuplicatePost {
+            existing_urn: urn.into(),
+            request_id: None,
+        };
+        let live = duplicate("urn:li:share:7012345");
+        let error =
+            TenantDetail::of(&Outcome::LinkedIn(&live)).error(FailureCode::DuplicateContent);
+        assert_eq!(
+            error.message,
+            format!(
+                "{}: urn:li:share:7012345",
+                FailureCode::DuplicateContent.message()
+            )
+        );
+        // Anything else in LinkedIn's words is not taken for a URN.
+        let odd = duplicate("urn:li:share:1<script>");
+        let error = TenantDetail::of(&Outcome::LinkedIn(&odd)).error(FailureCode::DuplicateContent);
+        assert_eq!(error, PostError::new(FailureCode::DuplicateContent));
     }
 }

@@ -45,7 +45,8 @@ impl Publisher {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            posts: PostStore::new(dynamo.clone(), config.table_name.clone()),
+            posts: PostStore::new(dynamo.clone(), config.table_name.clone())
+                .with_retention(config.retention),
             keeper: TokenKeeper::from_config(config, sdk)?,
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),

@@ -36,7 +36,8 @@ impl Reconciler {
             posts: PostStore::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 config.table_name.clone(),
-            ),
+            )
+            .with_retention(config.retention),
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -185,17 +186,7 @@ async fn rescue(
     result.stranded += 1;
     let now = Utc::now();
     if post.rescues >= MAX_RESCUES {
-        let reason = format!(
-            "the post was stranded {} times (its publisher kept dying or its job kept being lost)",
-            post.rescues + 1
-        );
-        let failed = post.failed(
-            PostError {
-                code: FailureCode::Stranded,
-                message: reason.clone(),
-            },
-            now,
-        );
+        let failed = post.failed(PostError::new(FailureCode::Stranded), now);
         match reconciler.posts.replace(&failed).await {
             Ok(()) => {}
             // Something moved it meanwhile: it is not stranded after all.
@@ -204,7 +195,7 @@ async fn rescue(
         }
         reconciler
             .posts
-            .put_dlq_record(&stranded_record(&failed, &reason))
+            .put_dlq_record(&stranded_record(&failed))
             .await?;
         result.gave_up += 1;
         warn!(
@@ -241,12 +232,12 @@ async fn rescue(
     Ok(())
 }
 
-fn stranded_record(post: &Post, reason: &str) -> DlqRecord {
+fn stranded_record(post: &Post) -> DlqRecord {
     DlqRecord::for_post(
         post,
         format!("stranded-{}", post.id),
         JobAction::Publish,
-        (FailureCode::Stranded, reason),
+        (FailureCode::Stranded, FailureCode::Stranded.message()),
         "stranded in queued or publishing too many times",
     )
 }

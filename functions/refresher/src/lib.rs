@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
-use connector::domain::ConnectionStatus;
+use connector::domain::{ConnectionReason, ConnectionStatus};
 use connector::schedules::RefreshRequest;
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
 use serde::Serialize;
@@ -76,10 +76,6 @@ pub async fn handle_within(
     handle(request, refresher, now).await
 }
 
-fn day(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
 /// Handles one window. An `Err` is retryable (LinkedIn or AWS briefly down): returning it lets
 /// Lambda's asynchronous retries and the schedule's retry policy try again.
 pub async fn handle(
@@ -130,12 +126,13 @@ async fn run(
     }
     if stored.tokens.refresh_token.is_none() {
         // Self-serve LinkedIn apps get no refresh token: only a reconnect renews access.
-        let reason = format!(
-            "LinkedIn gives this app no refresh tokens; reconnect before {}",
-            day(connection.access_token_expires_at)
-        );
+        let reason = ConnectionReason::NoRefreshToken {
+            reconnect_by: connection.access_token_expires_at.date_naive(),
+        };
         keeper.set_attention(tenant, id, &reason, now).await?;
-        return Ok(WindowOutcome::NeedsAttention { reason });
+        return Ok(WindowOutcome::NeedsAttention {
+            reason: reason.to_string(),
+        });
     }
     let expires_at = connection.access_token_expires_at;
     let outcome = match keeper.refresh(stored, now).await {
@@ -147,18 +144,21 @@ async fn run(
         Err(e) if e.is_retryable() => {
             if request.window.is_last() {
                 // The last window before expiry failed: someone should know now.
-                let reason = format!(
-                    "refreshing failed in the last window ({e}); reconnect before {}",
-                    day(expires_at)
-                );
+                let reason = ConnectionReason::RefreshFailedInLastWindow {
+                    reconnect_by: expires_at.date_naive(),
+                };
+                tracing::warn!(error = %e, "refreshing failed in the last window");
                 keeper.set_attention(tenant, id, &reason, now).await?;
             }
             return Err(e.into());
         }
         Err(e) => {
-            let reason = format!("refreshing is impossible ({e}); reconnect");
+            tracing::warn!(error = %e, "refreshing is impossible");
+            let reason = ConnectionReason::RefreshImpossible;
             keeper.set_attention(tenant, id, &reason, now).await?;
-            return Ok(WindowOutcome::NeedsAttention { reason });
+            return Ok(WindowOutcome::NeedsAttention {
+                reason: reason.to_string(),
+            });
         }
     };
     // The refresh token is not extended by refreshing: near its end, only a reconnect helps.
@@ -170,12 +170,13 @@ async fn run(
             .map_err(KeeperError::from)?;
         if let Some(lapse) = after.and_then(|c| c.refresh_token_expires_at) {
             if lapse - now <= REFRESH_TOKEN_NOTICE {
-                let reason = format!(
-                    "LinkedIn's authorization ends on {}; reconnect before then",
-                    day(lapse)
-                );
+                let reason = ConnectionReason::AuthorizationEnding {
+                    on: lapse.date_naive(),
+                };
                 keeper.set_attention(tenant, id, &reason, now).await?;
-                return Ok(WindowOutcome::NeedsAttention { reason });
+                return Ok(WindowOutcome::NeedsAttention {
+                    reason: reason.to_string(),
+                });
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
@@ -164,6 +164,61 @@ pub struct Grant {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
+/// Why a connection is in `attention` or `revoked`, as its tenant reads it (`reason`): fixed
+/// texts, with at most a date the product computed. What LinkedIn or AWS said in detail goes to
+/// the logs, never here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionReason {
+    /// A self-serve LinkedIn app: only a reconnect renews access.
+    NoRefreshToken { reconnect_by: NaiveDate },
+    /// Refreshing failed (for a reason that may pass) in the last refresh window.
+    RefreshFailedInLastWindow { reconnect_by: NaiveDate },
+    /// Refreshing cannot succeed (the stored tokens cannot be read, the app's credentials…).
+    RefreshImpossible,
+    /// LinkedIn refused the refresh token: revoked or expired.
+    RefreshTokenRefused,
+    /// The refresh token itself ends soon (365 days from the consent, never extended).
+    AuthorizationEnding { on: NaiveDate },
+    /// LinkedIn kept refusing the tokens however often they were refreshed.
+    TokensRefusedAfterRefresh,
+    /// A disconnect under way: the tokens are being revoked at LinkedIn.
+    Disconnecting,
+    /// Disconnected; LinkedIn confirmed the revoke.
+    Disconnected,
+    /// Disconnected; LinkedIn's revoke failed and is retried until it confirms.
+    RevokeRetrying,
+    /// Disconnected; LinkedIn refused the revoke (the tokens were dead already, or it failed
+    /// for good), so the tokens were destroyed here.
+    RevokeRefused,
+    /// Disconnected; LinkedIn never confirmed the revoke within 24 hours.
+    RevokeUnconfirmed,
+    /// Disconnected; the tokens could not be opened to revoke them.
+    TokensUnreadable,
+    /// Disconnected; no revoke job could be queued, so the tokens were destroyed here.
+    RevokeNotQueued,
+}
+
+impl fmt::Display for ConnectionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let day = |d: &NaiveDate| d.format("%Y-%m-%d").to_string();
+        match self {
+            Self::NoRefreshToken { reconnect_by } => write!(f, "LinkedIn gives this app no refresh tokens; reconnect before {}", day(reconnect_by)),
+            Self::RefreshFailedInLastWindow { reconnect_by } => write!(f, "refreshing the tokens failed in the last refresh window; reconnect before {}", day(reconnect_by)),
+            Self::RefreshImpossible => f.write_str("the tokens cannot be refreshed; the member must reconnect"),
+            Self::RefreshTokenRefused => f.write_str("LinkedIn refused the refresh token (revoked or expired); the member must reconnect"),
+            Self::AuthorizationEnding { on } => write!(f, "LinkedIn's authorization ends on {}; reconnect before then", day(on)),
+            Self::TokensRefusedAfterRefresh => f.write_str("LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect"),
+            Self::Disconnecting => f.write_str("disconnected; revoking the tokens at LinkedIn"),
+            Self::Disconnected => f.write_str("disconnected"),
+            Self::RevokeRetrying => f.write_str("disconnected; LinkedIn's revoke failed and is retried until it confirms (at most 24 hours)"),
+            Self::RevokeRefused => f.write_str("disconnected; LinkedIn refused the revoke, so the tokens were destroyed here"),
+            Self::RevokeUnconfirmed => f.write_str("disconnected; LinkedIn did not confirm the revoke within 24 hours, so the tokens were destroyed here"),
+            Self::TokensUnreadable => f.write_str("disconnected; the tokens could not be opened to revoke them at LinkedIn, so they were destroyed here"),
+            Self::RevokeNotQueued => f.write_str("disconnected; the tokens could not be revoked at LinkedIn and were destroyed here"),
+        }
+    }
+}
+
 /// How long one refresh may hold a connection (single flight).
 pub const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
@@ -268,11 +323,11 @@ impl Connection {
     }
 
     /// Something a person must act on, with a reason they can act on.
-    pub fn attention(&self, reason: &str, now: DateTime<Utc>) -> Self {
+    pub fn attention(&self, reason: &ConnectionReason, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.refresh_lease_until = None;
         next.status = ConnectionStatus::Attention;
-        next.reason = Some(reason.to_owned());
+        next.reason = Some(reason.to_string());
         next
     }
 
@@ -292,10 +347,10 @@ impl Connection {
     }
 
     /// Disconnected: out of the health index, no refresh under way, with why.
-    pub fn revoked(&self, reason: &str, now: DateTime<Utc>) -> Self {
+    pub fn revoked(&self, reason: &ConnectionReason, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.status = ConnectionStatus::Revoked;
-        next.reason = Some(reason.to_owned());
+        next.reason = Some(reason.to_string());
         next.refresh_lease_until = None;
         next.next_health_check_at = None;
         next

@@ -12,8 +12,8 @@ mod tenants;
 pub mod examples;
 
 pub use connections::{
-    Connection, ConnectionId, ConnectionStatus, Grant, MemberIdentity, MemberUrn, Organization,
-    PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
+    Connection, ConnectionId, ConnectionReason, ConnectionStatus, Grant, MemberIdentity, MemberUrn,
+    Organization, PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
 };
 pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
 pub use tenants::{

@@ -3,6 +3,8 @@
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use tracing::warn;
+use url::Url;
 
 use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 use crate::config::PostsApi;
@@ -183,10 +185,13 @@ impl LinkedInClient {
                     v["value"]["image"].as_str(),
                     v["value"]["uploadUrl"].as_str(),
                 ) {
-                    (Some(urn), Some(url)) => Ok(ImageUpload {
-                        urn: urn.into(),
-                        upload_url: url.into(),
-                    }),
+                    (Some(urn), Some(url)) => {
+                        self.upload_destination(url)?;
+                        Ok(ImageUpload {
+                            urn: urn.into(),
+                            upload_url: url.into(),
+                        })
+                    }
                     _ => Err(LinkedInError::Unexpected {
                         status: 200,
                         detail: "initializeUpload without image or uploadUrl".into(),
@@ -215,10 +220,13 @@ impl LinkedInClient {
                     v["value"]["asset"].as_str(),
                     mechanism["uploadUrl"].as_str(),
                 ) {
-                    (Some(urn), Some(url)) => Ok(ImageUpload {
-                        urn: urn.into(),
-                        upload_url: url.into(),
-                    }),
+                    (Some(urn), Some(url)) => {
+                        self.upload_destination(url)?;
+                        Ok(ImageUpload {
+                            urn: urn.into(),
+                            upload_url: url.into(),
+                        })
+                    }
                     _ => Err(LinkedInError::Unexpected {
                         status: 200,
                         detail: "registerUpload without asset or uploadUrl".into(),
@@ -228,7 +236,37 @@ impl LinkedInClient {
         }
     }
 
-    /// PUTs the image's bytes to the uploadUrl exactly as LinkedIn returned it.
+    /// An upload URL from LinkedIn's answer, if the access token may go there (see
+    /// [`super::UploadHosts`]): otherwise a failure that retrying cannot help, logged.
+    fn upload_destination(&self, raw: &str) -> Result<Url, LinkedInError> {
+        let refused = |why: &str| {
+            warn!(
+                host = Url::parse(raw)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                why, "upload URL refused: the access token goes only to LinkedIn's upload hosts"
+            );
+            LinkedInError::Unexpected {
+                status: 200,
+                detail: "LinkedIn's answer named an upload URL off LinkedIn's upload hosts".into(),
+            }
+        };
+        let url = Url::parse(raw).map_err(|_| refused("not a URL"))?;
+        if !self
+            .settings
+            .upload_hosts
+            .allows(&url, &self.settings.api_base_url)
+        {
+            return Err(refused(
+                "not on an allowed upload host (LINKEDIN_UPLOAD_HOSTS)",
+            ));
+        }
+        Ok(url)
+    }
+
+    /// PUTs the image's bytes to the uploadUrl exactly as LinkedIn returned it, if it is on
+    /// one of LinkedIn's upload hosts; the access token is attached only then.
     #[tracing::instrument(name = "linkedin.upload_image", skip_all, fields(bytes = bytes.len()))]
     pub async fn upload_image(
         &self,
@@ -236,9 +274,10 @@ impl LinkedInClient {
         upload: &ImageUpload,
         bytes: Vec<u8>,
     ) -> Result<(), LinkedInError> {
+        let destination = self.upload_destination(&upload.upload_url)?;
         let request = self
             .http
-            .put(upload.upload_url.as_str())
+            .put(destination)
             .bearer_auth(access_token.expose_secret())
             .header("content-type", "application/octet-stream")
             .body(bytes);
@@ -300,6 +339,121 @@ mod tests {
             "Launch \\(beta\\) \\#rust \\@team \\*now\\* a\\_b \\~ok\\~ \\[x\\] \\{y\\} \\<z\\> \\| \\\\"
         );
         assert_eq!(escape_little_text("Grüße, 世界!"), "Grüße, 世界!");
+    }
+
+    /// A stand-in for LinkedIn and for a host its answer might name: it records each request
+    /// it gets (head only) and answers initializeUpload with `upload_url`, anything else 201.
+    async fn recording_host(
+        upload_url: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (Url, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (record, own) = (seen.clone(), base.to_string());
+        let upload_url = std::sync::Arc::new(upload_url);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                record.lock().unwrap().push(head.clone());
+                let (status, body) = if head.starts_with("POST /rest/images") {
+                    let url = upload_url(&own);
+                    let body = json!({ "value": { "image": "urn:li:image:1", "uploadUrl": url, "uploadUrlExpiresAt": 0 } });
+                    ("200 OK", body.to_string())
+                } else {
+                    ("201 Created", String::new())
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (base, seen)
+    }
+
+    fn client(api_base: &str) -> LinkedInClient {
+        let vars = std::collections::HashMap::from([
+            ("LINKEDIN_CLIENT_ID", "cid".to_owned()),
+            ("LINKEDIN_CLIENT_SECRET", "shh".to_owned()),
+            (
+                "LINKEDIN_REDIRECT_URI",
+                "https://api.example.com/cb".to_owned(),
+            ),
+            ("TABLE_NAME", "t".to_owned()),
+            ("TOKEN_KEY_ID", "k".to_owned()),
+            ("LINKEDIN_API_BASE_URL", api_base.to_owned()),
+        ]);
+        let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        LinkedInClient::new(config.linkedin).unwrap()
+    }
+
+    /// The access token goes only to LinkedIn's upload hosts: an upload URL elsewhere is
+    /// refused before anything is sent there, and retrying cannot help.
+    #[tokio::test]
+    async fn an_upload_url_off_linkedins_hosts_never_gets_the_token() {
+        let token = SecretString::from("member-access-token");
+        let (elsewhere, arrived) = recording_host(|_| String::new()).await;
+
+        // An upload on hand whose URL is not LinkedIn's (real LinkedIn as the API base).
+        let linkedin = client("https://api.linkedin.com");
+        let upload = ImageUpload {
+            urn: "urn:li:image:1".into(),
+            upload_url: elsewhere.join("/upload?sig=1").unwrap().to_string(),
+        };
+        let error = linkedin
+            .upload_image(&token, &upload, b"\x89PNG\r\n\x1a\n".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(error.retry_class(), super::super::RetryClass::FailFast);
+        assert!(!error.outcome_unknown());
+
+        // LinkedIn (here a stand-in) answering initializeUpload with another host's URL.
+        let target = elsewhere.clone();
+        let (api, api_seen) =
+            recording_host(move |_| target.join("/steal").unwrap().to_string()).await;
+        let linkedin = client(api.as_str());
+        let refused = linkedin
+            .start_image_upload(&token, PostsApi::Rest, "urn:li:person:abc")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.retry_class(), super::super::RetryClass::FailFast);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            arrived.lock().unwrap().is_empty(),
+            "nothing may reach the other host"
+        );
+        assert_eq!(
+            api_seen.lock().unwrap().len(),
+            1,
+            "only the initializeUpload call"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upload_url_on_an_allowed_origin_gets_the_image_with_the_token() {
+        let token = SecretString::from("member-access-token");
+        let (api, seen) = recording_host(|own| format!("{own}_media/upload/abc")).await;
+        let linkedin = client(api.as_str());
+        let upload = linkedin
+            .start_image_upload(&token, PostsApi::Rest, "urn:li:person:abc")
+            .await
+            .unwrap();
+        linkedin
+            .upload_image(&token, &upload, b"\x89PNG\r\n\x1a\n".to_vec())
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        let put = seen
+            .iter()
+            .find(|r| r.starts_with("PUT /_media/upload/abc"))
+            .unwrap();
+        assert!(put
+            .to_ascii_lowercase()
+            .contains("authorization: bearer member-access-token"));
     }
 
     #[test]

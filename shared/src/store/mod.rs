@@ -19,7 +19,9 @@ pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
 pub use limits::{Admission, LimitStore};
-pub use posts::{Claim, DlqRecord, PostStore, Recorded, SCHEDULED_INDEX, STRANDED_INDEX};
+pub use posts::{
+    Claim, DlqRecord, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX,
+};
 pub use tenants::TenantStore;
 
 type Item = HashMap<String, AttributeValue>;

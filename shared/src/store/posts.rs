@@ -14,6 +14,12 @@
 //! two invocations acting on the same post never both succeed. A new post is counted toward
 //! its tenant's limits in the transaction that records it; a post leaving `scheduled` gives
 //! its scheduled-post slot back in the write that moves it.
+//!
+//! Retention: idempotency keys, finished posts and DLQ records carry the table's TTL attribute
+//! `ttl` (epoch seconds; DynamoDB deletes the item after it, usually within days), per
+//! [`Retention`]. A post gets it only once it is finished (published, failed, cancelled or
+//! deleted, with no delete at LinkedIn pending), counted from its last change; every write
+//! recomputes it, so a scheduled, queued or publishing post never carries one.
 
 use std::collections::HashMap;
 
@@ -42,6 +48,38 @@ pub const STRANDED_INDEX: &str = "StrandedDue";
 pub struct PostStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    retention: Retention,
+}
+
+/// How long records the table keeps only for a while are kept (`RETENTION_*_DAYS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// An idempotency key, from the post's creation. It must outlive every retry a client
+    /// makes of its request (clients retry for minutes or hours, never days).
+    pub idempotency_key: chrono::Duration,
+    /// A finished post, from its last change: over a year, so a year's posts can be read back
+    /// (and a published one deleted at LinkedIn) from the API.
+    pub finished_post: chrono::Duration,
+    /// A DLQ record, from its creation: a month to review it (the failed post itself keeps its
+    /// code for `finished_post`).
+    pub dlq_record: chrono::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            idempotency_key: chrono::Duration::days(7),
+            finished_post: chrono::Duration::days(400),
+            dlq_record: chrono::Duration::days(30),
+        }
+    }
+}
+
+/// The table's TTL attribute (template.yaml `TimeToLiveSpecification`), epoch seconds.
+#[derive(Serialize)]
+struct Expiry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
 }
 
 /// What recording a new post found.
@@ -131,6 +169,17 @@ struct PostIndexes {
     /// When it counts as stranded if nothing changes it (see [`Post::stranded_from`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     stranded_at: Option<DateTime<Utc>>,
+    /// Only once the post is finished: when DynamoDB may delete it.
+    #[serde(flatten)]
+    expiry: Expiry,
+}
+
+/// A post nothing will change any more, unless its tenant asks for a delete at LinkedIn.
+fn is_finished(p: &Post) -> bool {
+    matches!(
+        p.status,
+        PostStatus::Published | PostStatus::Failed | PostStatus::Cancelled | PostStatus::Deleted
+    ) && p.delete_requested_at.is_none()
 }
 
 fn post_sk(id: PostId) -> String {
@@ -140,13 +189,16 @@ fn idempotency_sk(key: &str) -> String {
     format!("IDEMPOTENCY#{key}")
 }
 
-fn post_item(p: &Post) -> Result<Item, StoreError> {
+fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
     let shard = |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
         scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
             .then(|| shard("SCHEDULED")),
         active_shard: p.stranded_from().map(|_| shard("ACTIVE")),
         stranded_at: p.stranded_from(),
+        expiry: Expiry {
+            ttl: is_finished(p).then(|| (p.updated_at + retention.finished_post).timestamp()),
+        },
     };
     to_item(&Keyed::new(tenant_pk(&p.tenant_id), post_sk(p.id), "post", p).with(indexes))
 }
@@ -191,12 +243,48 @@ fn post_from_item(item: Item) -> Result<Post, StoreError> {
     from_item(item)
 }
 
+fn idempotency_item(post: &Post, key: &str, request_hash: &str, retention: &Retention) -> Item {
+    HashMap::from([
+        ("PK".into(), AttributeValue::S(tenant_pk(&post.tenant_id))),
+        ("SK".into(), AttributeValue::S(idempotency_sk(key))),
+        ("entity".into(), AttributeValue::S("idempotency_key".into())),
+        ("post_id".into(), AttributeValue::S(post.id.to_string())),
+        (
+            "request_hash".into(),
+            AttributeValue::S(request_hash.into()),
+        ),
+        (
+            "ttl".into(),
+            AttributeValue::N(
+                (post.created_at + retention.idempotency_key)
+                    .timestamp()
+                    .to_string(),
+            ),
+        ),
+    ])
+}
+
+fn dlq_item(record: &DlqRecord, retention: &Retention) -> Result<Item, StoreError> {
+    let sk = format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id);
+    let expiry = Expiry {
+        ttl: Some((record.created_at + retention.dlq_record).timestamp()),
+    };
+    to_item(&Keyed::new(tenant_pk(&record.tenant_id), sk, "dlq_record", record).with(expiry))
+}
+
 impl PostStore {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            retention: Retention::default(),
         }
+    }
+
+    /// The same store, keeping records for `retention` (the configuration's).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -221,18 +309,14 @@ impl PostStore {
                 .map(|p| TransactWriteItem::builder().put(p).build())
                 .map_err(|e| StoreError::Invalid(e.to_string()))
         };
-        let mut items = vec![put(post_item(post)?)?];
+        let mut items = vec![put(post_item(post, &self.retention)?)?];
         if let Some((key, request_hash)) = idempotency {
-            items.push(put(HashMap::from([
-                ("PK".into(), AttributeValue::S(tenant_pk(&post.tenant_id))),
-                ("SK".into(), AttributeValue::S(idempotency_sk(key))),
-                ("entity".into(), AttributeValue::S("idempotency_key".into())),
-                ("post_id".into(), AttributeValue::S(post.id.to_string())),
-                (
-                    "request_hash".into(),
-                    AttributeValue::S(request_hash.into()),
-                ),
-            ]))?);
+            items.push(put(idempotency_item(
+                post,
+                key,
+                request_hash,
+                &self.retention,
+            ))?);
         }
         let counted = counted_limits(post);
         let first_counter = items.len();
@@ -381,7 +465,7 @@ impl PostStore {
             // The post leaves `scheduled`: its tenant's count goes down in the same write.
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(post_item(next)?))
+                .set_item(Some(post_item(next, &self.retention)?))
                 .condition_expression(condition)
                 .expression_attribute_values(":expected", expected)
                 .build()
@@ -398,7 +482,7 @@ impl PostStore {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(post_item(next)?))
+                .set_item(Some(post_item(next, &self.retention)?))
                 .condition_expression(condition)
                 .expression_attribute_values(":expected", expected)
                 .send()
@@ -529,13 +613,7 @@ impl PostStore {
     }
 
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
-        let sk = format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id);
-        let item = to_item(&Keyed::new(
-            tenant_pk(&record.tenant_id),
-            sk,
-            "dlq_record",
-            record,
-        ))?;
+        let item = dlq_item(record, &self.retention)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -558,5 +636,177 @@ impl PostStore {
             .await
             .map_err(|e| classify("Query DLQ records", e))?;
         Ok(page(out, from_item)?.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::posts::{Author, PostDraft, PostError, Visibility};
+    use crate::domain::MemberUrn;
+    use chrono::TimeZone;
+    use url::Url;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).unwrap()
+    }
+
+    fn post(scheduled: bool) -> Post {
+        let draft = PostDraft {
+            connection_id: ConnectionId::new(),
+            author: Author::Member(MemberUrn::from_member_id("abc")),
+            text: "Hello".into(),
+            media: vec![],
+            visibility: Visibility::Public,
+            scheduled_at: scheduled.then(|| at(30)),
+        };
+        Post::new(
+            PostId::new(),
+            TenantId::parse("acme").unwrap(),
+            draft,
+            at(1),
+        )
+    }
+
+    fn ttl(item: &Item) -> Option<i64> {
+        item.get("ttl").map(|v| v.as_n().unwrap().parse().unwrap())
+    }
+
+    /// A post expires only once it is finished, counted from its last change: a scheduled,
+    /// queued or publishing post never carries the TTL, nor a published one being deleted.
+    #[test]
+    fn a_post_gets_its_ttl_when_it_finishes_and_not_before() {
+        let retention = Retention::default();
+        let keep = |p: &Post| ttl(&post_item(p, &retention).unwrap());
+        let expires = |p: &Post| Some((p.updated_at + retention.finished_post).timestamp());
+        let lease = std::time::Duration::from_secs(90);
+
+        let scheduled = post(true);
+        assert_eq!(scheduled.status, PostStatus::Scheduled);
+        assert_eq!(keep(&scheduled), None, "scheduled");
+        let queued = post(false);
+        assert_eq!(keep(&queued), None, "queued");
+        let publishing = queued.claim(at(2), lease, None).unwrap();
+        assert_eq!(keep(&publishing), None, "publishing");
+        let error = PostError::new(FailureCode::LinkedinUnavailable);
+        let retrying = publishing.retry_later(error.clone(), false, at(2), at(3));
+        assert_eq!(keep(&retrying), None, "queued for a retry");
+
+        let published = publishing.published("urn:li:share:1", at(3));
+        assert_eq!(keep(&published), expires(&published), "published");
+        assert_eq!(
+            keep(&published),
+            Some((at(3) + chrono::Duration::days(400)).timestamp())
+        );
+        let failed = publishing.failed(error, at(4));
+        assert_eq!(keep(&failed), expires(&failed), "failed");
+        let cancelled = queued.cancelled(at(5));
+        assert_eq!(keep(&cancelled), expires(&cancelled), "cancelled");
+        let deleted = published.deleted(at(6));
+        assert_eq!(keep(&deleted), expires(&deleted), "deleted");
+
+        let mut deleting = published.clone();
+        deleting.delete_requested_at = Some(at(7));
+        assert_eq!(keep(&deleting), None, "a delete at LinkedIn is pending");
+    }
+
+    #[test]
+    fn idempotency_keys_and_dlq_records_expire_from_their_creation() {
+        let retention = Retention {
+            idempotency_key: chrono::Duration::days(2),
+            finished_post: chrono::Duration::days(3),
+            dlq_record: chrono::Duration::days(5),
+        };
+        let p = post(true);
+        let key = idempotency_item(&p, "key-1", "hash", &retention);
+        assert_eq!(
+            ttl(&key),
+            Some((at(1) + chrono::Duration::days(2)).timestamp())
+        );
+
+        let mut record = DlqRecord::for_post(
+            &p,
+            "job-1".into(),
+            JobAction::Publish,
+            (FailureCode::Forbidden, FailureCode::Forbidden.message()),
+            "LinkedIn refused the request; retrying cannot help",
+        );
+        record.created_at = at(9);
+        let item = dlq_item(&record, &retention).unwrap();
+        assert_eq!(
+            ttl(&item),
+            Some((at(9) + chrono::Duration::days(5)).timestamp())
+        );
+        // Read back, the record ignores the attribute.
+        let back: DlqRecord = from_item(item).unwrap();
+        assert_eq!(back, record);
+    }
+
+    /// DynamoDB's size of an item: attribute names and values in bytes (numbers counted by
+    /// their digits, an upper bound), lists and maps 3 bytes plus their elements.
+    fn item_size(item: &Item) -> usize {
+        fn value(v: &AttributeValue) -> usize {
+            match v {
+                AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                AttributeValue::B(b) => b.as_ref().len(),
+                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value(v)).sum::<usize>(),
+                AttributeValue::M(m) => {
+                    3 + m.iter().map(|(k, v)| 1 + k.len() + value(v)).sum::<usize>()
+                }
+                AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
+                other => panic!("unexpected attribute {other:?}"),
+            }
+        }
+        item.iter().map(|(k, v)| k.len() + value(v)).sum()
+    }
+
+    /// LinkedIn's own limits bound every post: at 3,000 characters of text and 20 images with
+    /// 2 KB URLs and 4,086-character alternative texts, all in 4-byte characters, with every
+    /// field a publish adds, the item and its DLQ record stay under DynamoDB's 400 KB.
+    #[test]
+    fn a_post_at_every_limit_fits_in_a_dynamodb_item() {
+        use crate::domain::posts::{MediaItem, MAX_ALT_TEXT_CHARS, MAX_IMAGES, MAX_TEXT_CHARS};
+        let wide = '\u{1D54F}'; // 4 bytes in UTF-8
+        let url = |i: usize| {
+            let base = format!("https://cdn.example.com/{i}.png?p=");
+            Url::parse(&format!("{base}{}", "x".repeat(2048 - base.len()))).unwrap()
+        };
+        let mut p = post(false);
+        p.text = std::iter::repeat_n(wide, MAX_TEXT_CHARS).collect();
+        p.media = (0..MAX_IMAGES)
+            .map(|i| MediaItem {
+                url: url(i),
+                alt_text: Some(std::iter::repeat_n(wide, MAX_ALT_TEXT_CHARS).collect()),
+            })
+            .collect();
+        assert!(p.media.iter().all(|m| m.url.as_str().len() == 2048));
+        let mut p = p
+            .claim(at(2), std::time::Duration::from_secs(90), None)
+            .unwrap();
+        p.media_urns = (0..MAX_IMAGES)
+            .map(|i| format!("urn:li:digitalmediaAsset:C4E{i:0>60}"))
+            .collect();
+        let p = p
+            .retry_later(
+                PostError::new(FailureCode::TokenRefreshFailed),
+                true,
+                at(2),
+                at(3),
+            )
+            .published("urn:li:ugcPost:7012345678901234567890", at(3));
+        let size = item_size(&post_item(&p, &Retention::default()).unwrap());
+        assert!(size > 370_000, "the test post is at the limits: {size}");
+        assert!(size < 400 * 1024, "a post item of {size} bytes");
+
+        let record = DlqRecord::for_post(
+            &p,
+            "a".repeat(100),
+            JobAction::Delete,
+            (FailureCode::TokenRefreshFailed, FailureCode::TokenRefreshFailed.message()),
+            "LinkedIn refused the connection's tokens even after refreshing them; the member must reconnect",
+        );
+        let size = item_size(&dlq_item(&record, &Retention::default()).unwrap());
+        assert!(size < 400 * 1024, "a DLQ record of {size} bytes");
     }
 }

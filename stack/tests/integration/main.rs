@@ -14,5 +14,6 @@ mod outcomes;
 mod publish;
 mod schedule;
 mod secrets;
+mod security;
 mod simulator;
 mod support;

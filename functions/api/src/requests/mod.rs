@@ -2,6 +2,14 @@
 //! `Idempotency-Key` header), parsed at the boundary into the domain's draft, so nothing inside
 //! validates again. Every rule LinkedIn would enforce is checked here, before anything is
 //! recorded; a broken rule names its field.
+//!
+//! Sizes are bounded before they cost anything: the body's (256 KB, `http::bounded_body`),
+//! each URL's (2 KB), and a list's count while it is read — the 21st image ends the parse, so
+//! a list of 10,000 is refused without reading the rest. With LinkedIn's own limits (3,000
+//! characters of text, 20 images with alternative texts of 4,086 characters) every post fits
+//! a DynamoDB item (400 KB) with room to spare.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use connector::domain::posts::{
@@ -9,8 +17,12 @@ use connector::domain::posts::{
     MAX_TEXT_CHARS,
 };
 use connector::domain::{Connection, ConnectionId, ConnectionStatus};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
+
+/// The longest URL a request may carry, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
 
 /// `scheduled_at` as the caller sent it: RFC 3339 with an offset, after `now` and at most a
 /// year ahead. Kept to the second, as EventBridge Scheduler's `at()` takes it.
@@ -46,6 +58,7 @@ pub struct PostRequest {
     pub connection_id: Option<String>,
     pub author: Option<String>,
     pub text: Option<String>,
+    #[serde(default, deserialize_with = "at_most_max_images")]
     pub media: Option<Vec<RawMedia>>,
     pub visibility: Option<String>,
     pub scheduled_at: Option<String>,
@@ -91,7 +104,74 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
     }
 }
 
+/// The fields of [`PostRequest`], to name the one a malformed body broke.
+const POST_FIELDS: &[&str] = &[
+    "connection_id",
+    "author",
+    "text",
+    "media",
+    "visibility",
+    "scheduled_at",
+];
+
+/// `media`, read item by item and refused at the first item past [`MAX_IMAGES`]: the rest of
+/// the list is never parsed.
+fn at_most_max_images<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<RawMedia>>, D::Error> {
+    struct Bounded;
+    impl<'de> Visitor<'de> for Bounded {
+        type Value = Option<Vec<RawMedia>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of at most {MAX_IMAGES} images")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_IMAGES));
+            // One past the limit is enough to refuse the list; what follows is not read.
+            while items.len() <= MAX_IMAGES {
+                match seq.next_element::<RawMedia>()? {
+                    Some(item) => items.push(item),
+                    None => return Ok(Some(items)),
+                }
+            }
+            Err(de::Error::custom(format!(
+                "more than {MAX_IMAGES} images; LinkedIn takes at most {MAX_IMAGES}"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Bounded)
+}
+
 impl PostRequest {
+    /// The request from its (size-checked) body. A malformed body names the field it broke.
+    pub fn from_body(body: &[u8]) -> Result<Self, Invalid> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let json = &mut serde_json::Deserializer::from_slice(body);
+        let parsed: Result<Self, _> = serde_path_to_error::deserialize(json);
+        parsed.map_err(|e| {
+            let field = e
+                .path()
+                .iter()
+                .next()
+                .and_then(|segment| match segment {
+                    serde_path_to_error::Segment::Map { key } => {
+                        POST_FIELDS.iter().find(|f| **f == key.as_str()).copied()
+                    }
+                    _ => None,
+                })
+                .unwrap_or("body");
+            invalid(field, format!("invalid JSON body: {}", e.inner()))
+        })
+    }
+
     /// The connection id alone, checked first: the rest is validated against the connection.
     pub fn connection_id(&self) -> Result<ConnectionId, Invalid> {
         let raw = self
@@ -210,6 +290,12 @@ impl TryFrom<RawMedia> for MediaItem {
                 ))
             }
             None => return Err(invalid("media", "each media item needs a type")),
+        }
+        if raw.url.as_ref().is_some_and(|u| u.len() > MAX_URL_BYTES) {
+            return Err(invalid(
+                "media",
+                format!("each image url must be at most {MAX_URL_BYTES} bytes"),
+            ));
         }
         let url = raw
             .url

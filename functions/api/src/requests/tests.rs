@@ -216,3 +216,74 @@ fn an_idempotency_key_is_1_to_255_printable_characters() {
         );
     }
 }
+
+/// A list's count is checked while it is read: the 21st image ends the parse, so what follows
+/// is never read (here, items that would not even parse as images).
+#[test]
+fn a_list_of_10000_images_is_refused_at_the_21st_without_reading_the_rest() {
+    let mut items = vec![r#"{"type":"image","url":"https://cdn.example.com/a.png"}"#; 21];
+    items.extend(std::iter::repeat_n(
+        r#"{"type":5,"surprise":true}"#,
+        10_000 - 21,
+    ));
+    let body = format!(
+        r#"{{"connection_id":"x","text":"hi","media":[{}]}}"#,
+        items.join(",")
+    );
+    let refused = PostRequest::from_body(body.as_bytes()).unwrap_err();
+    assert_eq!(refused.field, "media");
+    assert!(
+        refused.message.contains("at most 20"),
+        "{}",
+        refused.message
+    );
+
+    let twenty = vec![r#"{"type":"image","url":"https://cdn.example.com/a.png"}"#; 20];
+    let body = format!(r#"{{"text":"hi","media":[{}]}}"#, twenty.join(","));
+    let parsed = PostRequest::from_body(body.as_bytes()).unwrap();
+    assert_eq!(parsed.media.unwrap().len(), 20);
+    let parsed = PostRequest::from_body(br#"{"text":"hi","media":null}"#).unwrap();
+    assert!(parsed.media.is_none());
+}
+
+#[test]
+fn a_malformed_body_names_the_field_it_broke() {
+    for (body, field) in [
+        (r#"{"text": 5}"#.to_owned(), "text"),
+        (
+            r#"{"media": [{"type": "image", "url": 7}]}"#.to_owned(),
+            "media",
+        ),
+        (r#"{"media": "many"}"#.to_owned(), "media"),
+        (r#"{"colour": "red"}"#.to_owned(), "body"),
+        ("not json".to_owned(), "body"),
+    ] {
+        let refused = PostRequest::from_body(body.as_bytes()).unwrap_err();
+        assert_eq!(refused.field, field, "{body}: {}", refused.message);
+    }
+}
+
+#[test]
+fn an_image_url_may_be_at_most_2_kb() {
+    let c = examples::connection();
+    let url = |len: usize| {
+        let base = "https://cdn.example.com/a.png?p=";
+        format!("{base}{}", "x".repeat(len - base.len()))
+    };
+    let with = |u: String| PostRequest {
+        media: Some(vec![RawMedia {
+            kind: Some("image".into()),
+            url: Some(u),
+            alt_text: None,
+        }]),
+        ..request(&c)
+    };
+    assert!(with(url(MAX_URL_BYTES))
+        .validate(Some(&c), Utc::now())
+        .is_ok());
+    let refused = with(url(MAX_URL_BYTES + 1))
+        .validate(Some(&c), Utc::now())
+        .unwrap_err();
+    assert_eq!(refused.field, "media");
+    assert!(refused.message.contains("2048"), "{}", refused.message);
+}

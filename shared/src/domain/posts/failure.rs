@@ -55,6 +55,39 @@ impl FailureCode {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// What the tenant reads beside the code (a post's `last_error.message`, a DLQ record's
+    /// `error_message`): a fixed text per code. What LinkedIn or AWS said in detail (their
+    /// messages, request ids, ARNs, table names) goes to the logs only: LinkedIn's `message`
+    /// can quote internal resource names and AWS's can name accounts and tables.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "LinkedIn refused the connection's access token; it is being refreshed and the post will be tried again",
+            Self::RateLimited => "LinkedIn throttled the request; the post will be tried again when LinkedIn allows it",
+            Self::LinkedinUnavailable => "LinkedIn failed or did not answer; the post will be tried again",
+            Self::Forbidden => "LinkedIn refused the member's or organization's permission for this request",
+            Self::NotFound => "LinkedIn does not know what the request names",
+            Self::ValidationError => "LinkedIn refused the request as invalid",
+            Self::DuplicateContent => "LinkedIn already has this text from an earlier post",
+            Self::ApiVersionRetired => "LinkedIn no longer serves the API version this service uses; its operator must set LINKEDIN_API_VERSION to an active version",
+            Self::LinkedinError => "LinkedIn answered in a way this service does not understand",
+            Self::RetriesExhausted => "every attempt failed, each in a way that proves nothing was published",
+            Self::RateLimitExhausted => "every attempt failed, the last one throttled by LinkedIn; nothing was published",
+            Self::OutcomeUnknown => "LinkedIn could not be asked for 7 days whether the post went out; check the member's feed",
+            Self::JobExpired => "the post waited more than 7 days to be published",
+            Self::Stranded => "publishing the post was interrupted too many times",
+            Self::UnretryableAuth => "LinkedIn refused the connection's tokens and refreshing them did not help; the member must reconnect",
+            Self::TokenRefreshed => "the access token was refused and has been refreshed; the post will be tried again",
+            Self::TokenRefreshFailed => "refreshing the connection's tokens failed for a reason that may pass; the post will be tried again",
+            Self::TokensUnavailable => "the connection's tokens could not be read just now; the post will be tried again",
+            Self::TokensUnreadable => "the connection's stored tokens cannot be read; the member must reconnect",
+            Self::ConnectionRevoked => "the connection was disconnected",
+            Self::ConnectionGone => "the connection no longer exists",
+            Self::MediaRejected => "an image cannot be used (its address, size or type) or LinkedIn could not process it",
+            Self::MediaUnavailable => "an image could not be fetched from its URL; the post will be tried again",
+            Self::MediaNotReady => "LinkedIn was still processing the post's media 15 minutes after the first attempt",
+        }
+    }
 }
 
 /// So tests and callers can compare with the code as the tenant sees it.
@@ -82,6 +115,40 @@ mod tests {
             assert_eq!(json, code.as_str(), "{code:?}");
             let back: FailureCode = serde_json::from_value(json).unwrap();
             assert_eq!(back, code);
+        }
+    }
+
+    /// Every code's tenant text is its own, and none can carry internal detail: no URL, no
+    /// ARN, no account id or other long number, no AWS or LinkedIn error vocabulary.
+    #[test]
+    fn every_code_has_a_fixed_text_of_its_own_without_internal_detail() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in FailureCode::VARIANTS {
+            let text = code.message();
+            assert!(!text.is_empty(), "{code}");
+            assert!(seen.insert(text), "{code} shares its text");
+            let lower = text.to_ascii_lowercase();
+            for leak in [
+                "arn:",
+                "://",
+                "?",
+                "dynamodb",
+                "table",
+                "kms",
+                "sqs",
+                "exception",
+                "x-li",
+                "serviceerrorcode",
+                "urn:",
+            ] {
+                assert!(!lower.contains(leak), "{code}: {text:?} contains {leak:?}");
+            }
+            let longest_number = text
+                .split(|c: char| !c.is_ascii_digit())
+                .map(str::len)
+                .max()
+                .unwrap_or(0);
+            assert!(longest_number <= 2, "{code}: {text:?}");
         }
     }
 

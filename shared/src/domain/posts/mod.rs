@@ -202,11 +202,31 @@ pub struct PostDraft {
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
-/// Why the last attempt failed, as shown to the tenant.
+/// Why the last attempt failed, as shown to the tenant: a code and its fixed text (never what
+/// LinkedIn or AWS said, which goes to the logs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostError {
     pub code: FailureCode,
     pub message: String,
+}
+
+impl PostError {
+    /// `code` with its fixed text.
+    pub fn new(code: FailureCode) -> Self {
+        Self {
+            code,
+            message: code.message().into(),
+        }
+    }
+
+    /// `code` for an image of the tenant's: the image's own fixed text, which says what the
+    /// tenant can fix (address, size, type) and nothing about how its host answered.
+    pub fn of_image(code: FailureCode, image: &crate::media::MediaError) -> Self {
+        Self {
+            code,
+            message: image.to_string(),
+        }
+    }
 }
 
 /// A post as recorded. (The API shows its own view of it.)

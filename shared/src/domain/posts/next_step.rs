@@ -263,13 +263,13 @@ pub fn next_step(
             "the stored tokens cannot be opened",
         ),
 
-        Outcome::MediaFetch(MediaError::Rejected(reason)) => Step::fail(
+        Outcome::MediaFetch(e @ MediaError::Rejected(_)) => Step::fail(
             FailureCode::MediaRejected,
-            reason.clone(),
+            e.to_string(),
             "an image cannot be used",
         ),
-        Outcome::MediaFetch(MediaError::Unavailable(reason)) => {
-            retry(FailureCode::MediaUnavailable, reason.clone(), false, None)
+        Outcome::MediaFetch(e @ MediaError::Unavailable) => {
+            retry(FailureCode::MediaUnavailable, e.to_string(), false, None)
         }
         Outcome::MediaFailed { urn } => Step::fail(
             FailureCode::MediaRejected,
@@ -783,8 +783,8 @@ mod tests {
             first_attempt_at: Some(now() - chrono::Duration::minutes(minutes)),
             ..publishing(1)
         };
-        let refused = MediaError::Rejected("not an image".into());
-        let host_down = MediaError::Unavailable("timed out".into());
+        let refused = MediaError::Rejected(crate::media::MediaRefusal::NotAnImage);
+        let host_down = MediaError::Unavailable;
         let urn = "urn:li:image:1";
         let waiting = linkedin(400, &error(400, 0, "MEDIA_ASSET_WAITING_UPLOAD", "x"));
         let rows: Vec<(&str, Post, Outcome<'_>, &str)> = vec![
