@@ -9,6 +9,7 @@
 mod attempt;
 mod delete;
 mod publish;
+mod tenant_detail;
 mod throttle;
 
 use std::time::Duration;
