@@ -146,29 +146,6 @@ impl LimitStore {
         }
     }
 
-    /// How many units of `limit` the tenant holds now (for tests and operators).
-    pub async fn count(
-        &self,
-        tenant: &TenantId,
-        limit: Limit,
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", AttributeValue::S(tenant_pk(tenant)))
-            .key("SK", AttributeValue::S(limit.counter(now)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem limit counter", e))?;
-        Ok(out
-            .item
-            .and_then(|item| item.get("n")?.as_n().ok()?.parse().ok())
-            .unwrap_or(0))
-    }
-
     /// What LinkedIn's 429s say about the application (an empty record if none was written).
     pub async fn app_throttle(&self) -> Result<AppThrottle, StoreError> {
         let out = self
