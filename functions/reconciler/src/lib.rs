@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::posts::{
-    FailureCode, JobAction, Post, PostError, PostId, PostStatus, MAX_RESCUES,
+    FailureCode, JobAction, Post, PostError, PostId, PostStatus, Stranded,
 };
 use connector::domain::TenantId;
 use connector::queue::PublishQueue;
@@ -185,29 +185,32 @@ async fn rescue(
     }
     result.stranded += 1;
     let now = Utc::now();
-    if post.rescues >= MAX_RESCUES {
-        let failed = post.failed(PostError::new(FailureCode::Stranded), now);
-        match reconciler.posts.replace(&failed).await {
-            Ok(()) => {}
-            // Something moved it meanwhile: it is not stranded after all.
-            Err(StoreError::Conflict(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
+    let rescued = match post.after_stranded(now) {
+        Stranded::Rescue(rescued) => *rescued,
+        Stranded::GiveUp(code) => {
+            let failed = post.failed(PostError::new(code), now);
+            match reconciler.posts.replace(&failed).await {
+                Ok(()) => {}
+                // Something moved it meanwhile: it is not stranded after all.
+                Err(StoreError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            reconciler
+                .posts
+                .put_dlq_record(&stranded_record(&failed, code))
+                .await?;
+            result.gave_up += 1;
+            warn!(
+                r#type = "stranded_post",
+                tenant_id = %tenant,
+                post_id = %id,
+                rescues = post.rescues,
+                %code,
+                "stranded post given up"
+            );
+            return Ok(());
         }
-        reconciler
-            .posts
-            .put_dlq_record(&stranded_record(&failed))
-            .await?;
-        result.gave_up += 1;
-        warn!(
-            r#type = "stranded_post",
-            tenant_id = %tenant,
-            post_id = %id,
-            rescues = post.rescues,
-            "stranded post failed after too many rescues"
-        );
-        return Ok(());
-    }
-    let rescued = post.rescued(now);
+    };
     match reconciler.posts.replace(&rescued).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Ok(()),
@@ -232,12 +235,12 @@ async fn rescue(
     Ok(())
 }
 
-fn stranded_record(post: &Post) -> DlqRecord {
+fn stranded_record(post: &Post, code: FailureCode) -> DlqRecord {
     DlqRecord::for_post(
         post,
         format!("stranded-{}", post.id),
         JobAction::Publish,
-        (FailureCode::Stranded, FailureCode::Stranded.message()),
+        (code, code.message()),
         "stranded in queued or publishing too many times",
     )
 }

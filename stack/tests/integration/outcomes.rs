@@ -346,6 +346,41 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
     assert_eq!(run.stranded, 0);
 }
 
+/// A post stranded mid-attempt may be live: however often it is stranded, the sweep puts it
+/// back (its next attempt asks LinkedIn) instead of failing it as STRANDED.
+#[tokio::test]
+async fn a_stranded_post_that_may_be_live_is_put_back_however_often() {
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let id = stack
+        .publish_text("acme", &connection, "its attempt vanished")
+        .await;
+    drain_publish_queue(&stack).await;
+    // An attempt took it and vanished (its claim's lease runs out, its job is lost).
+    let claim = stack
+        .publisher
+        .posts
+        .claim(
+            &tenant(),
+            post_id(&id),
+            stack.now(),
+            Duration::from_secs(1),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, connector::store::Claim::Claimed(_)));
+    let later = |minutes| stack.now() + chrono::Duration::minutes(minutes);
+    for (i, minutes) in [20, 50, 80, 110, 140, 170].into_iter().enumerate() {
+        let run = reconciler_function::handle(later(minutes), &stack.reconciler)
+            .await
+            .unwrap();
+        assert_eq!((run.rescued, run.gave_up), (1, 0), "sweep {}", i + 1);
+        drain_publish_queue(&stack).await;
+    }
+    let (_, post) = stack.get("acme", &format!("/v1/posts/{id}")).await;
+    assert_eq!(post["status"], "queued", "{post}");
+}
+
 #[tokio::test]
 async fn a_rescued_post_publishes_once() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;

@@ -512,8 +512,26 @@ impl Post {
         Some(quiet_since + STRANDED_AFTER)
     }
 
-    /// The reconciler puts a stranded post back on the queue (counted), or after
-    /// [`MAX_RESCUES`] gives it up. A post that was `publishing` keeps an unknown outcome.
+    /// What the reconciler does with this post, found stranded: put it back on the queue
+    /// (counted), or after [`MAX_RESCUES`] give it up as STRANDED. A post that may be live (its
+    /// outcome unknown, or taken from `publishing`) is never given up on a count: only
+    /// LinkedIn's answer can say, so it is put back until it is [`MAX_JOB_AGE`] old, and then
+    /// fails OUTCOME_UNKNOWN (check the member's feed), never STRANDED.
+    pub fn after_stranded(&self, now: DateTime<Utc>) -> Stranded {
+        if self.rescues < MAX_RESCUES {
+            return Stranded::Rescue(Box::new(self.rescued(now)));
+        }
+        let may_be_live = self.outcome_unknown || self.status == PostStatus::Publishing;
+        let since = self.first_attempt_at.unwrap_or(self.created_at);
+        match (may_be_live, now - since > MAX_JOB_AGE) {
+            (true, false) => Stranded::Rescue(Box::new(self.rescued(now))),
+            (true, true) => Stranded::GiveUp(FailureCode::OutcomeUnknown),
+            (false, _) => Stranded::GiveUp(FailureCode::Stranded),
+        }
+    }
+
+    /// Back on the queue after being stranded, counted. A post that was `publishing` keeps an
+    /// unknown outcome.
     pub fn rescued(&self, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.outcome_unknown |= self.status == PostStatus::Publishing;
@@ -592,6 +610,13 @@ impl Post {
         next.last_error = None;
         next
     }
+}
+
+/// What becomes of a stranded post (see [`Post::after_stranded`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stranded {
+    Rescue(Box<Post>),
+    GiveUp(FailureCode),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -723,6 +748,61 @@ mod tests {
             assert_eq!(json, urn, "stored and shown as its URN");
         }
         assert!(Author::try_from("urn:li:organization:x".to_owned()).is_err());
+    }
+
+    /// A stranded post is put back until it has been rescued MAX_RESCUES times; then it fails
+    /// STRANDED, unless it may be live: that one is put back until the job's age bound, and
+    /// only then fails, as OUTCOME_UNKNOWN.
+    #[test]
+    fn a_stranded_post_that_may_be_live_is_never_failed_as_stranded() {
+        let now = Utc::now();
+        let post = |rescues: u32, unknown: bool, started_days_ago: i64| {
+            let mut p = queued_post();
+            p.rescues = rescues;
+            p.outcome_unknown = unknown;
+            p.first_attempt_at = Some(now - chrono::Duration::days(started_days_ago));
+            p
+        };
+        let rows = [
+            ("first time", post(0, false, 0), None),
+            ("last rescue", post(MAX_RESCUES - 1, false, 0), None),
+            (
+                "never live, rescued enough",
+                post(MAX_RESCUES, false, 0),
+                Some(FailureCode::Stranded),
+            ),
+            (
+                "may be live, rescued enough",
+                post(MAX_RESCUES, true, 1),
+                None,
+            ),
+            (
+                "may be live, 6 days on",
+                post(MAX_RESCUES + 20, true, 6),
+                None,
+            ),
+            (
+                "may be live, past the job's age",
+                post(MAX_RESCUES + 20, true, 8),
+                Some(FailureCode::OutcomeUnknown),
+            ),
+        ];
+        for (name, post, gives_up) in rows {
+            match (post.after_stranded(now), gives_up) {
+                (Stranded::Rescue(next), None) => {
+                    assert_eq!(next.rescues, post.rescues + 1, "{name}");
+                    assert_eq!(next.status, PostStatus::Queued, "{name}");
+                }
+                (Stranded::GiveUp(code), Some(expected)) => assert_eq!(code, expected, "{name}"),
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+        }
+        let mut taken = post(MAX_RESCUES, false, 1);
+        taken.status = PostStatus::Publishing;
+        assert!(
+            matches!(taken.after_stranded(now), Stranded::Rescue(_)),
+            "taken from publishing: it may be live"
+        );
     }
 
     #[test]
