@@ -243,20 +243,9 @@ impl Config {
                 reason: "no scope given".into(),
             });
         }
-        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            match get(name) {
-                None => Ok(Duration::from_secs(default)),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .map(Duration::from_secs)
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        reason: format!("expected a positive number of seconds, got {v:?}"),
-                    }),
-            }
+        let number = |name: &'static str| get(name).map(|v| (name, v));
+        let seconds = |name: &'static str, default: u64| {
+            positive(number(name), default, "number of seconds").map(Duration::from_secs)
         };
 
         let linkedin = LinkedInSettings {
@@ -308,33 +297,8 @@ impl Config {
                 })
             }
         };
-        let bytes = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        reason: format!("expected a positive number of bytes, got {v:?}"),
-                    }),
-            }
-        };
-        let count = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        reason: format!("expected a positive whole number, got {v:?}"),
-                    }),
-            }
-        };
+        let bytes = |name, default: usize| positive(number(name), default, "number of bytes");
+        let count = |name, default: u32| positive(number(name), default, "whole number");
         let defaults = TenantLimits::default();
         let tenant_limits = TenantLimits {
             requests_per_second: count("TENANT_REQUESTS_PER_SECOND", defaults.requests_per_second)?,
@@ -351,18 +315,15 @@ impl Config {
         let max_bytes = bytes("MEDIA_MAX_BYTES", 10 * 1024 * 1024)?;
         let post_max_bytes = bytes("MEDIA_POST_MAX_BYTES", 50 * 1024 * 1024)?;
         let post_fetch_budget = seconds("MEDIA_POST_FETCH_SECONDS", 30)?;
-        let days = |name: &'static str, default: chrono::Duration| match get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|d| (1..=3650).contains(d))
-                .map(chrono::Duration::days)
-                .ok_or(ConfigError::Invalid {
+        let days = |name: &'static str, default: chrono::Duration| {
+            let days = positive(number(name), default.num_days(), "number of days")?;
+            if days > 3650 {
+                return Err(ConfigError::Invalid {
                     name,
-                    reason: format!("expected a number of days from 1 to 3650, got {v:?}"),
-                }),
+                    reason: format!("expected a number of days from 1 to 3650, got {days}"),
+                });
+            }
+            Ok(chrono::Duration::days(days))
         };
         let defaults = crate::store::Retention::default();
         let retention = crate::store::Retention {
@@ -417,6 +378,30 @@ impl Config {
             throttle,
         })
     }
+}
+
+/// A positive number read from a variable `(name, value)`, or `default` when it is unset; an
+/// error names the variable and the unit expected.
+fn positive<T>(
+    variable: Option<(&'static str, String)>,
+    default: T,
+    unit: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    let Some((name, value)) = variable else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n > T::from(0))
+        .ok_or(ConfigError::Invalid {
+            name,
+            reason: format!("expected a positive {unit}, got {value:?}"),
+        })
 }
 
 /// LinkedIn documents space-delimited scopes and answers with comma-separated ones; accept both.

@@ -83,8 +83,7 @@ impl Limit {
         match self {
             Self::RequestsPerSecond => Duration::from_secs(1),
             Self::PostsPerDay => {
-                let left = (next_utc_midnight(now) - now).num_seconds().max(1);
-                Duration::from_secs(left as u64)
+                crate::linkedin::until_next_utc_midnight(now).max(Duration::from_secs(1))
             }
             Self::ScheduledPosts => Duration::from_secs(60),
         }
@@ -115,6 +114,7 @@ pub struct LimitReached {
     pub retry_after: Duration,
 }
 
+/// When LinkedIn's daily limits and the tenants' posts per day reset.
 pub fn next_utc_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
     let tomorrow = now.date_naive().succ_opt().expect("a date after today");
     tomorrow.and_hms_opt(0, 0, 0).expect("midnight").and_utc()

@@ -292,9 +292,9 @@ pub(crate) fn parse_retry_after(raw: &str, now: DateTime<Utc>) -> Option<Duratio
 }
 
 pub fn until_next_utc_midnight(now: DateTime<Utc>) -> Duration {
-    let tomorrow = now.date_naive().succ_opt().expect("date in range");
-    let midnight = tomorrow.and_hms_opt(0, 0, 0).expect("valid time").and_utc();
-    (midnight - now).to_std().unwrap_or(Duration::ZERO)
+    (crate::domain::limits::next_utc_midnight(now) - now)
+        .to_std()
+        .unwrap_or(Duration::ZERO)
 }
 
 fn duplicate_urn_in(message: &str) -> Option<String> {
