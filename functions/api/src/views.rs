@@ -135,16 +135,13 @@ mod tests {
     /// not add it here.
     #[test]
     fn a_post_shows_its_public_fields_only() {
-        let draft = connector::domain::posts::PostDraft {
-            connection_id: ConnectionId::new(),
-            author: connector::domain::posts::Author::Member(
-                connector::domain::MemberUrn::from_member_id("abc"),
-            ),
-            text: "Hello".into(),
-            media: vec![],
-            visibility: Visibility::Public,
-            scheduled_at: None,
-        };
+        let draft = connector::domain::posts::PostDraft::new(
+            ConnectionId::new(),
+            connector::domain::posts::Author::Member(connector::domain::MemberUrn::from_member_id(
+                "abc",
+            )),
+            "Hello",
+        );
         let tenant = connector::domain::TenantId::parse("acme").unwrap();
         let post = Post::new(PostId::new(), tenant, draft, Utc::now());
         let json = serde_json::to_value(PostView::from(&post)).unwrap();

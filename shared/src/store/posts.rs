@@ -642,7 +642,7 @@ impl PostStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::posts::{Author, PostDraft, PostError, Visibility};
+    use crate::domain::posts::{Author, PostDraft, PostError};
     use crate::domain::MemberUrn;
     use chrono::TimeZone;
     use url::Url;
@@ -653,12 +653,12 @@ mod tests {
 
     fn post(scheduled: bool) -> Post {
         let draft = PostDraft {
-            connection_id: ConnectionId::new(),
-            author: Author::Member(MemberUrn::from_member_id("abc")),
-            text: "Hello".into(),
-            media: vec![],
-            visibility: Visibility::Public,
             scheduled_at: scheduled.then(|| at(30)),
+            ..PostDraft::new(
+                ConnectionId::new(),
+                Author::Member(MemberUrn::from_member_id("abc")),
+                "Hello",
+            )
         };
         Post::new(
             PostId::new(),
@@ -775,9 +775,9 @@ mod tests {
         let mut p = post(false);
         p.text = std::iter::repeat_n(wide, MAX_TEXT_CHARS).collect();
         p.media = (0..MAX_IMAGES)
-            .map(|i| MediaItem {
-                url: url(i),
-                alt_text: Some(std::iter::repeat_n(wide, MAX_ALT_TEXT_CHARS).collect()),
+            .map(|i| {
+                let alt_text = std::iter::repeat_n(wide, MAX_ALT_TEXT_CHARS).collect();
+                MediaItem::image(url(i), Some(alt_text))
             })
             .collect();
         assert!(p.media.iter().all(|m| m.url.as_str().len() == 2048));

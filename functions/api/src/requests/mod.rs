@@ -266,12 +266,10 @@ impl PostRequest {
             .transpose()?;
 
         Ok(PostDraft {
-            connection_id,
-            author,
-            text,
             media,
             visibility,
             scheduled_at,
+            ..PostDraft::new(connection_id, author, text)
         })
     }
 }
@@ -311,10 +309,7 @@ impl TryFrom<RawMedia> for MediaItem {
                 ));
             }
         }
-        Ok(MediaItem {
-            url,
-            alt_text: raw.alt_text,
-        })
+        Ok(MediaItem::image(url, raw.alt_text))
     }
 }
 

@@ -6,23 +6,25 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use url::Url;
 use uuid::Uuid;
 
 use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
 
+mod content;
 mod failure;
 mod next_step;
 
+pub use content::{
+    Article, CommentStatus, FirstComment, MediaItem, MediaKind, Poll, PollDuration, PostKind,
+    PostWarning, MAX_ALT_TEXT_CHARS, MAX_ARTICLE_DESCRIPTION_CHARS, MAX_DOCUMENT_BYTES, MAX_IMAGES,
+    MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, MAX_TITLE_CHARS, MAX_VIDEO_BYTES,
+    MIN_VIDEO_BYTES, POLL_OPTIONS,
+};
 pub use failure::FailureCode;
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
-/// LinkedIn's multi-image posts take 2 to 20 images.
-pub const MAX_IMAGES: usize = 20;
-/// LinkedIn's limit on an image's alternative text.
-pub const MAX_ALT_TEXT_CHARS: usize = 4086;
 /// Attempts per job, the first included (the spec's "at most 4 attempts"). A post whose
 /// outcome is unknown keeps trying past this, more slowly, until it is resolved or the job
 /// is [`MAX_JOB_AGE`] old: failing it could report a live post as failed.
@@ -104,14 +106,6 @@ impl PostStatus {
 pub enum Visibility {
     Public,
     Connections,
-}
-
-/// An image of a post, fetched from the tenant's URL when the post is published.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MediaItem {
-    pub url: Url,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alt_text: Option<String>,
 }
 
 /// Who a post is by: the connection's member, or an organization the member may post for.
@@ -197,9 +191,33 @@ pub struct PostDraft {
     pub author: Author,
     pub text: String,
     pub media: Vec<MediaItem>,
+    pub article: Option<Article>,
+    pub poll: Option<Poll>,
+    /// The author's first comment, posted once the post is published.
+    pub first_comment: Option<String>,
     pub visibility: Visibility,
     /// When to publish; `None` publishes now.
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// What the tenant should know before the post goes out (it is accepted).
+    pub warnings: Vec<PostWarning>,
+}
+
+impl PostDraft {
+    /// A public text post by `author`, to publish now: the other fields are set from here.
+    pub fn new(connection_id: ConnectionId, author: Author, text: impl Into<String>) -> Self {
+        Self {
+            connection_id,
+            author,
+            text: text.into(),
+            media: Vec::new(),
+            article: None,
+            poll: None,
+            first_comment: None,
+            visibility: Visibility::Public,
+            scheduled_at: None,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Why the last attempt failed, as shown to the tenant: a code and its fixed text (never what
@@ -239,6 +257,14 @@ pub struct Post {
     pub author: Author,
     pub text: String,
     pub media: Vec<MediaItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<Article>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<FirstComment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PostWarning>,
     pub visibility: Visibility,
     pub status: PostStatus,
     /// When a scheduled post is to be published.
@@ -304,6 +330,10 @@ impl Post {
             author: draft.author,
             text: draft.text,
             media: draft.media,
+            article: draft.article,
+            poll: draft.poll,
+            first_comment: draft.first_comment.map(FirstComment::pending),
+            warnings: draft.warnings,
             visibility: draft.visibility,
             status: if draft.scheduled_at.is_some() {
                 PostStatus::Scheduled
@@ -341,6 +371,11 @@ impl Post {
             made_from: Some(self.status),
             ..self.clone()
         }
+    }
+
+    /// What the post carries, which decides what is uploaded and sent.
+    pub fn kind(&self) -> PostKind {
+        PostKind::of(&self.media, self.article.as_ref(), self.poll.as_ref())
     }
 
     /// Whether this version takes the post out of `scheduled` (it goes out, or is
@@ -714,12 +749,8 @@ mod tests {
 
     fn draft(c: &Connection, scheduled_at: Option<DateTime<Utc>>) -> PostDraft {
         PostDraft {
-            connection_id: c.id,
-            author: Author::Member(c.member_urn.clone()),
-            text: "Hello LinkedIn".into(),
-            media: vec![],
-            visibility: Visibility::Public,
             scheduled_at,
+            ..PostDraft::new(c.id, Author::Member(c.member_urn.clone()), "Hello LinkedIn")
         }
     }
 

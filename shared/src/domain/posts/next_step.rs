@@ -347,7 +347,7 @@ fn media_wait(post: &Post, now: DateTime<Utc>, message: impl FnOnce() -> String)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::posts::{Author, PostDraft, PostId, Visibility};
+    use crate::domain::posts::{Author, PostDraft, PostId};
     use crate::domain::{ConnectionId, TenantId};
     use crate::linkedin::{classify_api_failure, until_next_utc_midnight};
     use crate::store::StoreError;
@@ -360,12 +360,12 @@ mod tests {
     /// A post at its `attempts`-th publish attempt (claimed `attempts` times).
     fn publishing(attempts: u32) -> Post {
         let draft = PostDraft {
-            connection_id: ConnectionId::new(),
-            author: Author::Member(crate::domain::MemberUrn::from_member_id("abc")),
-            text: "Hello".into(),
-            media: vec![],
-            visibility: Visibility::Public,
             scheduled_at: None,
+            ..PostDraft::new(
+                ConnectionId::new(),
+                Author::Member(crate::domain::MemberUrn::from_member_id("abc")),
+                "Hello",
+            )
         };
         let mut post = Post::new(
             PostId::new(),
