@@ -47,7 +47,7 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         .map_err(store_error("reading the post's connection"))?;
     let now = Utc::now();
     let draft = body
-        .validate(connection.as_ref(), now)
+        .validate(connection.as_ref(), service.posts_api, now)
         .map_err(|i| ApiError::validation(i.field, i.message))?;
 
     let post = Post::new(PostId::new(), tenant.clone(), draft, now);
