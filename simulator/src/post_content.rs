@@ -198,9 +198,11 @@ fn poll(part: &Value) -> Result<(), Response> {
     for (i, option) in options.iter().enumerate() {
         match text(option, "text") {
             Some(t) if !t.trim().is_empty() && t.chars().count() <= POLL_OPTION_MAX => {}
-            _ => return Err(invalid(&format!(
+            _ => {
+                return Err(invalid(&format!(
                 "content.poll.options[{i}].text is required, at most {POLL_OPTION_MAX} characters"
-            ))),
+            )))
+            }
         }
     }
     let duration = part

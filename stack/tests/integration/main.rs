@@ -7,6 +7,7 @@ mod browser;
 mod connect;
 mod events;
 mod health;
+mod kinds;
 mod lifecycle;
 mod limits;
 mod oauth_binding;
