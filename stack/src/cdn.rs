@@ -83,7 +83,8 @@ impl Cdn {
 }
 
 /// Web pages for link cards: one with Open Graph tags (its image relative to the page), one
-/// reached through a redirect, and one with no title of any kind.
+/// reached through a redirect, one whose og:image is not an image, and one with no title of
+/// any kind.
 fn pages() -> Router {
     let html = |body: &'static str| ([("content-type", "text/html; charset=utf-8")], body);
     Router::new()
@@ -102,6 +103,15 @@ fn pages() -> Router {
         .route(
             "/pages/moved",
             get(|| async { Redirect::temporary("/pages/launch.html").into_response() }),
+        )
+        .route(
+            "/pages/broken-image.html",
+            get(move || async move {
+                html(concat!(
+                    "<html><head><meta property=\"og:title\" content=\"A card whose image is not one\">",
+                    "<meta property=\"og:image\" content=\"/page.html\"></head></html>"
+                ))
+            }),
         )
         .route(
             "/pages/untitled.html",

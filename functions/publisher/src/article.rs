@@ -195,12 +195,10 @@ async fn upload_thumbnail<'a>(
         let next = attempt.post.with_card(uploaded, Utc::now());
         attempt.save(next).await?;
     }
-    let Some(urn) = attempt
-        .post
-        .card
-        .as_ref()
-        .and_then(|c| c.thumbnail_urn.clone())
-    else {
+    let Some(card) = attempt.post.card.clone() else {
+        return Ok(attempt);
+    };
+    let Some(urn) = card.thumbnail_urn.clone() else {
         return Ok(attempt);
     };
     if !attempt.fits(call * 2) {
@@ -211,6 +209,13 @@ async fn upload_thumbnail<'a>(
         .await
     {
         Ok(MediaStatus::Available) => Ok(attempt),
+        // LinkedIn could not process the page's picture: the card goes out without one.
+        Ok(MediaStatus::Failed) if card.thumbnail_from_page => {
+            warn!(urn, "LinkedIn could not process the page's og:image; the card goes out without a thumbnail");
+            let next = attempt.post.with_card(card.without_thumbnail(), Utc::now());
+            attempt.save(next).await?;
+            Ok(attempt)
+        }
         Ok(MediaStatus::Failed) => Err(attempt.after(Outcome::MediaFailed { urn: &urn }).await),
         // Waited for by redelivery, not by sleeping; waiting is not a failed attempt.
         Ok(MediaStatus::Processing | MediaStatus::WaitingUpload) => {

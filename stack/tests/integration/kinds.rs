@@ -237,3 +237,52 @@ async fn a_poll_is_published_with_its_question_options_and_duration() {
     );
     assert_eq!(counted.linkedin, vec!["POST /rest/posts".to_owned()]);
 }
+
+/// LinkedIn's upper bound: twenty images are one multi-image post, in order.
+#[tokio::test]
+async fn twenty_images_are_one_multi_image_post() {
+    let (stack, connection) = stack().await;
+    let media: Vec<Value> = (0..20)
+        .map(|i| json!({ "type": "image", "url": stack.cdn.url(&format!("/img/{i}.png")), "alt_text": format!("#{i}") }))
+        .collect();
+    let counted = publish_counted(
+        &stack,
+        json!({ "connection_id": connection, "text": "Twenty", "media": media }),
+    )
+    .await;
+    counted.report("multi-image (20)");
+    assert_eq!(counted.post["status"], "published", "{}", counted.post);
+    let live = stack.simulator().live_posts();
+    let images = live[0].content.as_ref().unwrap()["multiImage"]["images"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let alt_texts: Vec<String> = images
+        .iter()
+        .map(|i| i["altText"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        alt_texts,
+        (0..20).map(|i| format!("#{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(counted.linkedin_calls("POST /rest/posts"), 1);
+}
+
+/// The page named a thumbnail the tenant did not ask for, and it is not an image: the card
+/// goes out without a thumbnail rather than failing.
+#[tokio::test]
+async fn a_page_s_thumbnail_that_is_not_an_image_is_left_out() {
+    let (stack, connection) = stack().await;
+    let counted = publish_counted(
+        &stack,
+        json!({ "connection_id": connection, "text": "No picture", "article": { "url": stack.cdn.url("/pages/broken-image.html") } }),
+    )
+    .await;
+    assert_eq!(counted.post["status"], "published", "{}", counted.post);
+    let live = stack.simulator().live_posts();
+    let article = &live[0].content.as_ref().unwrap()["article"];
+    assert_eq!(article["title"], "A card whose image is not one");
+    assert!(article.get("thumbnail").is_none(), "{article}");
+    assert!(stack.simulator().images().is_empty());
+    assert_eq!(counted.linkedin, vec!["POST /rest/posts".to_owned()]);
+}
