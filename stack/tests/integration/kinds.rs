@@ -286,3 +286,58 @@ async fn a_page_s_thumbnail_that_is_not_an_image_is_left_out() {
     assert!(stack.simulator().images().is_empty());
     assert_eq!(counted.linkedin, vec!["POST /rest/posts".to_owned()]);
 }
+
+/// A link card without a title needs its page: one that is not HTML can never give it (the
+/// post fails), one whose host fails just now is tried again.
+#[tokio::test]
+async fn a_link_card_s_page_that_is_not_html_fails_and_one_that_is_down_is_retried() {
+    let (stack, connection) = stack().await;
+    let counted = publish_counted(
+        &stack,
+        json!({ "connection_id": connection, "text": "An image, not a page", "article": { "url": stack.cdn.url("/img/a.png") } }),
+    )
+    .await;
+    assert_eq!(counted.post["status"], "failed", "{}", counted.post);
+    assert_eq!(counted.post["last_error"]["code"], "ARTICLE_PAGE_REFUSED");
+    assert!(counted.linkedin.is_empty());
+
+    let (status, created) = stack
+        .create_post(
+            "acme",
+            json!({ "connection_id": connection, "text": "Down", "article": { "url": stack.cdn.url("/flaky.png") } }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    stack.run_publish_queue().await;
+    let (_, post) = stack
+        .get(
+            "acme",
+            &format!("/v1/posts/{}", created["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(post["status"], "queued", "{post}");
+    assert_eq!(
+        post["last_error"]["code"], "ARTICLE_PAGE_UNAVAILABLE",
+        "{post}"
+    );
+    assert!(stack.simulator().posts().is_empty());
+}
+
+/// A thumbnail the tenant asked for is an image of theirs like any other: one that is not an
+/// image fails the post, as an image post would.
+#[tokio::test]
+async fn a_requested_thumbnail_that_is_not_an_image_fails_the_post() {
+    let (stack, connection) = stack().await;
+    let counted = publish_counted(
+        &stack,
+        json!({ "connection_id": connection, "text": "Bad thumbnail", "article": {
+            "url": stack.cdn.url("/pages/launch.html"), "title": "T", "description": "D",
+            "thumbnail_url": stack.cdn.url("/page.html"),
+        }}),
+    )
+    .await;
+    assert_eq!(counted.post["status"], "failed", "{}", counted.post);
+    assert_eq!(counted.post["last_error"]["code"], "MEDIA_REJECTED");
+    assert!(stack.simulator().posts().is_empty());
+}
