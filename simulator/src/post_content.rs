@@ -19,6 +19,8 @@ pub const POLL_OPTIONS: std::ops::RangeInclusive<usize> = 2..=4;
 pub const POLL_DURATIONS: [&str; 4] = ["ONE_DAY", "THREE_DAYS", "SEVEN_DAYS", "FOURTEEN_DAYS"];
 /// A document's title.
 pub const TITLE_MAX: usize = 400;
+/// An image's alternative text.
+pub const ALT_TEXT_MAX: usize = 4086;
 /// The legacy ShareContent's images.
 pub const UGC_IMAGES: std::ops::RangeInclusive<usize> = 1..=20;
 
@@ -32,6 +34,17 @@ pub struct Accepted {
 
 fn invalid(message: &str) -> Response {
     api_error(400, None, Some("INVALID_CONTENT"), message)
+}
+
+/// An image's `altText`, if any, is a string of at most [`ALT_TEXT_MAX`] characters.
+fn check_alt_text(image: &Value, field: &str) -> Result<(), Response> {
+    match image.get("altText") {
+        None => Ok(()),
+        Some(Value::String(t)) if t.chars().count() <= ALT_TEXT_MAX => Ok(()),
+        Some(_) => Err(invalid(&format!(
+            "{field}.altText must be a string of at most {ALT_TEXT_MAX} characters"
+        ))),
+    }
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -109,6 +122,7 @@ fn media(part: &Value) -> Result<Vec<String>, Response> {
             "content.media.id {id} is not an image, document or video URN"
         )));
     }
+    check_alt_text(part, "content.media")?;
     let title = part.get("title");
     if title.is_some_and(|t| !t.is_string()) {
         return Err(invalid("content.media.title must be a string"));
@@ -143,7 +157,10 @@ fn multi_image(part: &Value) -> Result<Vec<String>, Response> {
         .iter()
         .enumerate()
         .map(|(i, image)| match text(image, "id") {
-            Some(id) if is_urn(id, &["image"]) => Ok(id.to_owned()),
+            Some(id) if is_urn(id, &["image"]) => {
+                check_alt_text(image, &format!("content.multiImage.images[{i}]"))?;
+                Ok(id.to_owned())
+            }
             _ => Err(invalid(&format!(
                 "content.multiImage.images[{i}].id must be an image URN"
             ))),
@@ -310,6 +327,14 @@ mod tests {
                 "a video among the images",
             ),
             (json!({ "media": {} }), "media without an id"),
+            (
+                json!({ "media": { "id": "urn:li:image:1", "altText": "a".repeat(ALT_TEXT_MAX + 1) } }),
+                "an alt text over LinkedIn's limit",
+            ),
+            (
+                json!({ "multiImage": { "images": [{ "id": "urn:li:image:1" }, { "id": "urn:li:image:2", "altText": 7 }] } }),
+                "an alt text that is not text",
+            ),
             (
                 json!({ "media": { "id": "https://cdn.example/a.png" } }),
                 "media that is not a URN",
