@@ -341,3 +341,37 @@ async fn a_requested_thumbnail_that_is_not_an_image_fails_the_post() {
     assert_eq!(counted.post["last_error"]["code"], "MEDIA_REJECTED");
     assert!(stack.simulator().posts().is_empty());
 }
+
+/// The legacy dialect carries several images too, as ShareContent media with their alt texts
+/// (`description`) in order.
+#[tokio::test]
+async fn the_legacy_dialect_sends_several_images_with_their_alt_texts_in_order() {
+    let (stack, connection) = connected(|o| {
+        o.run_publisher = false;
+        o.settings.insert("LINKEDIN_POSTS_API".into(), "ugc".into());
+    })
+    .await;
+    let media: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|n| json!({ "type": "image", "url": stack.cdn.url(&format!("/img/{n}.png")), "alt_text": format!("alt {n}") }))
+        .collect();
+    let counted = publish_counted(
+        &stack,
+        json!({ "connection_id": connection, "text": "Legacy three", "media": media }),
+    )
+    .await;
+    counted.report("legacy multi-image (3)");
+    assert_eq!(counted.post["status"], "published", "{}", counted.post);
+    let live = stack.simulator().live_posts();
+    let content = live[0].content.as_ref().unwrap();
+    assert_eq!(content["shareMediaCategory"], "IMAGE");
+    let alt_texts: Vec<&str> = (0..3)
+        .map(|i| content["media"][i]["description"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(alt_texts, ["alt a", "alt b", "alt c"]);
+    assert_eq!(live[0].media.len(), 3);
+    assert!(live[0]
+        .media
+        .iter()
+        .all(|m| m.starts_with("urn:li:digitalmediaAsset:")));
+}
