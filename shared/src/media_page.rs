@@ -18,6 +18,9 @@ pub const MAX_REDIRECTS: usize = 5;
 /// The longest a page fetch may take, redirects included.
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How the page fetch introduces itself.
+pub const USER_AGENT: &str = "Mozilla/5.0 (compatible; linkedin-connector link preview)";
+
 /// A page as read: where it ended up after redirects, and (the start of) its HTML.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -92,6 +95,8 @@ async fn follow(start: &Url, allow_private_hosts: bool) -> Result<Page, PageErro
         let mut response = client
             .get(url.clone())
             .header("accept", "text/html,application/xhtml+xml")
+            // Many sites refuse a request without a user agent; this one says what it is.
+            .header("user-agent", USER_AGENT)
             .send()
             .await
             .map_err(|e| unavailable(&url, &e.without_url().to_string()))?;
