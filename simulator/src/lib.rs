@@ -14,7 +14,11 @@ pub mod little_text;
 #[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
+mod post_content;
+#[allow(clippy::result_large_err)]
 mod posts;
+#[cfg(test)]
+mod posts_tests;
 #[allow(clippy::result_large_err)]
 mod rest;
 pub mod serve;

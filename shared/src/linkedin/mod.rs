@@ -20,7 +20,7 @@ pub(crate) use error::classify_api_failure;
 use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use little_text::{escape_little_text, is_mentionable, mentions_in, with_mentions, Mention};
-pub use posts::{ImageUpload, MediaStatus, PostContent};
+pub use posts::{ArticleCard, ImageUpload, MediaStatus, PostBody, PostContent, PostImage};
 pub use upload_hosts::{UploadHosts, DEFAULT_UPLOAD_HOSTS};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 

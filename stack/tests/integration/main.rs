@@ -8,6 +8,7 @@ mod connect;
 mod content;
 mod events;
 mod health;
+mod kinds;
 mod lifecycle;
 mod limits;
 mod oauth_binding;
