@@ -114,7 +114,7 @@ async fn answer(request: &Request, service: &OAuthService) -> Response<Body> {
         );
     };
 
-    let outcome = connect(service, &pending.tenant_id, &code, &pending.scopes).await;
+    let outcome = connect(service, &pending, &code).await;
     match &outcome {
         Ok(connection) => {
             tracing::Span::current().record("connection_id", connection.id.to_string());
