@@ -22,9 +22,10 @@ pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202610";
 pub const DEFAULT_SCOPES: &str = "openid profile email w_member_social";
 
 /// Scopes asked of the second (pages) app when `LINKEDIN_PAGES_SCOPES` is not set: what the
-/// Community Management API grants (posting and commenting for members and pages, the pages'
+/// Community Management API grants (the member's basic profile for identity, as the app has no
+/// OpenID product; posting and commenting for members and pages, the pages'
 /// roles and statistics, member post analytics).
-pub const DEFAULT_PAGES_SCOPES: &str = "w_member_social w_organization_social rw_organization_admin r_organization_social w_member_social_feed w_organization_social_feed r_member_postAnalytics";
+pub const DEFAULT_PAGES_SCOPES: &str = "r_basicprofile w_member_social w_organization_social rw_organization_admin r_organization_social w_member_social_feed w_organization_social_feed r_member_postAnalytics";
 
 /// The scope an admin token carries when `ADMIN_SCOPE` is not set.
 pub const DEFAULT_ADMIN_SCOPE: &str = "connector/admin";

@@ -35,7 +35,9 @@ impl SimApp {
         Self {
             client_id: "dev-pages-client-id".into(),
             client_secret: "dev-pages-client-secret".into(),
+            // No OpenID product beside it: identity comes from /v2/me (r_basicprofile).
             allowed_scopes: [
+                "r_basicprofile",
                 "w_member_social",
                 "w_organization_social",
                 "r_organization_admin",
