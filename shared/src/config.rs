@@ -425,8 +425,9 @@ impl Config {
     }
 }
 
-/// The second app, when `LINKEDIN_PAGES_CLIENT_ID` is set; its other variables without it are
-/// a mistake worth failing the cold start for.
+/// The second app, when `LINKEDIN_PAGES_CLIENT_ID` is set; a secret for it without it is a
+/// mistake worth failing the cold start for (its scopes alone are harmless: the template
+/// passes their default to every deployment).
 fn pages_app(
     get: &impl Fn(&'static str) -> Option<String>,
 ) -> Result<Option<AppCredentials>, ConfigError> {
@@ -434,7 +435,6 @@ fn pages_app(
         for name in [
             "LINKEDIN_PAGES_CLIENT_SECRET",
             "LINKEDIN_PAGES_CLIENT_SECRET_ARN",
-            "LINKEDIN_PAGES_SCOPES",
         ] {
             if get(name).is_some() {
                 return Err(ConfigError::Invalid {

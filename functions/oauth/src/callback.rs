@@ -248,6 +248,7 @@ mod tests {
             tenant_id: TenantId::parse("acme").unwrap(),
             redirect_after: redirect_after.map(|u| Url::parse(u).unwrap()),
             client_state: client_state.map(|c| ClientState::parse(c).unwrap()),
+            app: Default::default(),
             scopes: vec![],
             created_at: now,
             expires_at: now + chrono::Duration::minutes(10),
