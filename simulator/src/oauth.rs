@@ -374,12 +374,13 @@ pub(crate) async fn access_token(
                 );
             }
             state.codes.get_mut(code).expect("present").used = true;
-            // Asking for a different scope set invalidates the member's earlier tokens.
-            for r in state
-                .access_tokens
-                .values_mut()
-                .filter(|r| r.member_sub == record.member_sub && r.scopes != record.scopes)
-            {
+            // Asking for a different scope set invalidates the member's earlier tokens (of
+            // the same app: another app's grant is its own).
+            for r in state.access_tokens.values_mut().filter(|r| {
+                r.member_sub == record.member_sub
+                    && r.scopes != record.scopes
+                    && r.client_id == record.client_id
+            }) {
                 r.revoked = true;
             }
             issue(

@@ -225,3 +225,240 @@ async fn a_pages_connection_refreshes_and_revokes_with_the_pages_apps_credential
         "revoked at LinkedIn, by the app that issued them"
     );
 }
+
+/// The simulator, as strict as LinkedIn about pages and about which app a token belongs to.
+mod simulator {
+    use linkedin_simulator::{Simulator, SimulatorConfig};
+    use serde_json::Value;
+
+    use crate::support::{http, query_param};
+
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    const MEMBER: (&str, &str) = ("dev-client-id", "dev-client-secret");
+    const PAGES: (&str, &str) = ("dev-pages-client-id", "dev-pages-client-secret");
+
+    async fn sim(change: impl FnOnce(&mut SimulatorConfig)) -> Simulator {
+        let mut config = SimulatorConfig {
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        };
+        change(&mut config);
+        Simulator::start(config).await.unwrap()
+    }
+
+    /// A member's grant through `app`: the token response.
+    async fn grant(sim: &Simulator, app: (&str, &str), scope: &str) -> Value {
+        let mut url = sim.base_url().join("/oauth/v2/authorization").unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", app.0)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", scope);
+        let location = sim.consent(url.as_str(), None, true).unwrap();
+        let code = query_param(location.as_str(), "code").expect("a code");
+        let (status, body) = oauth(
+            sim,
+            "/oauth/v2/accessToken",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("client_id", app.0),
+                ("client_secret", app.1),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn oauth(sim: &Simulator, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let r = http()
+            .post(sim.base_url().join(path).unwrap())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn rest(sim: &Simulator, token: &str, path: &str, restli: bool) -> (u16, Value) {
+        let mut request = http()
+            .get(sim.base_url().join(path).unwrap())
+            .bearer_auth(token)
+            .header(
+                "LinkedIn-Version",
+                connector::config::DEFAULT_LINKEDIN_API_VERSION,
+            );
+        if restli {
+            request = request.header("X-Restli-Protocol-Version", "2.0.0");
+        }
+        let r = request.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn organizations_lookup_and_get_answer_names_vanity_names_and_logos_strictly() {
+        let sim = sim(|_| {}).await;
+        let admin = grant(&sim, MEMBER, "openid profile rw_organization_admin").await;
+        let token = admin["access_token"].as_str().unwrap();
+
+        let (status, body) = rest(
+            &sim,
+            token,
+            "/rest/organizationsLookup?ids=List(1001,1002,9)",
+            true,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["results"]["1001"]["localizedName"],
+            "Analytical Engines Ltd"
+        );
+        assert_eq!(
+            body["results"]["1002"]["vanityName"],
+            "difference-engine-society"
+        );
+        assert!(body["results"]["1001"]["logoV2"]["original"].is_string());
+        assert_eq!(body["statuses"]["9"], 404);
+        assert_eq!(body["errors"]["9"]["status"], 404);
+
+        for (path, restli, expected) in [
+            ("/rest/organizationsLookup?ids=List(1001)", false, 400),
+            ("/rest/organizationsLookup?ids=1001", true, 400),
+            ("/rest/organizationsLookup?ids=List(a)", true, 400),
+            ("/rest/organizations/1001", true, 200),
+            ("/rest/organizations/9", true, 404),
+            ("/rest/organizations/urn:li:organization:1001", true, 400),
+        ] {
+            let (status, body) = rest(&sim, token, path, restli).await;
+            assert_eq!(status, expected, "{path}: {body}");
+        }
+        let (_, one) = rest(
+            &sim,
+            token,
+            "/rest/organizations/1001?projection=(localizedName,logoV2(original~:playableStreams))",
+            true,
+        )
+        .await;
+        assert_eq!(one["localizedName"], "Analytical Engines Ltd");
+        let renditions = one["logoV2"]["original~"]["elements"].as_array().unwrap();
+        assert_eq!(
+            renditions.last().unwrap()["identifiers"][0]["identifier"],
+            "https://media.licdn.example/org/1001/logo_400.png"
+        );
+
+        let plain = grant(&sim, MEMBER, "openid profile w_member_social").await;
+        let (status, body) = rest(
+            &sim,
+            plain["access_token"].as_str().unwrap(),
+            "/rest/organizationsLookup?ids=List(1001)",
+            true,
+        )
+        .await;
+        assert_eq!(
+            (status, body["serviceErrorCode"].as_u64()),
+            (403, Some(100))
+        );
+    }
+
+    #[tokio::test]
+    async fn scopes_an_app_is_not_entitled_to_are_dropped_silently() {
+        let sim = sim(|c| c.dropped_scopes = vec!["r_member_postAnalytics".into()]).await;
+        let body = grant(
+            &sim,
+            MEMBER,
+            "openid profile w_member_social r_member_postAnalytics",
+        )
+        .await;
+        assert_eq!(body["scope"], "openid,profile,w_member_social");
+    }
+
+    #[tokio::test]
+    async fn each_app_has_its_own_secret_scopes_and_tokens() {
+        let sim = sim(|_| {}).await;
+        let pages = grant(
+            &sim,
+            PAGES,
+            "r_basicprofile w_organization_social w_member_social_feed",
+        )
+        .await;
+        assert!(pages["refresh_token"].is_string());
+        let member = grant(&sim, MEMBER, "openid profile w_member_social").await;
+        let member_refresh = member["refresh_token"].as_str().unwrap();
+        let pages_refresh = pages["refresh_token"].as_str().unwrap();
+
+        // The pages app with the member app's secret: client authentication fails.
+        let (status, body) = oauth(
+            &sim,
+            "/oauth/v2/accessToken",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", pages_refresh),
+                ("client_id", PAGES.0),
+                ("client_secret", MEMBER.1),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client_id"))
+        );
+        // Another app's refresh token is no grant of this app's.
+        let (status, body) = oauth(
+            &sim,
+            "/oauth/v2/accessToken",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", member_refresh),
+                ("client_id", PAGES.0),
+                ("client_secret", PAGES.1),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
+        // Nor may it revoke another app's token.
+        let member_access = member["access_token"].as_str().unwrap();
+        let (status, _) = oauth(
+            &sim,
+            "/oauth/v2/revoke",
+            &[
+                ("client_id", PAGES.0),
+                ("client_secret", PAGES.1),
+                ("token", member_access),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(!sim.issued_tokens().iter().any(|t| t.revoked));
+        // With its own credentials it refreshes.
+        let (status, body) = oauth(
+            &sim,
+            "/oauth/v2/accessToken",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", pages_refresh),
+                ("client_id", PAGES.0),
+                ("client_secret", PAGES.1),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // The member app may not ask for what only the pages app's product grants.
+        let mut url = sim.base_url().join("/oauth/v2/authorization").unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", MEMBER.0)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", "w_member_social_feed");
+        let location = sim.consent(url.as_str(), None, true).unwrap();
+        assert_eq!(
+            query_param(location.as_str(), "error").as_deref(),
+            Some("unauthorized_scope_error")
+        );
+    }
+}

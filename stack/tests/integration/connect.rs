@@ -392,8 +392,12 @@ async fn organizations_are_read_when_the_granted_scopes_allow() {
     assert_eq!(
         c["organizations"],
         json!([
-            {"urn": "urn:li:organization:1001", "role": "ADMINISTRATOR"},
-            {"urn": "urn:li:organization:1002", "role": "ANALYST"}
+            {"urn": "urn:li:organization:1001", "role": "ADMINISTRATOR",
+             "name": "Analytical Engines Ltd", "vanity_name": "analytical-engines",
+             "logo_url": "https://media.licdn.example/org/1001/logo_400.png"},
+            {"urn": "urn:li:organization:1002", "role": "ANALYST",
+             "name": "Difference Engine Society", "vanity_name": "difference-engine-society",
+             "logo_url": "https://media.licdn.example/org/1002/logo_400.png"}
         ])
     );
 }
