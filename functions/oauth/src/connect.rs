@@ -55,7 +55,7 @@ pub(crate) async fn connect(
     }
     let identity = service
         .linkedin
-        .member_identity_of_fresh_token(&grant.access_token, service.patience)
+        .member_identity_of_fresh_token(&grant.access_token, &scopes, service.patience)
         .await
         .map_err(|e| {
             warn!(error = %e, x_li_uuid = e.request_id().unwrap_or(""), "reading the member's identity failed");

@@ -361,7 +361,14 @@ mod tests {
             "w_member_social w_member_social_feed w_organization_social w_organization_social_feed";
         // (scopes, role, author, video, first comment, expected (field, capability, scope in message))
         type Expected = Option<(&'static str, &'static str, &'static str)>;
-        type Row = (&'static str, &'static str, Option<&'static str>, bool, bool, Expected);
+        type Row = (
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            bool,
+            bool,
+            Expected,
+        );
         let rows: [Row; 10] = [
             (ALL, "ADMINISTRATOR", None, true, true, None),
             (ALL, "ADMINISTRATOR", Some(ORG), true, true, None),

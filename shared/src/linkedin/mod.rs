@@ -338,16 +338,25 @@ impl LinkedInClient {
     }
 
     /// Like [`Self::member_identity`], for a token issued moments ago: a 401 65601/65602 is
-    /// waited out (bounded) instead of taken as a dead token.
+    /// waited out (bounded) instead of taken as a dead token. A grant with a profile scope and
+    /// no `openid` (a Community Management app has no OpenID product) goes to /v2/me at once,
+    /// sparing a userinfo call that can only answer 403.
     pub async fn member_identity_of_fresh_token(
         &self,
         access_token: &SecretString,
+        granted_scopes: &[String],
         patience: PropagationPatience,
     ) -> Result<MemberIdentity, LinkedInError> {
+        let has = |scope: &str| granted_scopes.iter().any(|s| s == scope);
+        let profile_only = !has("openid") && (has("r_basicprofile") || has("r_liteprofile"));
         let mut delay = patience.first_delay;
         let mut attempt = 1;
         loop {
-            match self.member_identity(access_token).await {
+            let identity = match profile_only {
+                true => self.me(access_token).await,
+                false => self.member_identity(access_token).await,
+            };
+            match identity {
                 Err(e) if e.may_be_propagation_delay() && attempt < patience.attempts => {
                     debug!(
                         attempt,

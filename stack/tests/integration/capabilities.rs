@@ -171,6 +171,9 @@ async fn a_pages_connection_refreshes_and_revokes_with_the_pages_apps_credential
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let id = query_param(&location, "connection_id").unwrap_or_else(|| panic!("{location}"));
 
+    let calls = linkedin_calls(&stack);
+    eprintln!("LinkedIn calls at a pages connect (token, userinfo, me, acls, lookups): {calls:?}");
+    assert_eq!(calls, [1, 0, 1, 1, 0]);
     let (_, c) = stack.get("acme", &format!("/v1/connections/{id}")).await;
     assert_eq!(c["app"], "pages");
     assert_eq!(c["name"], "Ada Lovelace", "identity from /v2/me");

@@ -373,7 +373,8 @@ async fn identity_falls_back_to_v2_me_for_apps_without_openid() {
     let c = &stack.connections("acme").await[0];
     assert_eq!(c["member_urn"], "urn:li:person:sim-ada-7f3k");
     assert_eq!(c["name"], "Ada Lovelace");
-    assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), 1);
+    // No openid granted: straight to /v2/me, no userinfo call that can only answer 403.
+    assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), 0);
     assert_eq!(stack.simulator().count("GET", "/v2/me"), 1);
 }
 
