@@ -10,6 +10,7 @@
 
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
+pub mod little_text;
 #[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]

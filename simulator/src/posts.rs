@@ -69,28 +69,9 @@ fn status_name(s: ImageStatus) -> &'static str {
     }
 }
 
-const RESERVED: &[char] = &[
-    '\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~',
-];
-
-/// LinkedIn's little-text format silently drops everything from the first unescaped reserved
-/// character on; escaped ones (`\(`) become the character itself.
+/// LinkedIn's little-text format: see [`crate::little_text`].
 pub fn store_little_text(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(next) if RESERVED.contains(&next) => out.push(next),
-                _ => break,
-            }
-        } else if RESERVED.contains(&c) {
-            break;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::little_text::store_little_text(text).text
 }
 
 fn member_urn(record: &AccessRecord) -> String {

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use connector::domain::capabilities::Capabilities;
-use connector::domain::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+use connector::domain::posts::{
+    Article, FirstComment, MediaItem, Poll, Post, PostError, PostId, PostStatus, PostWarning,
+    Visibility,
+};
 use connector::domain::{
     Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization,
 };
@@ -17,7 +20,18 @@ pub struct PostView<'a> {
     pub connection_id: ConnectionId,
     pub author: &'a str,
     pub text: &'a str,
+    /// `text`, `image`, `multi_image`, `document`, `video`, `article` or `poll`.
+    pub kind: &'static str,
     pub media: &'a [MediaItem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<&'a Article>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<&'a Poll>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<&'a FirstComment>,
+    /// What the tenant should know before the post goes out (it was accepted).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: &'a [PostWarning],
     pub visibility: Visibility,
     pub status: PostStatus,
     pub scheduled_at: Option<DateTime<Utc>>,
@@ -41,7 +55,12 @@ impl<'a> From<&'a Post> for PostView<'a> {
             connection_id: p.connection_id,
             author: p.author.urn(),
             text: &p.text,
+            kind: p.kind().as_str(),
             media: &p.media,
+            article: p.article.as_ref(),
+            poll: p.poll.as_ref(),
+            first_comment: p.first_comment.as_ref(),
+            warnings: &p.warnings,
             visibility: p.visibility,
             status: p.status,
             scheduled_at: p.scheduled_at,
@@ -64,6 +83,9 @@ pub struct PostAccepted {
     pub id: PostId,
     pub status: PostStatus,
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// What may still stop the post, which the tenant can act on before it goes out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PostWarning>,
 }
 
 impl From<&Post> for PostAccepted {
@@ -72,6 +94,7 @@ impl From<&Post> for PostAccepted {
             id: p.id,
             status: p.status,
             scheduled_at: p.scheduled_at,
+            warnings: p.warnings.clone(),
         }
     }
 }
@@ -203,6 +226,7 @@ mod tests {
                 "delete_requested_at",
                 "deleted_at",
                 "id",
+                "kind",
                 "last_error",
                 "linkedin_urn",
                 "media",

@@ -2,6 +2,7 @@
 //! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
 
 mod error;
+mod little_text;
 mod posts;
 mod upload_hosts;
 mod version;
@@ -18,7 +19,8 @@ use url::Url;
 pub(crate) use error::classify_api_failure;
 use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
-pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
+pub use little_text::{escape_little_text, is_mentionable, mentions_in, with_mentions, Mention};
+pub use posts::{ImageUpload, MediaStatus, PostContent};
 pub use upload_hosts::{UploadHosts, DEFAULT_UPLOAD_HOSTS};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 

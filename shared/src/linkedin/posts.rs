@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use tracing::warn;
 use url::Url;
 
+use super::little_text::escape_little_text;
 use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 use crate::config::PostsApi;
 
@@ -35,23 +36,6 @@ pub enum MediaStatus {
     Processing,
     Available,
     Failed,
-}
-
-const RESERVED: &[char] = &[
-    '\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~',
-];
-
-/// Escapes LinkedIn's "little text" reserved characters; unescaped, LinkedIn silently cuts the
-/// commentary short at the first one.
-pub fn escape_little_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if RESERVED.contains(&c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn encode_urn(urn: &str) -> String {
@@ -331,15 +315,6 @@ impl LinkedInClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reserved_characters_are_escaped_and_others_kept() {
-        assert_eq!(
-            escape_little_text("Launch (beta) #rust @team *now* a_b ~ok~ [x] {y} <z> | \\"),
-            "Launch \\(beta\\) \\#rust \\@team \\*now\\* a\\_b \\~ok\\~ \\[x\\] \\{y\\} \\<z\\> \\| \\\\"
-        );
-        assert_eq!(escape_little_text("Grüße, 世界!"), "Grüße, 世界!");
-    }
 
     /// A stand-in for LinkedIn and for a host its answer might name: it records each request
     /// it gets (head only) and answers initializeUpload with `upload_url`, anything else 201.

@@ -255,7 +255,13 @@ mod tests {
             duration: PollDuration::ThreeDays,
         };
         let image = item(MediaKind::Image);
-        let cases: Vec<(Vec<MediaItem>, Option<&Article>, Option<&Poll>, PostKind)> = vec![
+        type Case<'a> = (
+            Vec<MediaItem>,
+            Option<&'a Article>,
+            Option<&'a Poll>,
+            PostKind,
+        );
+        let cases: Vec<Case> = vec![
             (vec![], None, None, PostKind::Text),
             (vec![image.clone()], None, None, PostKind::Image),
             (vec![image.clone(), image], None, None, PostKind::MultiImage),

@@ -13,6 +13,7 @@ use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
 mod content;
 mod failure;
 mod next_step;
+mod warnings;
 
 pub use content::{
     Article, CommentStatus, FirstComment, MediaItem, MediaKind, Poll, PollDuration, PostKind,
@@ -22,6 +23,9 @@ pub use content::{
 };
 pub use failure::FailureCode;
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
+pub use warnings::{
+    publish_day, warnings, MEMBER_DAILY_LIMIT, MEMBER_POSTS_PER_DAY, RECONNECT_BEFORE_PUBLISH,
+};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
