@@ -14,15 +14,19 @@ pub fn connection() -> Connection {
             email: None,
             picture: None,
         },
+        app: super::LinkedInApp::Member,
         scopes: vec![],
+        missing_scopes: vec![],
         organizations: vec![
             Organization {
                 urn: "urn:li:organization:1".into(),
                 role: "ADMINISTRATOR".into(),
+                ..Organization::default()
             },
             Organization {
                 urn: "urn:li:organization:2".into(),
                 role: "ANALYST".into(),
+                ..Organization::default()
             },
         ],
         access_token_expires_at: Utc::now(),

@@ -4,6 +4,7 @@
 mod aws_faults;
 mod aws_guarantees;
 mod browser;
+mod capabilities;
 mod connect;
 mod content;
 mod events;
