@@ -2,19 +2,24 @@
 
 use chrono::Utc;
 use connector::config::PostsApi;
-use connector::domain::examples;
 use connector::domain::posts::{PollDuration, PostDraft, PostKind};
+use connector::domain::{examples, Connection};
 use serde_json::{json, Value};
 
 use crate::requests::{Invalid, PostRequest};
 
 fn draft(extra: Value, dialect: PostsApi) -> Result<PostDraft, Invalid> {
-    let c = examples::connection();
+    let mut c = examples::connection();
+    c.scopes.push("w_member_social_feed".into());
+    draft_by(&c, extra, dialect)
+}
+
+fn draft_by(c: &Connection, extra: Value, dialect: PostsApi) -> Result<PostDraft, Invalid> {
     let mut body = json!({"connection_id": c.id.to_string(), "text": "Hi Ada, see Acme"});
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    PostRequest::from_body(body.to_string().as_bytes())?.validate(Some(&c), dialect, Utc::now())
+    PostRequest::from_body(body.to_string().as_bytes())?.validate(Some(c), dialect, Utc::now())
 }
 
 fn kind_of(extra: Value) -> PostKind {
@@ -268,4 +273,18 @@ fn the_legacy_dialect_refuses_what_it_cannot_carry_naming_linkedin_posts_api() {
     ] {
         assert!(draft(extra, PostsApi::Ugc).is_ok());
     }
+}
+
+#[test]
+fn what_the_connection_cannot_do_is_refused_naming_the_field_and_the_scope() {
+    let c = examples::connection();
+    let e = draft_by(
+        &c,
+        json!({"first_comment": {"text": "First!"}}),
+        PostsApi::Rest,
+    )
+    .expect_err("no comment scope");
+    assert_eq!(e.field, "first_comment");
+    assert!(e.message.contains("w_member_social_feed"), "{}", e.message);
+    assert!(draft(json!({"first_comment": {"text": "First!"}}), PostsApi::Rest).is_ok());
 }

@@ -13,6 +13,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use connector::config::PostsApi;
+use connector::domain::capabilities::Capabilities;
 use connector::domain::posts::{
     Author, PostDraft, Visibility, MAX_IMAGES, MAX_SCHEDULE_AHEAD, MAX_TEXT_CHARS,
 };
@@ -292,7 +293,7 @@ impl PostRequest {
             .map(|raw| parse_scheduled_at(raw, now))
             .transpose()?;
 
-        Ok(PostDraft {
+        let draft = PostDraft {
             media,
             article,
             poll,
@@ -300,7 +301,12 @@ impl PostRequest {
             visibility,
             scheduled_at,
             ..PostDraft::new(connection_id, author, text)
-        })
+        };
+        // What the connection cannot do is refused now, naming the field that asks for it.
+        Capabilities::of(connection)
+            .check(&draft)
+            .map_err(|missing| invalid(missing.field, missing.message))?;
+        Ok(draft)
     }
 }
 
