@@ -448,6 +448,39 @@ impl LinkedInClient {
         Ok(organizations)
     }
 
+    /// Which of `organizations` (`urn:li:organization:N`) LinkedIn does not know: one batch
+    /// lookup (`organizationsLookup`, at most 50 ids; an admin scope is needed).
+    #[tracing::instrument(name = "linkedin.organizations_lookup", skip_all)]
+    pub async fn unknown_organizations(
+        &self,
+        access_token: &SecretString,
+        organizations: &[String],
+    ) -> Result<Vec<String>, LinkedInError> {
+        #[derive(Deserialize)]
+        struct Lookup {
+            #[serde(default)]
+            results: std::collections::HashMap<String, serde_json::Value>,
+        }
+        let ids: Vec<&str> = organizations
+            .iter()
+            .filter_map(|urn| urn.strip_prefix("urn:li:organization:"))
+            .take(50)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = format!("/rest/organizationsLookup?ids=List({})", ids.join(","));
+        let response = self
+            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .await?;
+        let found: Lookup = decode(200, response).await?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| !found.results.contains_key(*id))
+            .map(|id| format!("urn:li:organization:{id}"))
+            .collect())
+    }
+
     /// Whether granted scopes allow reading the member's organization roles.
     pub fn can_read_organizations(scopes: &[String]) -> bool {
         scopes
