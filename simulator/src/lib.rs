@@ -11,6 +11,8 @@
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
 #[allow(clippy::result_large_err)]
+mod edits;
+#[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
 mod posts;
@@ -18,6 +20,7 @@ mod posts;
 mod rest;
 pub mod serve;
 
+pub use edits::{SimComment, SimEdit};
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 
 use std::collections::HashMap;
@@ -67,6 +70,9 @@ pub struct SimulatorConfig {
     pub daily_limit_retry_after: Option<Duration>,
     /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
     pub media_processing: Duration,
+    /// For this long after a post is created, commenting on it answers 404 (a fresh post is
+    /// not yet known to LinkedIn's social actions).
+    pub comment_unavailable_after_post: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -96,6 +102,7 @@ impl Default for SimulatorConfig {
             app_daily_post_limit: 100_000,
             daily_limit_retry_after: None,
             media_processing: Duration::ZERO,
+            comment_unavailable_after_post: Duration::ZERO,
         }
     }
 }
@@ -339,6 +346,10 @@ pub(crate) struct SimState {
     /// Where upload URLs point: the same server under another host name, as LinkedIn's
     /// uploads go to another host than its API.
     pub media_base_url: Url,
+    /// Commentary edits by post URN, in order.
+    pub post_edits: HashMap<String, Vec<edits::SimEdit>>,
+    pub comments: Vec<edits::SimComment>,
+    pub next_comment_id: u64,
 }
 
 impl SimState {
@@ -426,6 +437,9 @@ impl Simulator {
             next_image_id: 0,
             media_base_url: Url::parse(&format!("http://localhost:{}", local.port()))
                 .expect("loopback URL"),
+            post_edits: HashMap::new(),
+            comments: Vec::new(),
+            next_comment_id: 0,
         })));
         let app = router(shared.clone());
         let server = crate::serve::spawn(listener, app);
@@ -508,6 +522,33 @@ impl Simulator {
         self.posts()
             .into_iter()
             .filter(|p| p.deleted_at.is_none())
+            .collect()
+    }
+
+    /// A post's commentary as LinkedIn now stores it (`None` if LinkedIn has no such post).
+    pub fn commentary(&self, urn: &str) -> Option<String> {
+        let state = self.shared.lock();
+        state
+            .posts
+            .iter()
+            .find(|p| p.urn == urn)
+            .map(|p| p.commentary.clone())
+    }
+
+    /// The commentary edits LinkedIn applied to a post, in order.
+    pub fn edits_of(&self, urn: &str) -> Vec<SimEdit> {
+        let state = self.shared.lock();
+        state.post_edits.get(urn).cloned().unwrap_or_default()
+    }
+
+    /// The comments on a post, in order.
+    pub fn comments_on(&self, urn: &str) -> Vec<SimComment> {
+        let state = self.shared.lock();
+        state
+            .comments
+            .iter()
+            .filter(|c| c.post == urn)
+            .cloned()
             .collect()
     }
 
@@ -605,7 +646,16 @@ fn router(shared: Shared) -> Router {
         .route("/v2/organizationAcls", get(rest::organization_acls_v2))
         .route("/rest/organizationAcls", get(rest::organization_acls_rest))
         .route("/rest/posts", post(posts::create_rest))
-        .route("/rest/posts/{urn}", delete(posts::delete))
+        .route(
+            "/rest/posts/{urn}",
+            delete(posts::delete)
+                .post(edits::partial_update)
+                .get(edits::get_post),
+        )
+        .route(
+            "/rest/socialActions/{urn}/comments",
+            post(edits::create_comment),
+        )
         .route("/v2/ugcPosts", post(posts::create_ugc))
         .route("/v2/ugcPosts/{urn}", delete(posts::delete))
         .route("/rest/images", post(posts::initialize_image_upload))
