@@ -54,7 +54,7 @@ pub fn escape_little_text(text: &str) -> String {
     out
 }
 
-fn encode_urn(urn: &str) -> String {
+pub(super) fn encode_urn(urn: &str) -> String {
     url::form_urlencoded::byte_serialize(urn.as_bytes()).collect()
 }
 

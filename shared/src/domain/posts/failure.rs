@@ -48,6 +48,8 @@ pub enum FailureCode {
     MediaRejected,
     MediaUnavailable,
     MediaNotReady,
+    // The first comment.
+    CommentUnconfirmed,
 }
 
 impl FailureCode {
@@ -86,6 +88,7 @@ impl FailureCode {
             Self::MediaRejected => "an image cannot be used (its address, size or type) or LinkedIn could not process it",
             Self::MediaUnavailable => "an image could not be fetched from its URL; the post will be tried again",
             Self::MediaNotReady => "LinkedIn was still processing the post's media 15 minutes after the first attempt",
+            Self::CommentUnconfirmed => "LinkedIn did not confirm the first comment; it was not sent again so that it cannot appear twice: check the post",
         }
     }
 }
