@@ -176,17 +176,24 @@ impl Post {
 
     /// Taken for one attempt at the first comment: counted before anything is sent, so of two
     /// deliveries of the job only the one whose write wins sends.
-    pub fn comment_claimed(&self, now: DateTime<Utc>) -> Option<Self> {
+    /// While `lease` runs, no other delivery takes it (a comment is not idempotent).
+    pub fn comment_claimed(&self, now: DateTime<Utc>, lease: std::time::Duration) -> Option<Self> {
         self.comment_to_post()?;
+        if self.comment_lease_until.is_some_and(|until| until > now) {
+            return None;
+        }
         let mut next = self.next(now);
         if let Some(c) = next.first_comment.as_mut() {
             c.attempts += 1;
         }
+        next.comment_lease_until =
+            Some(now + chrono::Duration::from_std(lease).unwrap_or_default());
         Some(next)
     }
 
     pub fn comment_posted(&self, urn: &str, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
+        next.comment_lease_until = None;
         if let Some(c) = next.first_comment.as_mut() {
             c.status = CommentStatus::Posted;
             c.urn = Some(urn.to_owned());
@@ -199,6 +206,7 @@ impl Post {
     /// The comment will not be posted; the post stays as it is.
     pub fn comment_failed(&self, error: PostError, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
+        next.comment_lease_until = None;
         if let Some(c) = next.first_comment.as_mut() {
             c.status = CommentStatus::Failed;
             c.last_error = Some(error);
@@ -209,6 +217,7 @@ impl Post {
     /// The comment's attempt failed and will be tried again, with the error.
     pub fn comment_retry_later(&self, error: PostError, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
+        next.comment_lease_until = None;
         if let Some(c) = next.first_comment.as_mut() {
             c.last_error = Some(error);
         }
@@ -369,16 +378,30 @@ mod tests {
     #[test]
     fn a_first_comment_is_claimed_once_per_attempt_and_only_on_a_published_post() {
         let now = Utc::now();
+        let lease = Duration::from_secs(90);
         assert!(
-            post(false).comment_claimed(now).is_none(),
+            post(false).comment_claimed(now, lease).is_none(),
             "not published yet"
         );
-        let claimed = published().comment_claimed(now).unwrap();
+        let claimed = published().comment_claimed(now, lease).unwrap();
+        assert!(
+            claimed.comment_claimed(now, lease).is_none(),
+            "the lease holds"
+        );
         assert_eq!(claimed.first_comment.as_ref().unwrap().attempts, 1);
         let posted = claimed.comment_posted("urn:li:comment:(urn:li:activity:1,2)", now);
         let c = posted.first_comment.as_ref().unwrap();
         assert_eq!(c.status, CommentStatus::Posted);
-        assert!(posted.comment_claimed(now).is_none(), "posted once");
+        let later = now + chrono::Duration::seconds(91);
+        assert!(
+            posted.comment_claimed(later, lease).is_none(),
+            "posted once"
+        );
+        let retried = claimed.comment_retry_later(PostError::new(FailureCode::NotFound), now);
+        assert!(
+            retried.comment_claimed(now, lease).is_some(),
+            "a retry frees it"
+        );
         let failed = claimed.comment_failed(PostError::new(FailureCode::Forbidden), now);
         assert_eq!(failed.first_comment.unwrap().status, CommentStatus::Failed);
         assert_eq!(

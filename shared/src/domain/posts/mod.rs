@@ -322,6 +322,9 @@ pub struct Post {
     /// Changes of the text, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<PostEdit>,
+    /// While the first comment is being posted: until when the attempt owns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_lease_until: Option<DateTime<Utc>>,
     /// The status of the version this one was made from (not stored): the store sees a post
     /// leave `scheduled` by it, which gives back one of its tenant's scheduled-post slots in
     /// the same write.
@@ -369,6 +372,7 @@ impl Post {
             next_attempt_at: None,
             pending_edit: None,
             edits: Vec::new(),
+            comment_lease_until: None,
             made_from: None,
         }
     }
