@@ -4,10 +4,14 @@
 //!
 //! - `attempt`: one attempt at a post, and what follows each outcome (retry, fail, hand back);
 //! - `publish`: claim, tokens, media, create;
-//! - `delete`: delete at LinkedIn (asked for, or a cancel that found its post live).
+//! - `delete`: delete at LinkedIn (asked for, or a cancel that found its post live);
+//! - `edit`: a published post's text edited at LinkedIn;
+//! - `comment`: the first comment, once the post is published.
 
 mod attempt;
+mod comment;
 mod delete;
+mod edit;
 mod publish;
 mod tenant_detail;
 mod throttle;
@@ -144,6 +148,8 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
         let outcome = match job.action {
             JobAction::Publish => publish::publish(&delivery, publisher).await,
             JobAction::Delete => delete::delete_job(&delivery, publisher).await,
+            JobAction::Edit => edit::edit_job(&delivery, publisher).await,
+            JobAction::Comment => comment::comment_job(&delivery, publisher).await,
         };
         match outcome {
             Disposition::Done => true,
