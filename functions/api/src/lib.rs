@@ -2,6 +2,7 @@
 
 mod admin;
 mod disconnect;
+mod edits;
 mod posts;
 mod requests;
 mod views;
@@ -38,6 +39,8 @@ pub struct ApiService {
     pub tenants: TenantStore,
     /// The JWT scope the admin routes require.
     pub admin_scope: String,
+    /// The posts dialect: the legacy one cannot edit a published post.
+    pub dialect: connector::config::PostsApi,
 }
 
 impl ApiService {
@@ -51,6 +54,7 @@ impl ApiService {
                 .with_retention(config.retention),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),
             admin_scope: config.admin_scope.clone(),
+            dialect: config.posts_api,
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
@@ -115,7 +119,7 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
         ["v1", "posts", id] => match request.method().as_str() {
             "GET" => posts::get(request, service, id).await,
             "DELETE" => posts::delete(request, service, id).await,
-            "PATCH" => posts::reschedule(request, service, id).await,
+            "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
         ["v1", "admin", "tenants", tenant, "settings"] => {

@@ -3,7 +3,9 @@
 //! added to the record.
 
 use chrono::{DateTime, Utc};
-use connector::domain::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
+use connector::domain::posts::{
+    FirstComment, MediaItem, PendingEdit, Post, PostEdit, PostError, PostId, PostStatus, Visibility,
+};
 use connector::domain::{Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization};
 use serde::Serialize;
 
@@ -29,6 +31,12 @@ pub struct PostView<'a> {
     pub published_at: Option<DateTime<Utc>>,
     pub delete_requested_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Changes of the text, oldest first.
+    pub edits: &'a [PostEdit],
+    /// A published post's edit LinkedIn has not taken yet.
+    pub pending_edit: Option<&'a PendingEdit>,
+    /// The author's first comment: status, URN once posted, attempts, last error.
+    pub first_comment: Option<&'a FirstComment>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -51,6 +59,9 @@ impl<'a> From<&'a Post> for PostView<'a> {
             published_at: p.published_at,
             delete_requested_at: p.delete_requested_at,
             deleted_at: p.deleted_at,
+            edits: &p.edits,
+            pending_edit: p.pending_edit.as_ref(),
+            first_comment: p.first_comment.as_ref(),
         }
     }
 }
@@ -156,11 +167,14 @@ mod tests {
                 "created_at",
                 "delete_requested_at",
                 "deleted_at",
+                "edits",
+                "first_comment",
                 "id",
                 "last_error",
                 "linkedin_urn",
                 "media",
                 "next_attempt_at",
+                "pending_edit",
                 "published_at",
                 "scheduled_at",
                 "status",

@@ -21,6 +21,9 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
 
+mod edit;
+pub use edit::{PostChange, PostPatch};
+
 /// The longest URL a request may carry, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 
