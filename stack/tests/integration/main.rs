@@ -5,6 +5,7 @@ mod aws_faults;
 mod aws_guarantees;
 mod browser;
 mod connect;
+mod edits;
 mod events;
 mod health;
 mod lifecycle;
