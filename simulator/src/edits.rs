@@ -163,6 +163,10 @@ pub(crate) async fn partial_update(
         Err(e) => return e,
     };
     let author = post.author.clone();
+    if author.starts_with("urn:li:person:") && author != member_urn(&record) {
+        // Another member's post.
+        return denied("posts.PARTIAL_UPDATE");
+    }
     if let Err(e) = may_act_as(&state, &record, &author, "posts.PARTIAL_UPDATE") {
         return e;
     }
