@@ -933,6 +933,7 @@ struct ConfigChange {
     latency_ms: Option<u64>,
     issue_refresh_tokens: Option<bool>,
     rotate_refresh_tokens: Option<bool>,
+    comment_unavailable_after_post_ms: Option<u64>,
 }
 
 async fn control_config(
@@ -952,6 +953,9 @@ async fn control_config(
     }
     if let Some(v) = change.rotate_refresh_tokens {
         c.rotate_refresh_tokens = v;
+    }
+    if let Some(ms) = change.comment_unavailable_after_post_ms {
+        c.comment_unavailable_after_post = Duration::from_millis(ms);
     }
     StatusCode::NO_CONTENT
 }

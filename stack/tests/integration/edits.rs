@@ -206,7 +206,13 @@ async fn the_simulator_reads_organization_posts_with_page_scopes_and_member_post
     let (poster, _) = sim.issue_directly(ADA, &["w_member_social", "w_organization_social"], age);
     let (reader, _) = sim.issue_directly(ADA, &["rw_organization_admin", "w_member_social"], age);
     let (member_reader, _) = sim.issue_directly(ADA, &["r_member_social"], age);
-    let mine = create(&sim, &poster, &format!("urn:li:person:{ADA}"), "Mine \\(1\\)").await;
+    let mine = create(
+        &sim,
+        &poster,
+        &format!("urn:li:person:{ADA}"),
+        "Mine \\(1\\)",
+    )
+    .await;
     let page = create(&sim, &poster, ORG, "The page's").await;
     let get = |token: String, urn: String| {
         let sim = &sim;

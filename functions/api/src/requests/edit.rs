@@ -49,7 +49,8 @@ impl PostPatch {
             )),
             (Some(text), None) => validate_text(text).map(PostChange::Text),
             (None, Some(at)) => parse_scheduled_at(at, now).map(PostChange::Move),
-            (None, None) => Err(invalid("text", "text or scheduled_at is required")),
+            // Named as before text could be patched, for clients that only move posts.
+            (None, None) => Err(invalid("scheduled_at", "scheduled_at or text is required")),
         }
     }
 }
@@ -101,7 +102,7 @@ mod tests {
             field(&format!(r#"{{"text":"a","scheduled_at":"{at}"}}"#)),
             "scheduled_at"
         );
-        assert_eq!(field("{}"), "text");
+        assert_eq!(field("{}"), "scheduled_at");
         for content in [
             r#"{"text":"a","media":[{"type":"image","url":"https://x/a.png"}]}"#,
             r#"{"article":{"url":"https://x"}}"#,
