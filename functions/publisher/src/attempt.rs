@@ -211,7 +211,9 @@ impl<'a> Attempt<'a> {
             // A job of its own, so a failed comment never fails the post.
             let job = self.post.comment_job(Utc::now());
             if let Err(e) = self.publisher.queue.enqueue(&job).await {
-                warn!(error = %e, "could not enqueue the first comment; it stays pending");
+                // Redelivered, this job finds the post published and queues the comment.
+                warn!(error = %e, "could not enqueue the first comment; trying again");
+                return Disposition::RetryAfter(HAND_BACK_DELAY);
             }
         }
         if self.post.delete_requested_at.is_some() {

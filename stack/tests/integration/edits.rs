@@ -725,3 +725,31 @@ async fn a_refused_first_comment_fails_alone_and_the_post_stays_published() {
         .comments_on(post["linkedin_urn"].as_str().unwrap())
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_first_comment_whose_job_could_not_be_queued_is_queued_on_redelivery() {
+    use local_stack::counting::{AwsFault, AwsFaultKind};
+    let (stack, connection) = with_scopes(COMMENT_SCOPES, |_| {}).await;
+    // The test's own publish job goes through; the publisher's comment job is refused once.
+    stack.aws_faults().inject(
+        AwsFault::new("SQS", AwsFaultKind::AccessDenied)
+            .operation("SendMessage")
+            .after(1)
+            .times(1),
+    );
+    let id = publish_with_comment(&stack, &connection, "Queue trouble", "Still here").await;
+    let post = comment_settled(&stack, &id).await;
+    assert_eq!(post["first_comment"]["status"], "posted", "{post}");
+    let urn = post["linkedin_urn"].as_str().unwrap();
+    assert_eq!(stack.simulator().comments_on(urn).len(), 1);
+    assert_eq!(
+        stack.simulator().count("POST", "/rest/posts"),
+        1,
+        "published once"
+    );
+    let calls = stack.aws_calls().snapshot();
+    assert_eq!(
+        calls["SQS.SendMessage"], 3,
+        "publish, refused comment, comment: {calls:?}"
+    );
+}
