@@ -753,3 +753,53 @@ async fn a_first_comment_whose_job_could_not_be_queued_is_queued_on_redelivery()
         "publish, refused comment, comment: {calls:?}"
     );
 }
+
+/// Deterministic orders of the races above: the jobs run only when the test says.
+#[tokio::test]
+async fn a_delete_recorded_after_an_edit_wins_and_a_later_edit_replaces_a_pending_one() {
+    let (stack, connection) = with_scopes(MEMBER_SCOPES, |o| o.run_publisher = false).await;
+    let deleted = stack.publish_text("acme", &connection, "To delete").await;
+    let edited = stack.publish_text("acme", &connection, "To edit").await;
+    stack.run_publish_queue().await;
+    for id in [&deleted, &edited] {
+        assert_eq!(stack.post("acme", id).await["status"], "published");
+    }
+
+    assert_eq!(
+        patch(&stack, &deleted, json!({"text": "Edited"})).await.0,
+        202
+    );
+    assert_eq!(stack.delete_post("acme", &deleted).await.0, 202);
+    assert_eq!(
+        patch(&stack, &edited, json!({"text": "Edit A"})).await.0,
+        202
+    );
+    assert_eq!(
+        patch(&stack, &edited, json!({"text": "Edit B"})).await.0,
+        202
+    );
+    while stack.run_publish_queue().await > 0 {}
+
+    let post = stack.post("acme", &deleted).await;
+    assert_eq!(post["status"], "deleted", "{post}");
+    assert!(
+        post["edits"].as_array().is_none_or(|e| e.is_empty()),
+        "{post}"
+    );
+    let urn = post["linkedin_urn"].as_str().unwrap();
+    let sim = stack.simulator();
+    assert!(sim.edits_of(urn).is_empty(), "the edit was never sent");
+
+    let post = stack.post("acme", &edited).await;
+    assert_eq!(post["text"], "Edit B", "{post}");
+    let edits = post["edits"].as_array().unwrap();
+    assert_eq!(
+        edits.len(),
+        1,
+        "Edit A was replaced before it went out: {post}"
+    );
+    assert_eq!(edits[0]["previous_text"], "To edit");
+    let urn = post["linkedin_urn"].as_str().unwrap();
+    assert_eq!(sim.commentary(urn).as_deref(), Some("Edit B"));
+    assert!(sim.edits_of(urn).iter().all(|e| e.commentary == "Edit B"));
+}
