@@ -40,7 +40,7 @@ pub async fn patch(
         .await
         .map_err(store_error("reading a post"))?
         .ok_or(ApiError::NotFound("post"))?;
-    if post.status == PostStatus::Published && service.dialect == PostsApi::Ugc {
+    if post.status == PostStatus::Published && service.posts_api == PostsApi::Ugc {
         return Err(ApiError::validation(
             "text",
             "this deployment publishes through LinkedIn's legacy ugcPosts API (LINKEDIN_POSTS_API=ugc), which cannot edit a published post; delete it and publish a new one",

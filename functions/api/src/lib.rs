@@ -39,8 +39,8 @@ pub struct ApiService {
     pub tenants: TenantStore,
     /// The JWT scope the admin routes require.
     pub admin_scope: String,
-    /// The posts dialect: the legacy one cannot edit a published post.
-    pub dialect: connector::config::PostsApi,
+    /// The dialect the publisher posts in: what kinds of post it can carry.
+    pub posts_api: connector::config::PostsApi,
 }
 
 impl ApiService {
@@ -50,11 +50,11 @@ impl ApiService {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
+            posts_api: config.posts_api,
             posts: PostStore::new(dynamo.clone(), config.table_name.clone())
                 .with_retention(config.retention),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),
             admin_scope: config.admin_scope.clone(),
-            dialect: config.posts_api,
             queue: PublishQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),

@@ -5,7 +5,8 @@ use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use super::posts::{encode_urn, escape_little_text};
+use super::escape_little_text;
+use super::posts::encode_urn;
 use super::{decode, ApiFlavour, LinkedInClient, LinkedInError};
 
 /// A post as LinkedIn answers a read.

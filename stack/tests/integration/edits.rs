@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use connector::config::DEFAULT_LINKEDIN_API_VERSION;
-use connector::domain::posts::{Author, Post, PostDraft, PostId};
 use linkedin_simulator::{Fault, Simulator, SimulatorConfig};
 use local_stack::LocalStack;
 use serde_json::{json, Value};
 
-use crate::support::{connected, http, ids, SLOW};
+use crate::support::{connected, http, SLOW};
 
 const MEMBER_SCOPES: &str = "openid profile email w_member_social";
 const ORG_SCOPES: &str =
@@ -613,41 +612,18 @@ async fn an_edit_linkedin_refuses_leaves_the_post_published_with_its_text_and_a_
     );
 }
 
-/// Records a post with a first comment as the API will (the POST field is the integrator's)
-/// and queues it.
+/// `POST /v1/posts` with a first comment; returns the post id.
 async fn publish_with_comment(
     stack: &LocalStack,
     connection: &str,
     text: &str,
     comment: &str,
 ) -> String {
-    let (tenant, connection_id) = ids(connection);
-    let c = stack
-        .api
-        .connections
-        .get_connection(&tenant, connection_id)
-        .await
-        .unwrap()
-        .unwrap();
-    let draft = PostDraft {
-        first_comment: Some(comment.into()),
-        ..PostDraft::new(connection_id, Author::Member(c.member_urn.clone()), text)
-    };
-    let now = Utc::now();
-    let post = Post::new(PostId::new(), tenant, draft, now);
-    stack
-        .api
-        .posts
-        .record(&post, None, &stack.api.tenant_limits)
-        .await
-        .unwrap();
-    stack
-        .api
-        .queue
-        .enqueue(&post.publish_job(now))
-        .await
-        .unwrap();
-    post.id.to_string()
+    let body =
+        json!({"connection_id": connection, "text": text, "first_comment": {"text": comment}});
+    let (status, created) = stack.create_post("acme", body, None).await;
+    assert_eq!(status, 202, "{created}");
+    created["id"].as_str().unwrap().to_owned()
 }
 
 async fn comment_settled(stack: &LocalStack, id: &str) -> Value {
@@ -712,8 +688,14 @@ async fn a_first_comment_waits_out_linkedins_early_404() {
 
 #[tokio::test]
 async fn a_refused_first_comment_fails_alone_and_the_post_stays_published() {
-    let (stack, connection) = with_scopes(MEMBER_SCOPES, |_| {}).await;
-    let id = publish_with_comment(&stack, &connection, "No feed scope", "Never").await;
+    let (stack, connection) = with_scopes(COMMENT_SCOPES, |_| {}).await;
+    // LinkedIn refuses the comment permission the connection was granted (a product removed
+    // from the app since): 403 ACCESS_DENIED.
+    let denied = r#"{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: socialActions.comments.CREATE"}"#;
+    stack
+        .simulator()
+        .inject(Fault::status("POST", "/rest/socialActions/", 403).body(denied));
+    let id = publish_with_comment(&stack, &connection, "Comment refused", "Never").await;
     let post = comment_settled(&stack, &id).await;
     assert_eq!(post["status"], "published");
     assert!(post["last_error"].is_null(), "{post}");
@@ -724,6 +706,25 @@ async fn a_refused_first_comment_fails_alone_and_the_post_stays_published() {
         .simulator()
         .comments_on(post["linkedin_urn"].as_str().unwrap())
         .is_empty());
+    let (_, records) = stack.get("acme", "/v1/dlq-records").await;
+    assert!(
+        records["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "comment"),
+        "{records}"
+    );
+
+    // Without the comment scope the API refuses before anything is recorded.
+    let (stack, connection) = with_scopes(MEMBER_SCOPES, |_| {}).await;
+    let body = json!({"connection_id": connection, "text": "x", "first_comment": {"text": "y"}});
+    let (status, body) = stack.create_post("acme", body, None).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("first_comment")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

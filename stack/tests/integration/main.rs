@@ -4,10 +4,13 @@
 mod aws_faults;
 mod aws_guarantees;
 mod browser;
+mod capabilities;
 mod connect;
+mod content;
 mod edits;
 mod events;
 mod health;
+mod kinds;
 mod lifecycle;
 mod limits;
 mod oauth_binding;

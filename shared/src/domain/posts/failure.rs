@@ -48,6 +48,11 @@ pub enum FailureCode {
     MediaRejected,
     MediaUnavailable,
     MediaNotReady,
+    // Content.
+    ArticleTitleMissing,
+    ArticlePageRefused,
+    ArticlePageUnavailable,
+    PostsApiCannotCarry,
     // The first comment.
     CommentUnconfirmed,
 }
@@ -88,6 +93,10 @@ impl FailureCode {
             Self::MediaRejected => "an image cannot be used (its address, size or type) or LinkedIn could not process it",
             Self::MediaUnavailable => "an image could not be fetched from its URL; the post will be tried again",
             Self::MediaNotReady => "LinkedIn was still processing the post's media 15 minutes after the first attempt",
+            Self::ArticleTitleMissing => "the link card has no title: the request gave none and its page has neither an og:title nor a title tag",
+            Self::ArticlePageRefused => "the link card's page cannot be read (its address is not a public internet address, it is not an HTML page, or it is not an absolute http(s) address) and the request gave no title",
+            Self::ArticlePageUnavailable => "the link card's page could not be fetched; the post will be tried again",
+            Self::PostsApiCannotCarry => "this kind of post needs LinkedIn's versioned posts API; the service's operator must set LINKEDIN_POSTS_API to rest",
             Self::CommentUnconfirmed => "LinkedIn did not confirm the first comment; it was not sent again so that it cannot appear twice: check the post",
         }
     }
