@@ -10,6 +10,8 @@
 
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
+#[allow(clippy::result_large_err)]
+mod edits;
 pub mod little_text;
 #[allow(clippy::result_large_err)]
 mod oauth;
@@ -23,6 +25,7 @@ mod posts_tests;
 mod rest;
 pub mod serve;
 
+pub use edits::{SimComment, SimEdit};
 pub use oauth::{OAuthCall, SimApp};
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 pub use rest::SimOrganization;
@@ -79,6 +82,9 @@ pub struct SimulatorConfig {
     pub daily_limit_retry_after: Option<Duration>,
     /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
     pub media_processing: Duration,
+    /// For this long after a post is created, commenting on it answers 404 (a fresh post is
+    /// not yet known to LinkedIn's social actions).
+    pub comment_unavailable_after_post: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -110,6 +116,7 @@ impl Default for SimulatorConfig {
             app_daily_post_limit: 100_000,
             daily_limit_retry_after: None,
             media_processing: Duration::ZERO,
+            comment_unavailable_after_post: Duration::ZERO,
         }
     }
 }
@@ -362,6 +369,10 @@ pub(crate) struct SimState {
     /// Where upload URLs point: the same server under another host name, as LinkedIn's
     /// uploads go to another host than its API.
     pub media_base_url: Url,
+    /// Commentary edits by post URN, in order.
+    pub post_edits: HashMap<String, Vec<edits::SimEdit>>,
+    pub comments: Vec<edits::SimComment>,
+    pub next_comment_id: u64,
 }
 
 impl SimState {
@@ -451,6 +462,9 @@ impl Simulator {
             next_image_id: 0,
             media_base_url: Url::parse(&format!("http://localhost:{}", local.port()))
                 .expect("loopback URL"),
+            post_edits: HashMap::new(),
+            comments: Vec::new(),
+            next_comment_id: 0,
         })));
         let app = router(shared.clone());
         let server = crate::serve::spawn(listener, app);
@@ -545,6 +559,33 @@ impl Simulator {
         self.posts()
             .into_iter()
             .filter(|p| p.deleted_at.is_none())
+            .collect()
+    }
+
+    /// A post's commentary as LinkedIn now stores it (`None` if LinkedIn has no such post).
+    pub fn commentary(&self, urn: &str) -> Option<String> {
+        let state = self.shared.lock();
+        state
+            .posts
+            .iter()
+            .find(|p| p.urn == urn)
+            .map(|p| p.commentary.clone())
+    }
+
+    /// The commentary edits LinkedIn applied to a post, in order.
+    pub fn edits_of(&self, urn: &str) -> Vec<SimEdit> {
+        let state = self.shared.lock();
+        state.post_edits.get(urn).cloned().unwrap_or_default()
+    }
+
+    /// The comments on a post, in order.
+    pub fn comments_on(&self, urn: &str) -> Vec<SimComment> {
+        let state = self.shared.lock();
+        state
+            .comments
+            .iter()
+            .filter(|c| c.post == urn)
+            .cloned()
             .collect()
     }
 
@@ -647,7 +688,16 @@ fn router(shared: Shared) -> Router {
         .route("/rest/organizationsLookup", get(rest::organizations_lookup))
         .route("/rest/organizations/{id}", get(rest::organization))
         .route("/rest/posts", post(posts::create_rest))
-        .route("/rest/posts/{urn}", delete(posts::delete))
+        .route(
+            "/rest/posts/{urn}",
+            delete(posts::delete)
+                .post(edits::partial_update)
+                .get(edits::get_post),
+        )
+        .route(
+            "/rest/socialActions/{urn}/comments",
+            post(edits::create_comment),
+        )
         .route("/v2/ugcPosts", post(posts::create_ugc))
         .route("/v2/ugcPosts/{urn}", delete(posts::delete))
         .route("/rest/images", post(posts::initialize_image_upload))
@@ -925,6 +975,7 @@ struct ConfigChange {
     latency_ms: Option<u64>,
     issue_refresh_tokens: Option<bool>,
     rotate_refresh_tokens: Option<bool>,
+    comment_unavailable_after_post_ms: Option<u64>,
 }
 
 async fn control_config(
@@ -944,6 +995,9 @@ async fn control_config(
     }
     if let Some(v) = change.rotate_refresh_tokens {
         c.rotate_refresh_tokens = v;
+    }
+    if let Some(ms) = change.comment_unavailable_after_post_ms {
+        c.comment_unavailable_after_post = Duration::from_millis(ms);
     }
     StatusCode::NO_CONTENT
 }

@@ -79,16 +79,16 @@ pub fn store_little_text(text: &str) -> String {
     crate::little_text::store_little_text(text).text
 }
 
-fn member_urn(record: &AccessRecord) -> String {
+pub(crate) fn member_urn(record: &AccessRecord) -> String {
     format!("urn:li:person:{}", record.member_sub)
 }
 
-fn has(record: &AccessRecord, scope: &str) -> bool {
+pub(crate) fn has(record: &AccessRecord, scope: &str) -> bool {
     record.scopes.iter().any(|s| s == scope)
 }
 
 /// Whether the token's member may act as `author`.
-fn may_act_as(
+pub(crate) fn may_act_as(
     state: &SimState,
     record: &AccessRecord,
     author: &str,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod disconnect;
+mod edits;
 mod posts;
 mod requests;
 mod views;
@@ -118,7 +119,7 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
         ["v1", "posts", id] => match request.method().as_str() {
             "GET" => posts::get(request, service, id).await,
             "DELETE" => posts::delete(request, service, id).await,
-            "PATCH" => posts::reschedule(request, service, id).await,
+            "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
         ["v1", "admin", "tenants", tenant, "settings"] => {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use connector::domain::capabilities::Capabilities;
 use connector::domain::posts::{
-    Article, FirstComment, MediaItem, Poll, Post, PostError, PostId, PostStatus, PostWarning,
-    Visibility,
+    Article, FirstComment, MediaItem, PendingEdit, Poll, Post, PostEdit, PostError, PostId,
+    PostStatus, PostWarning, Visibility,
 };
 use connector::domain::{
     Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization,
@@ -46,6 +46,10 @@ pub struct PostView<'a> {
     pub published_at: Option<DateTime<Utc>>,
     pub delete_requested_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Changes of the text, oldest first.
+    pub edits: &'a [PostEdit],
+    /// A published post's edit LinkedIn has not taken yet.
+    pub pending_edit: Option<&'a PendingEdit>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -73,6 +77,8 @@ impl<'a> From<&'a Post> for PostView<'a> {
             published_at: p.published_at,
             delete_requested_at: p.delete_requested_at,
             deleted_at: p.deleted_at,
+            edits: &p.edits,
+            pending_edit: p.pending_edit.as_ref(),
         }
     }
 }
@@ -225,12 +231,14 @@ mod tests {
                 "created_at",
                 "delete_requested_at",
                 "deleted_at",
+                "edits",
                 "id",
                 "kind",
                 "last_error",
                 "linkedin_urn",
                 "media",
                 "next_attempt_at",
+                "pending_edit",
                 "published_at",
                 "scheduled_at",
                 "status",

@@ -57,8 +57,43 @@ impl<'a> Attempt<'a> {
         Ok(())
     }
 
+    /// Records `change` made to the latest version: a lost race (an edit or a delete recorded
+    /// meanwhile) re-reads the post and applies it again, a few times.
+    pub async fn save_onto_latest(
+        &mut self,
+        change: impl Fn(&Post) -> Post,
+    ) -> Result<(), Disposition> {
+        for _ in 0..3 {
+            let next = change(&self.post);
+            match self.publisher.posts.replace(&next).await {
+                Ok(()) => {
+                    self.post = next;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => {
+                    let (tenant, id) = (&self.post.tenant_id, self.post.id);
+                    match self.publisher.posts.get(tenant, id).await {
+                        Ok(Some(latest)) => self.post = latest,
+                        Ok(None) => return Err(Disposition::Done),
+                        Err(e) => return Err(crashed("re-reading the post")(e)),
+                    }
+                }
+                Err(e) => return Err(crashed("recording the attempt")(e)),
+            }
+        }
+        Err(Disposition::RetryAfter(HAND_BACK_DELAY))
+    }
+
     /// The connection's tokens, or what their absence does to the job.
     pub async fn open_tokens(self) -> Result<(Self, TokenSet), Disposition> {
+        let (attempt, tokens, _) = self.open_tokens_with_scopes().await?;
+        Ok((attempt, tokens))
+    }
+
+    /// The connection's tokens and the scopes LinkedIn granted them.
+    pub async fn open_tokens_with_scopes(
+        self,
+    ) -> Result<(Self, TokenSet, Vec<String>), Disposition> {
         let (tenant, connection) = (&self.post.tenant_id, self.post.connection_id);
         match self.publisher.keeper.open(tenant, connection).await {
             Ok((stored, _)) if stored.connection.status == ConnectionStatus::Revoked => {
@@ -70,7 +105,7 @@ impl<'a> Attempt<'a> {
                 let scope = ThrottleScope::Member;
                 Err(self.after(Outcome::Throttled { scope, until }).await)
             }
-            Ok((_, tokens)) => Ok((self, tokens)),
+            Ok((stored, tokens)) => Ok((self, tokens, stored.connection.scopes)),
             Err(e) => Err(self.after(Outcome::Tokens(&e)).await),
         }
     }
@@ -172,6 +207,15 @@ impl<'a> Attempt<'a> {
             attempts = self.post.attempts,
             "post published"
         );
+        if self.post.comment_to_post().is_some() {
+            // A job of its own, so a failed comment never fails the post.
+            let job = self.post.comment_job(Utc::now());
+            if let Err(e) = self.publisher.queue.enqueue(&job).await {
+                // Redelivered, this job finds the post published and queues the comment.
+                warn!(error = %e, "could not enqueue the first comment; trying again");
+                return Disposition::RetryAfter(HAND_BACK_DELAY);
+            }
+        }
         if self.post.delete_requested_at.is_some() {
             info!("the post was cancelled while its outcome was unknown; deleting it at LinkedIn");
             // Boxed: the delete's own attempt may end back here (a decision about a delete).
@@ -224,6 +268,22 @@ impl<'a> Attempt<'a> {
                 self.post = next;
                 warn!(%code, error = %detail, reason, "delete at LinkedIn failed");
             }
+            JobAction::Edit => {
+                // A lost race leaves a later edit pending; its own job carries it out.
+                let next = self.post.edit_failed(error, now);
+                if let Err(e) = self.publisher.posts.replace(&next).await {
+                    warn!(error = %e, "could not record the failed edit on the post");
+                }
+                self.post = next;
+                warn!(%code, error = %detail, reason, "edit at LinkedIn failed; the post keeps its text");
+            }
+            JobAction::Comment => {
+                let change = |p: &Post| p.comment_failed(error.clone(), now);
+                if let Err(outcome) = self.save_onto_latest(change).await {
+                    return outcome;
+                }
+                warn!(%code, error = %detail, reason, "first comment failed; the post stays published");
+            }
         }
         let record = self.dlq_record(code, &tenant_text, reason);
         match self.publisher.posts.put_dlq_record(&record).await {
@@ -256,6 +316,19 @@ impl<'a> Attempt<'a> {
                 let next = self.post.delete_retry_later(error, now);
                 if let Err(e) = self.publisher.posts.replace(&next).await {
                     warn!(error = %e, "could not count the delete attempt");
+                }
+            }
+            JobAction::Edit => {
+                // A lost race only loses the count of one attempt; the edit is idempotent.
+                let next = self.post.edit_retry_later(error, outcome_unknown, now);
+                if let Err(e) = self.publisher.posts.replace(&next).await {
+                    warn!(error = %e, "could not count the edit attempt");
+                }
+            }
+            JobAction::Comment => {
+                let change = |p: &Post| p.comment_retry_later(error.clone(), now);
+                if let Err(outcome) = self.save_onto_latest(change).await {
+                    return outcome;
                 }
             }
         }

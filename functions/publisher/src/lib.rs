@@ -6,12 +6,16 @@
 //! - `publish`: claim, tokens, media, create;
 //! - `body`: what LinkedIn is sent beside the text, by the post's kind;
 //! - `article`: a link card filled from its page's Open Graph tags, its thumbnail uploaded;
-//! - `delete`: delete at LinkedIn (asked for, or a cancel that found its post live).
+//! - `delete`: delete at LinkedIn (asked for, or a cancel that found its post live);
+//! - `edit`: a published post's text edited at LinkedIn;
+//! - `comment`: the first comment, once the post is published.
 
 mod article;
 mod attempt;
 mod body;
+mod comment;
 mod delete;
+mod edit;
 mod publish;
 mod tenant_detail;
 mod throttle;
@@ -148,6 +152,8 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
         let outcome = match job.action {
             JobAction::Publish => publish::publish(&delivery, publisher).await,
             JobAction::Delete => delete::delete_job(&delivery, publisher).await,
+            JobAction::Edit => edit::edit_job(&delivery, publisher).await,
+            JobAction::Comment => comment::comment_job(&delivery, publisher).await,
         };
         match outcome {
             Disposition::Done => true,

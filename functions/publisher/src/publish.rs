@@ -50,6 +50,19 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
             // A cancel found its post live; the delete at LinkedIn is still to be done.
             return crate::delete::delete_at_linkedin(delivery, publisher, *post).await;
         }
+        Claim::NotClaimable(post)
+            if post.comment_to_post().is_some_and(|c| c.attempts == 0)
+                && post.comment_lease_until.is_none() =>
+        {
+            // Published, but its first comment's job could not be queued then: queue it now
+            // (a duplicate is harmless: each comment attempt is claimed under a lease).
+            return match publisher.queue.enqueue(&post.comment_job(now)).await {
+                Ok(()) => Disposition::Done,
+                Err(e) => Disposition::Crashed(
+                    anyhow::Error::new(e).context("enqueueing the first comment"),
+                ),
+            };
+        }
         Claim::NotClaimable(post) => {
             // A duplicate delivery, a cancelled post, a scheduled post's firing for a time it
             // was moved from, or another invocation holds it now.

@@ -1,6 +1,7 @@
 //! The one LinkedIn client: OAuth (www host) and the REST API (api host). It knows LinkedIn's
 //! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
 
+mod edits;
 mod error;
 mod little_text;
 mod posts;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 use url::Url;
 
+pub use edits::{can_read_post, PostReading};
 pub(crate) use error::classify_api_failure;
 use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
@@ -536,6 +538,33 @@ impl LinkedInClient {
         flavour: ApiFlavour,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, LinkedInError> {
+        self.request_api(method, path_and_query, access_token, flavour, &[], body)
+            .await
+    }
+
+    /// A versioned (`/rest`) call with extra headers (`X-RestLi-Method`).
+    async fn api_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        access_token: &SecretString,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, LinkedInError> {
+        let flavour = ApiFlavour::Versioned;
+        self.request_api(method, path_and_query, access_token, flavour, headers, body)
+            .await
+    }
+
+    async fn request_api(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        access_token: &SecretString,
+        flavour: ApiFlavour,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, LinkedInError> {
         let url = self
             .settings
             .api_base_url
@@ -555,6 +584,9 @@ impl LinkedInClient {
                     .header("LinkedIn-Version", self.settings.api_version.to_string())
                     .header("X-Restli-Protocol-Version", "2.0.0");
             }
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some(body) = body {
             request = request.json(body);

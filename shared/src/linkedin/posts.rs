@@ -158,7 +158,7 @@ pub enum MediaStatus {
     Failed,
 }
 
-fn encode_urn(urn: &str) -> String {
+pub(super) fn encode_urn(urn: &str) -> String {
     url::form_urlencoded::byte_serialize(urn.as_bytes()).collect()
 }
 

@@ -7,6 +7,7 @@ mod browser;
 mod capabilities;
 mod connect;
 mod content;
+mod edits;
 mod events;
 mod health;
 mod kinds;

@@ -25,6 +25,9 @@ mod content;
 
 pub use content::{RawArticle, RawComment, RawMedia, RawMention, RawPoll};
 
+mod edit;
+pub use edit::{PostChange, PostPatch};
+
 /// The longest URL a request may carry, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
 
 mod content;
+mod edit;
 mod failure;
 mod next_step;
 mod warnings;
@@ -21,6 +22,7 @@ pub use content::{
     MAX_DOCUMENT_BYTES, MAX_IMAGES, MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS,
     MAX_TITLE_CHARS, MAX_VIDEO_BYTES, MIN_VIDEO_BYTES, POLL_OPTIONS,
 };
+pub use edit::{EditDecision, PendingEdit, PostEdit};
 pub use failure::FailureCode;
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
 pub use warnings::{
@@ -322,6 +324,15 @@ pub struct Post {
     /// While `queued` after a failed attempt: when the next attempt is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// A published post's edit that LinkedIn has not taken yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_edit: Option<PendingEdit>,
+    /// Changes of the text, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<PostEdit>,
+    /// While the first comment is being posted: until when the attempt owns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_lease_until: Option<DateTime<Utc>>,
     /// The status of the version this one was made from (not stored): the store sees a post
     /// leave `scheduled` by it, which gives back one of its tenant's scheduled-post slots in
     /// the same write.
@@ -368,6 +379,9 @@ impl Post {
             write_token: Uuid::new_v4(),
             rescues: 0,
             next_attempt_at: None,
+            pending_edit: None,
+            edits: Vec::new(),
+            comment_lease_until: None,
             made_from: None,
         }
     }
@@ -525,12 +539,14 @@ impl Post {
         next
     }
 
-    /// The number of the current attempt at `action`: a publish's attempts are counted when
-    /// the post is claimed, a delete's when one fails.
+    /// The number of the current attempt at `action`: a publish's and a first comment's
+    /// attempts are counted when they are claimed, a delete's and an edit's when one fails.
     pub fn attempt_number(&self, action: JobAction) -> u32 {
         match action {
             JobAction::Publish => self.attempts,
             JobAction::Delete => self.delete_attempts + 1,
+            JobAction::Edit => self.pending_edit.as_ref().map_or(0, |p| p.attempts) + 1,
+            JobAction::Comment => self.first_comment.as_ref().map_or(0, |c| c.attempts),
         }
     }
 
@@ -721,6 +737,10 @@ impl Job {
 pub enum JobAction {
     Publish,
     Delete,
+    /// Carry a published post's pending edit out at LinkedIn.
+    Edit,
+    /// Post a published post's first comment.
+    Comment,
 }
 
 impl JobAction {

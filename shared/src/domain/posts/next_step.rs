@@ -150,6 +150,8 @@ pub fn next_step(
     // Another attempt later, unless the attempts are used up. A post whose outcome is unknown
     // is never given up here: failing it could report a live post as failed, so it keeps
     // trying, every RESOLVE_INTERVAL, until LinkedIn says (the job's age bounds it).
+    // An edit's unknown outcome is flagged so the next attempt can read the post back, but it
+    // never keeps an edit going past the limit: sending it again is harmless.
     let retry = |code: FailureCode, message: String, sent: bool, at_least: Option<Duration>| {
         let unknown = (action == JobAction::Publish && sent) || resolving;
         if exhausted && !unknown {
@@ -159,7 +161,8 @@ pub fn next_step(
             };
             return Step::fail(code, message, format!("gave up after {attempt} attempts"));
         }
-        retry_past_limit(code, message, unknown, at_least, exhausted)
+        let flagged = unknown || (action == JobAction::Edit && sent);
+        retry_past_limit(code, message, flagged, at_least, exhausted)
     };
 
     match outcome {
@@ -184,6 +187,22 @@ pub fn next_step(
         {
             // Already gone: LinkedIn's delete is idempotent.
             Step::Deleted
+        }
+        // A fresh post is not yet known to LinkedIn's comments for a while: wait by redelivery,
+        // bounded by the attempts.
+        Outcome::LinkedIn(e @ LinkedInError::Rejected { status: 404, .. })
+            if action == JobAction::Comment =>
+        {
+            retry(FailureCode::NotFound, e.to_string(), false, None)
+        }
+        // A comment is not idempotent and cannot be read back with the scopes a poster has:
+        // one whose outcome is unknown is not sent again, so it can never appear twice.
+        Outcome::LinkedIn(e) if action == JobAction::Comment && e.outcome_unknown() => {
+            Step::fail(
+                FailureCode::CommentUnconfirmed,
+                e.to_string(),
+                "LinkedIn did not confirm the first comment",
+            )
         }
         Outcome::LinkedIn(LinkedInError::MediaNotReady { .. }) => media_wait(post, now, || {
             "LinkedIn still had the post's media processing after 15 minutes".into()
@@ -732,10 +751,12 @@ mod tests {
             ),
         ];
         for (name, post, refreshed, expected) in rows {
-            for action in [JobAction::Publish, JobAction::Delete] {
+            for action in [JobAction::Publish, JobAction::Delete, JobAction::Edit] {
                 let post = match action {
                     JobAction::Publish => post.clone(),
                     JobAction::Delete => deleting(post.attempts),
+                    JobAction::Edit => editing(post.attempts),
+                    JobAction::Comment => commenting(post.attempts),
                 };
                 assert_eq!(
                     decide(&post, action, Outcome::Refreshed(&refreshed)),
@@ -983,5 +1004,130 @@ mod tests {
             "retry LINKEDIN_UNAVAILABLE unknown",
             "an earlier attempt's unknown outcome stays unknown"
         );
+    }
+
+    /// A published post with a pending edit at its `n`-th attempt.
+    fn editing(n: u32) -> Post {
+        let mut post = deleting(1);
+        post.pending_edit = Some(crate::domain::posts::PendingEdit {
+            text: "new".into(),
+            requested_at: now(),
+            attempts: n - 1,
+            outcome_unknown: false,
+            last_error: None,
+        });
+        post
+    }
+
+    /// A published post whose first comment is at its `n`-th attempt (claimed `n` times).
+    fn commenting(n: u32) -> Post {
+        let mut post = deleting(1);
+        let mut comment = crate::domain::posts::FirstComment::pending("First!".into());
+        comment.attempts = n;
+        post.first_comment = Some(comment);
+        post
+    }
+
+    /// An edit is idempotent: a 5xx or timeout is retried (flagged unknown, so the next attempt
+    /// reads back where it may) and given up after the attempts; a 404 fails (the post is gone
+    /// at LinkedIn), never "deleted".
+    #[test]
+    fn linkedin_answers_to_an_edit() {
+        let rows: Vec<(&str, Post, LinkedInError, &str)> = vec![
+            (
+                "500, first attempt",
+                editing(1),
+                linkedin(500, "oops"),
+                "retry LINKEDIN_UNAVAILABLE unknown",
+            ),
+            (
+                "500, last attempt",
+                editing(4),
+                linkedin(500, "oops"),
+                "fail RETRIES_EXHAUSTED",
+            ),
+            (
+                "400",
+                editing(1),
+                linkedin(400, &error(400, 0, "INVALID", "bad")),
+                "fail VALIDATION_ERROR",
+            ),
+            (
+                "403",
+                editing(1),
+                linkedin(403, &error(403, 100, "ACCESS_DENIED", "no")),
+                "fail FORBIDDEN",
+            ),
+            (
+                "404",
+                editing(1),
+                linkedin(404, &error(404, 0, "NOT_FOUND", "gone")),
+                "fail NOT_FOUND",
+            ),
+            (
+                "401",
+                editing(1),
+                linkedin(401, &error(401, 65600, "INVALID_ACCESS_TOKEN", "x")),
+                "refresh",
+            ),
+            (
+                "429",
+                editing(2),
+                linkedin_after(429, 30, ""),
+                "retry RATE_LIMITED after 30s",
+            ),
+        ];
+        for (name, post, e, expected) in rows {
+            assert_eq!(
+                decide(&post, JobAction::Edit, Outcome::LinkedIn(&e)),
+                expected,
+                "{name}"
+            );
+        }
+    }
+
+    /// A first comment waits out LinkedIn's early 404 by redelivery (bounded), fails on a 403,
+    /// and is never sent twice: an unknown outcome fails it as unconfirmed.
+    #[test]
+    fn linkedin_answers_to_a_first_comment() {
+        let rows: Vec<(&str, Post, LinkedInError, &str)> = vec![
+            (
+                "early 404",
+                commenting(1),
+                linkedin(404, &error(404, 0, "NOT_FOUND", "x")),
+                "retry NOT_FOUND",
+            ),
+            (
+                "404 at the last attempt",
+                commenting(4),
+                linkedin(404, &error(404, 0, "NOT_FOUND", "x")),
+                "fail RETRIES_EXHAUSTED",
+            ),
+            (
+                "403 missing scope",
+                commenting(1),
+                linkedin(403, &error(403, 100, "ACCESS_DENIED", "no")),
+                "fail FORBIDDEN",
+            ),
+            (
+                "500 after sending",
+                commenting(1),
+                linkedin(500, "oops"),
+                "fail COMMENT_UNCONFIRMED",
+            ),
+            (
+                "429",
+                commenting(1),
+                linkedin_after(429, 30, ""),
+                "retry RATE_LIMITED after 30s",
+            ),
+        ];
+        for (name, post, e, expected) in rows {
+            assert_eq!(
+                decide(&post, JobAction::Comment, Outcome::LinkedIn(&e)),
+                expected,
+                "{name}"
+            );
+        }
     }
 }
