@@ -11,6 +11,8 @@
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
 #[allow(clippy::result_large_err)]
+mod media;
+#[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
 mod posts;
@@ -18,6 +20,10 @@ mod posts;
 mod rest;
 pub mod serve;
 
+pub use media::{
+    MediaState, SimDocument, SimPart, SimVideo, MAX_DOCUMENT_BYTES, MAX_VIDEO_BYTES,
+    MIN_VIDEO_BYTES, VIDEO_PART_BYTES,
+};
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 
 use std::collections::HashMap;
@@ -67,6 +73,13 @@ pub struct SimulatorConfig {
     pub daily_limit_retry_after: Option<Duration>,
     /// How long an uploaded image stays PROCESSING before it is AVAILABLE.
     pub media_processing: Duration,
+    /// How long a finalized video stays PROCESSING before it is AVAILABLE (minutes at
+    /// LinkedIn; a few seconds here, and tests advance the clock).
+    pub video_processing: Duration,
+    /// How long a document's or video's upload URLs stay valid; a PUT after that answers 403.
+    pub upload_url_ttl: Duration,
+    /// The next this many documents or videos fail processing (PROCESSING_FAILED).
+    pub fail_media_processing: u32,
 }
 
 impl Default for SimulatorConfig {
@@ -96,6 +109,9 @@ impl Default for SimulatorConfig {
             app_daily_post_limit: 100_000,
             daily_limit_retry_after: None,
             media_processing: Duration::ZERO,
+            video_processing: Duration::from_secs(5),
+            upload_url_ttl: Duration::from_secs(3600),
+            fail_media_processing: 0,
         }
     }
 }
@@ -339,6 +355,9 @@ pub(crate) struct SimState {
     /// Where upload URLs point: the same server under another host name, as LinkedIn's
     /// uploads go to another host than its API.
     pub media_base_url: Url,
+    pub documents: HashMap<String, media::SimDocument>,
+    pub videos: HashMap<String, media::SimVideo>,
+    pub next_media_id: u64,
 }
 
 impl SimState {
@@ -426,6 +445,9 @@ impl Simulator {
             next_image_id: 0,
             media_base_url: Url::parse(&format!("http://localhost:{}", local.port()))
                 .expect("loopback URL"),
+            documents: HashMap::new(),
+            videos: HashMap::new(),
+            next_media_id: 0,
         })));
         let app = router(shared.clone());
         let server = crate::serve::spawn(listener, app);
@@ -513,6 +535,16 @@ impl Simulator {
 
     pub fn images(&self) -> Vec<SimImage> {
         self.shared.lock().images.values().cloned().collect()
+    }
+
+    /// Documents as LinkedIn holds them (what arrived, never the bytes).
+    pub fn documents(&self) -> Vec<SimDocument> {
+        self.shared.lock().documents.values().cloned().collect()
+    }
+
+    /// Videos as LinkedIn holds them, with their parts.
+    pub fn videos(&self) -> Vec<SimVideo> {
+        self.shared.lock().videos.values().cloned().collect()
     }
 
     /// Issues tokens for `member_sub` as if the member had consented `age` ago, without the
@@ -613,6 +645,11 @@ fn router(shared: Shared) -> Router {
         .route("/v2/assets", post(posts::register_upload))
         .route("/v2/assets/{id}", get(posts::get_asset))
         .route("/_media/upload/{token}", axum::routing::put(posts::upload))
+        .route("/rest/documents", post(media::initialize_document_upload))
+        .route("/rest/documents/{urn}", get(media::get_document))
+        .route("/rest/videos", post(media::video_action))
+        .route("/rest/videos/{urn}", get(media::get_video))
+        .route("/_media/{kind}/{token}", axum::routing::put(media::upload))
         .route(
             "/_sim/faults",
             post(control_add_fault).delete(control_clear_faults),
@@ -883,6 +920,9 @@ struct ConfigChange {
     latency_ms: Option<u64>,
     issue_refresh_tokens: Option<bool>,
     rotate_refresh_tokens: Option<bool>,
+    video_processing_ms: Option<u64>,
+    upload_url_ttl_ms: Option<u64>,
+    fail_media_processing: Option<u32>,
 }
 
 async fn control_config(
@@ -902,6 +942,15 @@ async fn control_config(
     }
     if let Some(v) = change.rotate_refresh_tokens {
         c.rotate_refresh_tokens = v;
+    }
+    if let Some(ms) = change.video_processing_ms {
+        c.video_processing = Duration::from_millis(ms);
+    }
+    if let Some(ms) = change.upload_url_ttl_ms {
+        c.upload_url_ttl = Duration::from_millis(ms);
+    }
+    if let Some(n) = change.fail_media_processing {
+        c.fail_media_processing = n;
     }
     StatusCode::NO_CONTENT
 }

@@ -102,7 +102,7 @@ fn has(record: &AccessRecord, scope: &str) -> bool {
 }
 
 /// Whether the token's member may act as `author`.
-fn may_act_as(
+pub(crate) fn may_act_as(
     state: &SimState,
     record: &AccessRecord,
     author: &str,
@@ -191,6 +191,11 @@ fn create(
         return refused;
     }
     for id in &media {
+        match super::media::check_media_for_post(state, id, &author) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(refused) => return refused,
+        }
         let status = state
             .images
             .get(id)
