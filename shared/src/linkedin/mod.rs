@@ -4,6 +4,7 @@
 mod error;
 mod posts;
 mod upload_hosts;
+mod uploads;
 mod version;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
 pub use upload_hosts::{UploadHosts, DEFAULT_UPLOAD_HOSTS};
+pub use uploads::{DocumentUpload, UploadError, VideoPart, VideoUpload};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 
 use crate::config::{parse_scopes, ConfigError, LinkedInSettings};

@@ -54,7 +54,7 @@ pub fn escape_little_text(text: &str) -> String {
     out
 }
 
-fn encode_urn(urn: &str) -> String {
+pub(super) fn encode_urn(urn: &str) -> String {
     url::form_urlencoded::byte_serialize(urn.as_bytes()).collect()
 }
 
@@ -238,7 +238,7 @@ impl LinkedInClient {
 
     /// An upload URL from LinkedIn's answer, if the access token may go there (see
     /// [`super::UploadHosts`]): otherwise a failure that retrying cannot help, logged.
-    fn upload_destination(&self, raw: &str) -> Result<Url, LinkedInError> {
+    pub(super) fn upload_destination(&self, raw: &str) -> Result<Url, LinkedInError> {
         let refused = |why: &str| {
             warn!(
                 host = Url::parse(raw)

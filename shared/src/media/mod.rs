@@ -13,6 +13,9 @@ use url::{Host, Url};
 
 use crate::config::MediaSettings;
 
+mod stream;
+pub use stream::{open_large, LargeKind, LargeMedia, SourceFailure};
+
 /// Why an image cannot be used. Its text (`Display`) is what the tenant sees, and it is fixed:
 /// whether the image's host refused the connection, timed out or answered with an error is
 /// never told apart (no port-scan oracle through image URLs), and no URL (whose query may hold
@@ -45,6 +48,18 @@ pub enum MediaRefusal {
     PostTooLarge(usize),
     #[error("the URL's content is not a JPEG, PNG or GIF image")]
     NotAnImage,
+    #[error("the document is larger than 104857600 bytes (100 MB)")]
+    DocumentTooLarge,
+    #[error("the video must be between 76800 bytes (75 KB) and 524288000 bytes (500 MB)")]
+    VideoSize,
+    #[error("the URL's content is not a PDF, PPT, PPTX, DOC or DOCX document")]
+    NotADocument,
+    #[error("the URL's content is not an MP4 video")]
+    NotAVideo,
+    #[error("the document's or video's host must announce its size (Content-Length)")]
+    NoLength,
+    #[error("the document's or video's host sent a different number of bytes than it announced")]
+    LengthMismatch,
 }
 
 /// An image ready to upload.
@@ -222,11 +237,14 @@ async fn addresses_of(url: &Url, port: u16) -> Result<Vec<SocketAddr>, MediaErro
     }
 }
 
-async fn fetch_within(
+/// GETs `url` through the SSRF guard: an http(s) URL whose host's every address is public
+/// (unless the local configuration allows private ones), connected to the address checked,
+/// no proxy, no redirects, answering 2xx. `timeout` bounds the whole request when given.
+pub(crate) async fn open_guarded(
     url: &Url,
     settings: &MediaSettings,
-    bytes_left: usize,
-) -> Result<Image, MediaError> {
+    timeout: Option<Duration>,
+) -> Result<reqwest::Response, MediaError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refused(url, MediaRefusal::NotAUrl));
     }
@@ -245,15 +263,17 @@ async fn fetch_within(
         // can reach what the address check refuses.
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(FETCH_TIMEOUT)
         .connect_timeout(Duration::from_secs(5));
+    if let Some(timeout) = timeout {
+        client = client.timeout(timeout);
+    }
     if let Some(Host::Domain(name)) = url.host() {
         client = client.resolve(name, address);
     }
     let client = client
         .build()
         .map_err(|e| unavailable(url, &format!("HTTP client: {e}")))?;
-    let mut response = client
+    let response = client
         .get(url.clone())
         .send()
         .await
@@ -263,6 +283,15 @@ async fn fetch_within(
         // A redirect, a 404 and a 503 look alike to the tenant: each says the host answered.
         return Err(unavailable(url, &format!("answered {status}")));
     }
+    Ok(response)
+}
+
+async fn fetch_within(
+    url: &Url,
+    settings: &MediaSettings,
+    bytes_left: usize,
+) -> Result<Image, MediaError> {
+    let mut response = open_guarded(url, settings, Some(FETCH_TIMEOUT)).await?;
     let limit = settings.max_bytes.min(bytes_left);
     let too_big = || {
         if limit < settings.max_bytes {
