@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::posts::encode_urn;
-use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 use super::MediaStatus;
+use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 
 /// Where to PUT a document, and the URN it will have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,11 @@ impl LinkedInClient {
     ) -> Result<DocumentUpload, LinkedInError> {
         let body = json!({ "initializeUploadRequest": { "owner": owner } });
         let v = self
-            .versioned_post("/rest/documents?action=initializeUpload", access_token, &body)
+            .versioned_post(
+                "/rest/documents?action=initializeUpload",
+                access_token,
+                &body,
+            )
             .await?;
         let (Some(urn), Some(url)) = (
             v["value"]["document"].as_str(),
@@ -142,11 +146,15 @@ impl LinkedInClient {
                 i["firstByte"].as_u64(),
                 i["lastByte"].as_u64(),
             ) else {
-                return Err(unexpected("an upload instruction without uploadUrl or byte range"));
+                return Err(unexpected(
+                    "an upload instruction without uploadUrl or byte range",
+                ));
             };
             // The parts must tile the file; anything else cannot be uploaded as told.
             if first != next_byte || last < first {
-                return Err(unexpected("upload instructions do not cover the file in order"));
+                return Err(unexpected(
+                    "upload instructions do not cover the file in order",
+                ));
             }
             next_byte = last + 1;
             self.upload_destination(url)?;
@@ -261,7 +269,13 @@ impl LinkedInClient {
         body: &Value,
     ) -> Result<Value, LinkedInError> {
         let response = self
-            .api_with_body(Method::POST, path, access_token, ApiFlavour::Versioned, Some(body))
+            .api_with_body(
+                Method::POST,
+                path,
+                access_token,
+                ApiFlavour::Versioned,
+                Some(body),
+            )
             .await?;
         decode(200, response).await
     }

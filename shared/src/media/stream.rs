@@ -239,10 +239,18 @@ mod tests {
                 MAX_DOCUMENT_BYTES + 1,
                 Some(MediaRefusal::DocumentTooLarge),
             ),
-            (LargeKind::Video, MIN_VIDEO_BYTES - 1, Some(MediaRefusal::VideoSize)),
+            (
+                LargeKind::Video,
+                MIN_VIDEO_BYTES - 1,
+                Some(MediaRefusal::VideoSize),
+            ),
             (LargeKind::Video, MIN_VIDEO_BYTES, None),
             (LargeKind::Video, MAX_VIDEO_BYTES, None),
-            (LargeKind::Video, MAX_VIDEO_BYTES + 1, Some(MediaRefusal::VideoSize)),
+            (
+                LargeKind::Video,
+                MAX_VIDEO_BYTES + 1,
+                Some(MediaRefusal::VideoSize),
+            ),
         ];
         for (kind, size, refusal) in cases {
             assert_eq!(kind.size_refusal(size), refusal, "{kind:?} {size}");

@@ -48,6 +48,9 @@ pub enum FailureCode {
     MediaRejected,
     MediaUnavailable,
     MediaNotReady,
+    MediaProcessingFailed,
+    MediaUploadExpired,
+    MediaUploadTimedOut,
 }
 
 impl FailureCode {
@@ -83,9 +86,12 @@ impl FailureCode {
             Self::TokensUnreadable => "the connection's stored tokens cannot be read; the member must reconnect",
             Self::ConnectionRevoked => "the connection was disconnected",
             Self::ConnectionGone => "the connection no longer exists",
-            Self::MediaRejected => "an image cannot be used (its address, size or type) or LinkedIn could not process it",
-            Self::MediaUnavailable => "an image could not be fetched from its URL; the post will be tried again",
+            Self::MediaRejected => "a media file cannot be used (its address, size or type) or LinkedIn could not process an image",
+            Self::MediaUnavailable => "a media file could not be fetched from its URL; the post will be tried again",
             Self::MediaNotReady => "LinkedIn was still processing the post's media 15 minutes after the first attempt",
+            Self::MediaProcessingFailed => "LinkedIn could not process the post's document or video",
+            Self::MediaUploadExpired => "LinkedIn's upload address for the post's document or video expired twice; nothing was published",
+            Self::MediaUploadTimedOut => "the video could not be passed from its URL to LinkedIn within the publisher's time; a faster host or a smaller file is needed",
         }
     }
 }
