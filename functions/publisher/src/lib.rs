@@ -8,6 +8,7 @@
 
 mod attempt;
 mod delete;
+mod media;
 mod publish;
 mod tenant_detail;
 mod throttle;

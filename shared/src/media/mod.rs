@@ -14,7 +14,7 @@ use url::{Host, Url};
 use crate::config::MediaSettings;
 
 mod stream;
-pub use stream::{open_large, LargeKind, LargeMedia, SourceFailure};
+pub use stream::{fetch_captions, open_large, LargeKind, LargeMedia, SourceFailure};
 
 /// Why an image cannot be used. Its text (`Display`) is what the tenant sees, and it is fixed:
 /// whether the image's host refused the connection, timed out or answered with an error is
@@ -60,6 +60,8 @@ pub enum MediaRefusal {
     NoLength,
     #[error("the document's or video's host sent a different number of bytes than it announced")]
     LengthMismatch,
+    #[error("the video's captions are not an SRT or WebVTT file of at most 1048576 bytes")]
+    NotCaptions,
 }
 
 /// An image ready to upload.

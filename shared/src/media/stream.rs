@@ -206,6 +206,38 @@ impl LargeMedia {
     }
 }
 
+/// The largest captions file taken.
+pub const MAX_CAPTIONS_BYTES: usize = 1024 * 1024;
+
+/// A video's captions file (SRT, or WebVTT) through the same guard, held whole: it is small.
+pub async fn fetch_captions(url: &Url, settings: &MediaSettings) -> Result<Vec<u8>, MediaError> {
+    let mut response = open_guarded(url, settings, Some(super::FETCH_TIMEOUT)).await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| unavailable(url, &format!("reading: {}", e.without_url())))?
+    {
+        if bytes.len() + chunk.len() > MAX_CAPTIONS_BYTES {
+            return Err(refused(url, MediaRefusal::NotCaptions));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if !is_captions(&bytes) {
+        return Err(refused(url, MediaRefusal::NotCaptions));
+    }
+    Ok(bytes)
+}
+
+/// SRT starts with its first cue's number, WebVTT with `WEBVTT`; either is UTF-8 text.
+fn is_captions(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    text.starts_with("WEBVTT") || text.starts_with(|c: char| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +260,14 @@ mod tests {
         for (kind, head, ok) in cases {
             assert_eq!(kind.sniff(head), *ok, "{kind:?} {head:?}");
         }
+    }
+
+    #[test]
+    fn captions_are_srt_or_webvtt_text() {
+        assert!(is_captions(b"1\n00:00:00,000 --> 00:00:02,000\nHello\n"));
+        assert!(is_captions(b"WEBVTT\n\n00:00.000 --> 00:02.000\nHello\n"));
+        assert!(!is_captions(b"<html>"));
+        assert!(!is_captions(&[0xFF, 0xD8, 0xFF]));
     }
 
     #[test]

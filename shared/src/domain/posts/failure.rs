@@ -91,7 +91,7 @@ impl FailureCode {
             Self::MediaNotReady => "LinkedIn was still processing the post's media 15 minutes after the first attempt",
             Self::MediaProcessingFailed => "LinkedIn could not process the post's document or video",
             Self::MediaUploadExpired => "LinkedIn's upload address for the post's document or video expired twice; nothing was published",
-            Self::MediaUploadTimedOut => "the video could not be passed from its URL to LinkedIn within the publisher's time; a faster host or a smaller file is needed",
+            Self::MediaUploadTimedOut => "the document or video could not be passed from its URL to LinkedIn within the publisher's time; a faster host or a smaller file is needed",
         }
     }
 }
