@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod lifecycle;
 mod limits;
+mod media;
 mod oauth_binding;
 mod outcomes;
 mod publish;
