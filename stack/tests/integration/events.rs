@@ -84,6 +84,7 @@ fn every_file_in_events_is_named_by_a_test() {
             "oauth-callback.json",
             "publisher-scheduled-sqs.json",
             "publisher-sqs.json",
+            "publisher-video-sqs.json",
             "reconciler-round.json",
             "refresher-window.json"
         ]
