@@ -325,3 +325,104 @@ impl LinkedInClient {
 fn upload_timeout(size: u64) -> std::time::Duration {
     std::time::Duration::from_secs(10 + size / (1024 * 1024))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A stand-in answering every request 200 with `body(its own base URL)`, counting them.
+    async fn answering(
+        body: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (url::Url, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (seen, own) = (count.clone(), base.to_string());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+                let body = body(&own);
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (base, count)
+    }
+
+    fn client(api_base: &str) -> LinkedInClient {
+        let vars = std::collections::HashMap::from([
+            ("LINKEDIN_CLIENT_ID", "cid".to_owned()),
+            ("LINKEDIN_CLIENT_SECRET", "shh".to_owned()),
+            (
+                "LINKEDIN_REDIRECT_URI",
+                "https://api.example.com/cb".to_owned(),
+            ),
+            ("TABLE_NAME", "t".to_owned()),
+            ("TOKEN_KEY_ID", "k".to_owned()),
+            ("LINKEDIN_API_BASE_URL", api_base.to_owned()),
+        ]);
+        let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        LinkedInClient::new(config.linkedin).unwrap()
+    }
+
+    /// initializeUpload's answer: part `i` on `hosts[i]` (`None`: the stand-in's own origin).
+    fn video_answer(own: &str, parts: &[(u64, u64, Option<String>)]) -> String {
+        let instructions: Vec<Value> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, (first, last, host))| {
+                let host = host.as_deref().unwrap_or(own);
+                json!({"uploadUrl": format!("{host}part/{i}"), "firstByte": first, "lastByte": last})
+            })
+            .collect();
+        json!({"value": {"video": "urn:li:video:1", "uploadToken": "t", "uploadInstructions": instructions}})
+            .to_string()
+    }
+
+    /// One part's URL off LinkedIn's upload hosts refuses the whole upload before anything is
+    /// sent anywhere; instructions that do not tile the file are refused too; good ones pass.
+    #[tokio::test]
+    async fn every_part_url_must_be_on_an_upload_host_and_the_parts_must_tile_the_file() {
+        let token = SecretString::from("member-access-token");
+        let (elsewhere, arrived) = answering(|_| String::new()).await;
+        let off = Some(elsewhere.to_string());
+        let cases: Vec<(&str, Vec<(u64, u64, Option<String>)>, bool)> = vec![
+            (
+                "tiled, on the API's origin",
+                vec![(0, 99, None), (100, 199, None)],
+                true,
+            ),
+            (
+                "a part off the upload hosts",
+                vec![(0, 99, None), (100, 199, off)],
+                false,
+            ),
+            ("a gap", vec![(0, 99, None), (150, 199, None)], false),
+            ("short of the file", vec![(0, 99, None)], false),
+        ];
+        for (case, parts, ok) in cases {
+            let (api, _) = answering(move |own| video_answer(own, &parts)).await;
+            let answer = client(api.as_str())
+                .initialize_video_upload(&token, "urn:li:person:abc", 200, false, false)
+                .await;
+            match (answer, ok) {
+                (Ok(upload), true) => assert_eq!(upload.parts.len(), 2, "{case}"),
+                (Err(LinkedInError::Unexpected { .. }), false) => {}
+                (other, _) => panic!("{case}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            arrived.load(Ordering::SeqCst),
+            0,
+            "nothing reached the other host"
+        );
+    }
+}
