@@ -647,3 +647,35 @@ async fn media_the_tenant_must_fix_is_refused_with_a_text_saying_what() {
     }
     assert!(stack.simulator().documents().is_empty() && stack.simulator().videos().is_empty());
 }
+
+#[tokio::test]
+async fn a_video_that_cannot_be_uploaded_within_the_invocation_fails_instead_of_looping() {
+    let (stack, connection) = connected(|o| {
+        o.run_publisher = false;
+        o.settings
+            .insert("LINKEDIN_TIMEOUT_SECONDS".into(), "1".into());
+    })
+    .await;
+    // Each part takes 2 s to be taken; three parts do not fit the ~4 s the invocation leaves.
+    stack.simulator().inject(Fault::delay(
+        "PUT",
+        "/_media/videos/",
+        Duration::from_secs(2),
+    ));
+    let url = stack
+        .cdn
+        .url(&format!("/gen/mp4/{}", 2 * VIDEO_PART_BYTES + 1));
+    let id = queue_media_post(&stack, &connection, "Too slow", item(MediaKind::Video, url)).await;
+    let event = batch(vec![job_message("acme", &id, "m-slow", Utc::now())]);
+    let response = publisher_function::handle(
+        event,
+        &stack.publisher,
+        connector::deadline::Deadline::after(Duration::from_secs(9)),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty(), "the job ends");
+    let post = stack.post("acme", &id).await;
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(post["last_error"]["code"], "MEDIA_UPLOAD_TIMED_OUT");
+    assert!(stack.simulator().videos()[0].finalized_at.is_none());
+}
