@@ -637,7 +637,6 @@ pub(crate) async fn upload(
                     "a document may be at most {MAX_DOCUMENT_BYTES} bytes"
                 ));
             }
-            let fail = take_processing_failure(&mut state) || !is_document(&counted.head);
             let Some(d) = state.documents.get_mut(&urn) else {
                 return api_error(404, None, None, "Unknown upload");
             };
@@ -645,6 +644,8 @@ pub(crate) async fn upload(
             if d.uploaded_at.is_some() {
                 return bad("the document was already uploaded: one PUT of the whole file");
             }
+            let fail = take_processing_failure(&mut state) || !is_document(&counted.head);
+            let d = state.documents.get_mut(&urn).expect("found above");
             d.bytes = counted.bytes;
             d.failed = fail;
             d.uploaded_at = Some(now);

@@ -679,3 +679,34 @@ async fn a_video_that_cannot_be_uploaded_within_the_invocation_fails_instead_of_
     assert_eq!(post["last_error"]["code"], "MEDIA_UPLOAD_TIMED_OUT");
     assert!(stack.simulator().videos()[0].finalized_at.is_none());
 }
+
+#[tokio::test]
+async fn a_host_that_sends_fewer_bytes_than_announced_is_retried_and_nothing_half_is_kept() {
+    let (stack, connection) = media_stack(|_| {}).await;
+    for (kind, path) in [
+        (MediaKind::Document, "/gen-short/pdf/300000"),
+        (MediaKind::Video, "/gen-short/mp4/300000"),
+    ] {
+        let id = queue_media_post(&stack, &connection, path, item(kind, stack.cdn.url(path))).await;
+        stack.run_publish_queue().await;
+        let post = stack.post("acme", &id).await;
+        assert_eq!(post["status"], "queued", "{path}: retried, {post}");
+        assert_eq!(post["last_error"]["code"], "MEDIA_UNAVAILABLE", "{path}");
+        let (tenant, _) = ids(&connection);
+        let stored = stack
+            .publisher
+            .posts
+            .get(&tenant, PostId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            stored.media_urns.is_empty(),
+            "{path}: nothing half-uploaded is remembered"
+        );
+    }
+    let sim = stack.simulator();
+    assert!(sim.documents().iter().all(|d| d.uploaded_at.is_none()));
+    assert!(sim.videos().iter().all(|v| v.finalized_at.is_none()));
+    assert!(sim.live_posts().is_empty());
+}
