@@ -30,6 +30,15 @@ TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "template.yaml")
 
 # The functions that call LinkedIn's token or revoke endpoints, and so need the client secret.
 SECRET_READERS = {"OAuthFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"}
+# Their client secrets' ARNs: the member app's, and the pages app's when there is one.
+SECRET_ARNS = {
+    "LINKEDIN_CLIENT_SECRET_ARN": "LinkedInClientSecretArn",
+    "LINKEDIN_PAGES_CLIENT_SECRET_ARN": "LinkedInPagesClientSecretArn",
+}
+SECRET_RESOURCES = [
+    {"Ref": "LinkedInClientSecretArn"},
+    {"Fn::If": ["HasPagesApp", {"Ref": "LinkedInPagesClientSecretArn"}, {"Ref": "AWS::NoValue"}]},
+]
 # Who may use the token key, and for what (shared/src/vault.rs: GenerateDataKey to seal,
 # Decrypt to open, with the context {purpose, tenant_id, connection_id}).
 KEY_USERS = {
@@ -221,9 +230,10 @@ def the_client_secret_reaches_only_the_functions_that_call_linkedin(cfn: dict) -
         variables = f["Properties"].get("Environment", {}).get("Variables", {})
         if "LINKEDIN_CLIENT_SECRET" in variables:
             problems.append(f"{name} has the client secret itself in its environment")
-        has_arn = variables.get("LINKEDIN_CLIENT_SECRET_ARN") == {"Ref": "LinkedInClientSecretArn"}
-        if has_arn != (name in SECRET_READERS):
-            problems.append(f"{name} {'has' if has_arn else 'lacks'} LINKEDIN_CLIENT_SECRET_ARN")
+        for variable, parameter in SECRET_ARNS.items():
+            has_arn = variables.get(variable) == {"Ref": parameter}
+            if has_arn != (name in SECRET_READERS):
+                problems.append(f"{name} {'has' if has_arn else 'lacks'} {variable}")
     for role in resources(cfn, "AWS::IAM::Role"):
         grants = [
             s for s in role_statements(cfn, role)
@@ -237,8 +247,8 @@ def the_client_secret_reaches_only_the_functions_that_call_linkedin(cfn: dict) -
                 problems.append(f"{role} may read secrets it does not need")
             if as_list(s["Action"]) != ["secretsmanager:GetSecretValue"]:
                 problems.append(f"{role} has secretsmanager actions beyond GetSecretValue")
-            if as_list(s["Resource"]) != [{"Ref": "LinkedInClientSecretArn"}]:
-                problems.append(f"{role} reads secrets other than LinkedInClientSecretArn")
+            if as_list(s["Resource"]) != SECRET_RESOURCES:
+                problems.append(f"{role} reads secrets other than the LinkedIn apps' client secrets")
     if "NoEcho" in repr(cfn["Parameters"]):
         problems.append("a NoEcho parameter: secrets do not pass through CloudFormation")
     return problems
@@ -357,6 +367,11 @@ MUTATIONS: list[tuple[Callable, str, Callable[[dict], None]]] = [
     (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the reconciler given the secret",
      lambda t: props(t, "ReconcilerFunction").setdefault("Environment", {"Variables": {}})["Variables"].update(
          LINKEDIN_CLIENT_SECRET_ARN={"Ref": "LinkedInClientSecretArn"})),
+    (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the reconciler given the pages app's secret",
+     lambda t: props(t, "ReconcilerFunction").setdefault("Environment", {"Variables": {}})["Variables"].update(
+         LINKEDIN_PAGES_CLIENT_SECRET_ARN={"Ref": "LinkedInPagesClientSecretArn"})),
+    (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the refresher without the pages app's secret",
+     lambda t: props(t, "RefresherFunction")["Environment"]["Variables"].pop("LINKEDIN_PAGES_CLIENT_SECRET_ARN")),
     (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the reconciler may read it",
      lambda t: policy_statements(t, "ReconcilerFunction").append(
          {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "LinkedInClientSecretArn"}})),

@@ -21,6 +21,12 @@ pub const DEFAULT_LINKEDIN_API_VERSION: &str = "202610";
 /// /v2/userinfo) and posting on the member's behalf.
 pub const DEFAULT_SCOPES: &str = "openid profile email w_member_social";
 
+/// Scopes asked of the second (pages) app when `LINKEDIN_PAGES_SCOPES` is not set: what the
+/// Community Management API grants (the member's basic profile for identity, as the app has no
+/// OpenID product; posting and commenting for members and pages, the pages'
+/// roles and statistics, member post analytics).
+pub const DEFAULT_PAGES_SCOPES: &str = "r_basicprofile w_member_social w_organization_social rw_organization_admin r_organization_social w_member_social_feed w_organization_social_feed r_member_postAnalytics";
+
 /// The scope an admin token carries when `ADMIN_SCOPE` is not set.
 pub const DEFAULT_ADMIN_SCOPE: &str = "connector/admin";
 
@@ -34,6 +40,10 @@ pub const VARIABLES: &[&str] = &[
     "LINKEDIN_API_BASE_URL",
     "LINKEDIN_API_VERSION",
     "LINKEDIN_SCOPES",
+    "LINKEDIN_PAGES_CLIENT_ID",
+    "LINKEDIN_PAGES_CLIENT_SECRET",
+    "LINKEDIN_PAGES_CLIENT_SECRET_ARN",
+    "LINKEDIN_PAGES_SCOPES",
     "LINKEDIN_TIMEOUT_SECONDS",
     "LINKEDIN_UPLOAD_HOSTS",
     "TABLE_NAME",
@@ -104,6 +114,30 @@ pub struct LinkedInSettings {
     pub request_timeout: Duration,
     /// Where upload URLs from LinkedIn's answers may point: the access token goes nowhere else.
     pub upload_hosts: UploadHosts,
+    /// The second LinkedIn app, for pages (`LINKEDIN_PAGES_*`); `None` with one app.
+    pub pages: Option<AppCredentials>,
+}
+
+/// A second LinkedIn app's registration: the Community Management API must be the only
+/// product on its app, so pages usually come through an app of their own. Its secret is read
+/// like the first app's (`LINKEDIN_PAGES_CLIENT_SECRET_ARN`, else `LINKEDIN_PAGES_CLIENT_SECRET`)
+/// and only the functions that call LinkedIn's token endpoints get it.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_arn: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl LinkedInSettings {
+    /// The scopes asked of `app`; `None` when the deployment has no such app.
+    pub fn scopes_of(&self, app: crate::domain::LinkedInApp) -> Option<&[String]> {
+        match app {
+            crate::domain::LinkedInApp::Member => Some(&self.scopes),
+            crate::domain::LinkedInApp::Pages => self.pages.as_ref().map(|p| p.scopes.as_slice()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -188,7 +222,12 @@ impl Config {
     /// (one call; a failure stops the cold start).
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let mut config = Self::from_env()?;
-        if config.linkedin.client_secret_arn.is_some() {
+        let pages_arn = config
+            .linkedin
+            .pages
+            .as_ref()
+            .is_some_and(|p| p.client_secret_arn.is_some());
+        if config.linkedin.client_secret_arn.is_some() || pages_arn {
             config
                 .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(sdk))
                 .await?;
@@ -197,13 +236,18 @@ impl Config {
     }
 
     /// Reads the client secret from `store` when `LINKEDIN_CLIENT_SECRET_ARN` is set (else
-    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback).
+    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback); the same for the pages app's.
     pub async fn fetch_client_secret(
         &mut self,
         store: &impl SecretStore,
     ) -> Result<(), ConfigError> {
         if let Some(arn) = &self.linkedin.client_secret_arn {
             self.linkedin.client_secret = Some(store.secret_string(arn).await?);
+        }
+        if let Some(pages) = self.linkedin.pages.as_mut() {
+            if let Some(arn) = &pages.client_secret_arn {
+                pages.client_secret = Some(store.secret_string(arn).await?);
+            }
         }
         Ok(())
     }
@@ -271,6 +315,7 @@ impl Config {
                 name: "LINKEDIN_UPLOAD_HOSTS",
                 reason,
             })?,
+            pages: pages_app(&get)?,
         };
         if linkedin.client_secret.is_some() && linkedin.client_secret_arn.is_some() {
             // One source, so nobody wonders which secret is in force.
@@ -378,6 +423,51 @@ impl Config {
             throttle,
         })
     }
+}
+
+/// The second app, when `LINKEDIN_PAGES_CLIENT_ID` is set; a secret for it without it is a
+/// mistake worth failing the cold start for (its scopes alone are harmless: the template
+/// passes their default to every deployment).
+fn pages_app(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<AppCredentials>, ConfigError> {
+    let Some(client_id) = get("LINKEDIN_PAGES_CLIENT_ID") else {
+        for name in [
+            "LINKEDIN_PAGES_CLIENT_SECRET",
+            "LINKEDIN_PAGES_CLIENT_SECRET_ARN",
+        ] {
+            if get(name).is_some() {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "set without LINKEDIN_PAGES_CLIENT_ID".into(),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let pages = AppCredentials {
+        client_id,
+        client_secret: get("LINKEDIN_PAGES_CLIENT_SECRET").map(SecretString::from),
+        client_secret_arn: get("LINKEDIN_PAGES_CLIENT_SECRET_ARN"),
+        scopes: parse_scopes(
+            &get("LINKEDIN_PAGES_SCOPES").unwrap_or_else(|| DEFAULT_PAGES_SCOPES.into()),
+        ),
+    };
+    if pages.scopes.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "LINKEDIN_PAGES_SCOPES",
+            reason: "no scope given".into(),
+        });
+    }
+    if pages.client_secret.is_some() && pages.client_secret_arn.is_some() {
+        return Err(ConfigError::Invalid {
+            name: "LINKEDIN_PAGES_CLIENT_SECRET",
+            reason:
+                "set LINKEDIN_PAGES_CLIENT_SECRET_ARN or LINKEDIN_PAGES_CLIENT_SECRET, not both"
+                    .into(),
+        });
+    }
+    Ok(Some(pages))
 }
 
 /// A positive number read from a variable `(name, value)`, or `default` when it is unset; an
@@ -760,6 +850,58 @@ mod tests {
                 .map(|s| s.expose_secret()),
             Some("shh")
         );
+    }
+
+    const PAGES_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:pages-AbCdEf";
+
+    #[test]
+    fn with_one_app_there_is_no_pages_app_and_its_variables_alone_are_refused() {
+        let config = load(&minimal()).unwrap();
+        assert!(config.linkedin.pages.is_none());
+        assert!(config
+            .linkedin
+            .scopes_of(crate::domain::LinkedInApp::Pages)
+            .is_none());
+        let mut vars = minimal();
+        vars.insert("LINKEDIN_PAGES_CLIENT_SECRET", "x");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "LINKEDIN_PAGES_CLIENT_SECRET",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_pages_app_has_default_scopes_and_its_secret_comes_from_the_store() {
+        let mut vars = with_arn_only();
+        vars.insert("LINKEDIN_PAGES_CLIENT_ID", "pages-cid");
+        vars.insert("LINKEDIN_PAGES_CLIENT_SECRET_ARN", PAGES_ARN);
+        let mut store = SecretsMap::with(ARN, "member-secret");
+        store.secrets.insert(PAGES_ARN, "pages-secret");
+        let mut config = load(&vars).unwrap();
+
+        config.fetch_client_secret(&store).await.unwrap();
+
+        assert_eq!(store.calls(), 2);
+        let pages = config.linkedin.pages.as_ref().unwrap();
+        assert_eq!(pages.client_id, "pages-cid");
+        assert_eq!(
+            pages.client_secret.as_ref().map(|s| s.expose_secret()),
+            Some("pages-secret")
+        );
+        assert_eq!(pages.scopes, parse_scopes(DEFAULT_PAGES_SCOPES));
+        assert!(!format!("{config:?}").contains("pages-secret"));
+
+        vars.insert("LINKEDIN_PAGES_CLIENT_SECRET", "too");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "LINKEDIN_PAGES_CLIENT_SECRET",
+                ..
+            })
+        ));
     }
 
     #[test]

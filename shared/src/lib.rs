@@ -8,6 +8,8 @@ pub mod domain;
 pub mod http;
 pub mod linkedin;
 pub mod media;
+pub mod media_page;
+pub mod opengraph;
 pub mod queue;
 pub mod schedules;
 pub mod store;

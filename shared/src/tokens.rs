@@ -240,7 +240,7 @@ impl TokenKeeper {
             self.needs_reconnect(leased, &reason, now).await?;
             return Ok(RefreshOutcome::NeedsReconnect(reason.to_string()));
         };
-        match self.linkedin.refresh(&refresh_token).await {
+        match self.linkedin.refresh(leased.app, &refresh_token).await {
             Ok(grant) => {
                 let (access_expires_at, refresh_expires_at) = grant.expiries_as_of(now);
                 let renewed = TokenSet {
@@ -269,7 +269,7 @@ impl TokenKeeper {
                     // Disconnected while LinkedIn was refreshing: what it just issued must not
                     // stay alive anywhere (revoking the access token ends its refresh token).
                     tracing::info!(connection_id = %leased.id, "disconnected during a refresh; revoking the new tokens");
-                    if let Err(e) = self.linkedin.revoke(&access_token).await {
+                    if let Err(e) = self.linkedin.revoke(next.app, &access_token).await {
                         tracing::warn!(connection_id = %leased.id, error = %e, "could not revoke the tokens a refresh obtained after a disconnect");
                     }
                     return Ok(RefreshOutcome::NeedsReconnect(

@@ -10,12 +10,17 @@
 
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
+pub mod little_text;
 #[allow(clippy::result_large_err)]
 mod media;
 #[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
+mod post_content;
+#[allow(clippy::result_large_err)]
 mod posts;
+#[cfg(test)]
+mod posts_tests;
 #[allow(clippy::result_large_err)]
 mod rest;
 pub mod serve;
@@ -24,7 +29,9 @@ pub use media::{
     MediaState, SimDocument, SimPart, SimVideo, MAX_DOCUMENT_BYTES, MAX_VIDEO_BYTES,
     MIN_VIDEO_BYTES, VIDEO_PART_BYTES,
 };
+pub use oauth::{OAuthCall, SimApp};
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
+pub use rest::SimOrganization;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,6 +60,11 @@ pub struct SimulatorConfig {
     pub redirect_uris: Vec<String>,
     /// Scopes the app's products grant; asking for others is refused at authorization.
     pub allowed_scopes: Vec<String>,
+    /// Scopes LinkedIn accepts on the consent page but silently leaves out of the grant.
+    pub dropped_scopes: Vec<String>,
+    /// A second app (another client id, its own secret and products), as a deployment serving
+    /// pages has: by default the Community Management API's.
+    pub pages_app: Option<SimApp>,
     /// Only apps approved for programmatic refresh tokens get them.
     pub issue_refresh_tokens: bool,
     /// LinkedIn returns the same refresh token; other providers rotate. Tests can ask for either.
@@ -99,6 +111,8 @@ impl Default for SimulatorConfig {
             ]
             .map(String::from)
             .to_vec(),
+            dropped_scopes: Vec::new(),
+            pages_app: Some(SimApp::community_management()),
             issue_refresh_tokens: true,
             rotate_refresh_tokens: false,
             access_token_ttl: Duration::from_secs(5_184_000),
@@ -303,10 +317,13 @@ pub struct IssuedToken {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// The app (client id) the token was issued to.
+    pub client_id: String,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct AccessRecord {
+    pub client_id: String,
     pub member_sub: String,
     pub scopes: Vec<String>,
     pub issued_at: DateTime<Utc>,
@@ -318,6 +335,7 @@ pub(crate) struct AccessRecord {
 
 #[derive(Debug, Clone)]
 pub(crate) struct RefreshRecord {
+    pub client_id: String,
     pub member_sub: String,
     pub scopes: Vec<String>,
     /// The refresh token lives 365 days from the original authorization, never extended.
@@ -328,6 +346,7 @@ pub(crate) struct RefreshRecord {
 
 #[derive(Debug, Clone)]
 pub(crate) struct CodeRecord {
+    pub client_id: String,
     pub member_sub: String,
     pub scopes: Vec<String>,
     pub redirect_uri: String,
@@ -344,6 +363,10 @@ pub(crate) struct SimState {
     /// In issue order, for inspection.
     pub access_order: Vec<String>,
     pub refresh_tokens: HashMap<String, RefreshRecord>,
+    /// Every token-endpoint and revoke call, with the client id it authenticated as.
+    pub oauth_calls: Vec<OAuthCall>,
+    /// Organization pages by URN (names, vanity names, logos).
+    pub organizations: HashMap<String, SimOrganization>,
     pub faults: Vec<Fault>,
     pub requests: Vec<RecordedRequest>,
     /// Simulated time runs ahead of the wall clock by this much (see [`Simulator::advance`]).
@@ -436,6 +459,8 @@ impl Simulator {
             access_tokens: HashMap::new(),
             access_order: Vec::new(),
             refresh_tokens: HashMap::new(),
+            oauth_calls: Vec::new(),
+            organizations: rest::default_organizations(),
             faults: Vec::new(),
             requests: Vec::new(),
             clock_offset: chrono::Duration::zero(),
@@ -516,8 +541,20 @@ impl Simulator {
                 issued_at: r.issued_at,
                 expires_at: r.expires_at,
                 revoked: r.revoked,
+                client_id: r.client_id.clone(),
             })
             .collect()
+    }
+
+    /// Token-endpoint and revoke calls so far, with the client id each authenticated as.
+    pub fn oauth_calls(&self) -> Vec<OAuthCall> {
+        self.shared.lock().oauth_calls.clone()
+    }
+
+    /// Adds or changes an organization page (a rename, a new logo).
+    pub fn set_organization(&self, organization: SimOrganization) {
+        let mut state = self.shared.lock();
+        state.organizations.insert(organization.urn(), organization);
     }
 
     /// Posts as LinkedIn holds them (deleted ones too, with `deleted_at`).
@@ -565,9 +602,11 @@ impl Simulator {
             chrono::Duration::from_std(state.config.access_token_ttl).expect("bounded");
         let refresh_ttl =
             chrono::Duration::from_std(state.config.refresh_token_ttl).expect("bounded");
+        let client_id = state.config.client_id.clone();
         state.refresh_tokens.insert(
             refresh.clone(),
             RefreshRecord {
+                client_id: client_id.clone(),
                 member_sub: member_sub.into(),
                 scopes: scopes.clone(),
                 authorized_at: issued_at,
@@ -578,6 +617,7 @@ impl Simulator {
         state.access_tokens.insert(
             access.clone(),
             AccessRecord {
+                client_id,
                 member_sub: member_sub.into(),
                 scopes,
                 issued_at,
@@ -636,6 +676,8 @@ fn router(shared: Shared) -> Router {
         .route("/v2/me", get(rest::me))
         .route("/v2/organizationAcls", get(rest::organization_acls_v2))
         .route("/rest/organizationAcls", get(rest::organization_acls_rest))
+        .route("/rest/organizationsLookup", get(rest::organizations_lookup))
+        .route("/rest/organizations/{id}", get(rest::organization))
         .route("/rest/posts", post(posts::create_rest))
         .route("/rest/posts/{urn}", delete(posts::delete))
         .route("/v2/ugcPosts", post(posts::create_ugc))

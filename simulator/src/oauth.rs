@@ -16,9 +16,75 @@ use super::{new_secret, AccessRecord, CodeRecord, RefreshRecord, Shared, SimStat
 /// LinkedIn keeps an authorization code usable for 30 minutes, once.
 const CODE_LIFETIME_MINUTES: i64 = 30;
 
+/// A second LinkedIn app registered beside the first: its own client id, secret and products.
+#[derive(Debug, Clone)]
+pub struct SimApp {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes its products grant; asking for others is refused at authorization.
+    pub allowed_scopes: Vec<String>,
+    /// Accepted on the consent page, silently left out of the grant.
+    pub dropped_scopes: Vec<String>,
+    pub issue_refresh_tokens: bool,
+}
+
+impl SimApp {
+    /// An app with the Community Management API (alone, as LinkedIn requires), approved for
+    /// refresh tokens.
+    pub fn community_management() -> Self {
+        Self {
+            client_id: "dev-pages-client-id".into(),
+            client_secret: "dev-pages-client-secret".into(),
+            // No OpenID product beside it: identity comes from /v2/me (r_basicprofile).
+            allowed_scopes: [
+                "r_basicprofile",
+                "w_member_social",
+                "w_organization_social",
+                "r_organization_admin",
+                "rw_organization_admin",
+                "r_organization_social",
+                "w_member_social_feed",
+                "w_organization_social_feed",
+                "r_member_social_feed",
+                "r_organization_social_feed",
+                "r_member_postAnalytics",
+            ]
+            .map(String::from)
+            .to_vec(),
+            dropped_scopes: Vec::new(),
+            issue_refresh_tokens: true,
+        }
+    }
+}
+
+/// A call to the token or revoke endpoint, as the simulator received it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OAuthCall {
+    /// `authorization_code`, `refresh_token` or `revoke`.
+    pub kind: String,
+    /// The client id it authenticated as (refused calls are not recorded).
+    pub client_id: String,
+}
+
+/// The app registered under `client_id`: the first (the config's own fields) or the second.
+pub(crate) fn app_of(state: &SimState, client_id: &str) -> Option<SimApp> {
+    let c = &state.config;
+    if client_id == c.client_id {
+        return Some(SimApp {
+            client_id: c.client_id.clone(),
+            client_secret: c.client_secret.clone(),
+            allowed_scopes: c.allowed_scopes.clone(),
+            dropped_scopes: c.dropped_scopes.clone(),
+            issue_refresh_tokens: c.issue_refresh_tokens,
+        });
+    }
+    c.pages_app.clone().filter(|a| a.client_id == client_id)
+}
+
 /// A validated `GET /oauth/v2/authorization`.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthorizationRequest {
+    pub client_id: String,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub state: Option<String>,
@@ -34,9 +100,9 @@ impl AuthorizationRequest {
         if query.get("response_type").map(String::as_str) != Some("code") {
             return bad("invalid_request: response_type must be code");
         }
-        if query.get("client_id") != Some(&state.config.client_id) {
+        let Some(app) = query.get("client_id").and_then(|id| app_of(state, id)) else {
             return bad("invalid_client_id: the client_id is not a registered application");
-        }
+        };
         let Some(redirect_uri) = query.get("redirect_uri") else {
             return bad("invalid_request: redirect_uri is required");
         };
@@ -59,6 +125,7 @@ impl AuthorizationRequest {
             return bad("invalid_request: scope is required");
         }
         Ok(Self {
+            client_id: app.client_id,
             redirect_uri: redirect_uri.clone(),
             scopes,
             state: query.get("state").cloned(),
@@ -97,10 +164,11 @@ pub(crate) fn decide(
             ("error_description", "The user cancelled the authorization"),
         ]));
     }
+    let app = app_of(&state, &request.client_id).expect("validated");
     if let Some(scope) = request
         .scopes
         .iter()
-        .find(|s| !state.config.allowed_scopes.contains(s))
+        .find(|s| !app.allowed_scopes.contains(s) && !app.dropped_scopes.contains(s))
     {
         let description = format!("Scope \"{scope}\" is not authorized for your application");
         return Ok(request.redirect_with(&[
@@ -110,11 +178,19 @@ pub(crate) fn decide(
     }
     let code = new_secret("AQ", 150);
     let issued_at = state.now();
+    // Scopes the app may ask for but is not entitled to are dropped without a word.
+    let granted = request
+        .scopes
+        .iter()
+        .filter(|s| !app.dropped_scopes.contains(s))
+        .cloned()
+        .collect();
     state.codes.insert(
         code.clone(),
         CodeRecord {
+            client_id: app.client_id,
             member_sub: member_sub.to_owned(),
-            scopes: request.scopes.clone(),
+            scopes: granted,
             redirect_uri: request.redirect_uri.clone(),
             issued_at,
             used: false,
@@ -221,7 +297,7 @@ const INVALID_GRANT: &str =
     "The provided authorization grant or refresh token is invalid, expired or revoked";
 
 /// Parses a form body the way LinkedIn does: anything but form encoding is a missing
-/// parameter. Then authenticates the client.
+/// parameter. Then authenticates the client: a registered client id with its own secret.
 fn form_and_client(
     state: &SimState,
     headers: &HeaderMap,
@@ -243,9 +319,8 @@ fn form_and_client(
             "A required parameter \"grant_type\" is missing",
         ));
     }
-    if form.get("client_id") != Some(&state.config.client_id)
-        || form.get("client_secret") != Some(&state.config.client_secret)
-    {
+    let app = form.get("client_id").and_then(|id| app_of(state, id));
+    if app.is_none_or(|app| form.get("client_secret") != Some(&app.client_secret)) {
         return Err(oauth_error(
             401,
             "invalid_client_id",
@@ -266,6 +341,12 @@ pub(crate) async fn access_token(
         Err(response) => return response,
     };
     let now = state.now();
+    let client_id = form["client_id"].clone();
+    let kind = form.get("grant_type").cloned().unwrap_or_default();
+    state.oauth_calls.push(super::OAuthCall {
+        kind,
+        client_id: client_id.clone(),
+    });
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let Some(code) = form.get("code") else {
@@ -283,7 +364,9 @@ pub(crate) async fn access_token(
             {
                 return oauth_error(400, "invalid_request", INVALID_GRANT);
             }
-            if form.get("redirect_uri") != Some(&record.redirect_uri) {
+            if form.get("redirect_uri") != Some(&record.redirect_uri)
+                || record.client_id != client_id
+            {
                 return oauth_error(
                     400,
                     "invalid_redirect_uri",
@@ -291,15 +374,23 @@ pub(crate) async fn access_token(
                 );
             }
             state.codes.get_mut(code).expect("present").used = true;
-            // Asking for a different scope set invalidates the member's earlier tokens.
-            for r in state
-                .access_tokens
-                .values_mut()
-                .filter(|r| r.member_sub == record.member_sub && r.scopes != record.scopes)
-            {
+            // Asking for a different scope set invalidates the member's earlier tokens (of
+            // the same app: another app's grant is its own).
+            for r in state.access_tokens.values_mut().filter(|r| {
+                r.member_sub == record.member_sub
+                    && r.scopes != record.scopes
+                    && r.client_id == record.client_id
+            }) {
                 r.revoked = true;
             }
-            issue(&mut state, &record.member_sub, &record.scopes, now, None)
+            issue(
+                &mut state,
+                &client_id,
+                &record.member_sub,
+                &record.scopes,
+                now,
+                None,
+            )
         }
         Some("refresh_token") => {
             let Some(token) = form.get("refresh_token") else {
@@ -312,7 +403,8 @@ pub(crate) async fn access_token(
             let Some(record) = state.refresh_tokens.get(token).cloned() else {
                 return oauth_error(400, "invalid_request", INVALID_GRANT);
             };
-            if record.revoked || now >= record.expires_at {
+            // Another app's refresh token is no grant of this app's.
+            if record.revoked || now >= record.expires_at || record.client_id != client_id {
                 return oauth_error(400, "invalid_request", INVALID_GRANT);
             }
             let previous = if state.config.rotate_refresh_tokens {
@@ -326,7 +418,14 @@ pub(crate) async fn access_token(
                 Some(token.clone())
             };
             let (sub, scopes) = (record.member_sub.clone(), record.scopes.clone());
-            issue(&mut state, &sub, &scopes, now, Some((record, previous)))
+            issue(
+                &mut state,
+                &client_id,
+                &sub,
+                &scopes,
+                now,
+                Some((record, previous)),
+            )
         }
         Some(other) => oauth_error(
             400,
@@ -345,6 +444,7 @@ pub(crate) async fn access_token(
 /// refresh record and the token to keep (LinkedIn's default) or `None` to rotate.
 fn issue(
     state: &mut SimState,
+    client_id: &str,
     member_sub: &str,
     scopes: &[String],
     now: chrono::DateTime<chrono::Utc>,
@@ -367,12 +467,13 @@ fn issue(
             });
             (Some((token, record.expires_at)), record.authorized_at)
         }
-        None if state.config.issue_refresh_tokens => {
+        None if app_of(state, client_id).is_some_and(|a| a.issue_refresh_tokens) => {
             let t = new_secret("AQ", 300);
             let expires_at = now + refresh_ttl;
             state.refresh_tokens.insert(
                 t.clone(),
                 RefreshRecord {
+                    client_id: client_id.to_owned(),
                     member_sub: member_sub.to_owned(),
                     scopes: scopes.to_vec(),
                     authorized_at: now,
@@ -393,6 +494,7 @@ fn issue(
     state.access_tokens.insert(
         access.clone(),
         AccessRecord {
+            client_id: client_id.to_owned(),
             member_sub: member_sub.to_owned(),
             scopes: scopes.to_vec(),
             issued_at: now,
@@ -443,6 +545,7 @@ pub(crate) async fn introspect(
         Err(response) => return response,
     };
     let token = form.get("token").cloned().unwrap_or_default();
+    let client_id = form["client_id"].clone();
     let now = state.now();
     let describe =
         |scopes: &[String], issued: i64, expires: i64, authorized: i64, revoked: bool| {
@@ -457,14 +560,19 @@ pub(crate) async fn introspect(
                 "active": status == "active",
                 "status": status,
                 "scope": scopes.join(","),
-                "client_id": state.config.client_id,
+                "client_id": client_id,
                 "created_at": issued,
                 "expires_at": expires,
                 "authorized_at": authorized,
                 "auth_type": "3L",
             })
         };
-    let body = if let Some(r) = state.access_tokens.get(&token) {
+    // Another app's tokens are unknown to this one.
+    let body = if let Some(r) = state
+        .access_tokens
+        .get(&token)
+        .filter(|r| r.client_id == client_id)
+    {
         describe(
             &r.scopes,
             r.issued_at.timestamp(),
@@ -472,7 +580,11 @@ pub(crate) async fn introspect(
             r.authorized_at.timestamp(),
             r.revoked,
         )
-    } else if let Some(r) = state.refresh_tokens.get(&token) {
+    } else if let Some(r) = state
+        .refresh_tokens
+        .get(&token)
+        .filter(|r| r.client_id == client_id)
+    {
         describe(
             &r.scopes,
             r.authorized_at.timestamp(),
@@ -499,6 +611,21 @@ pub(crate) async fn revoke(
         Err(response) => return response,
     };
     let token = form.get("token").cloned().unwrap_or_default();
+    let client_id = form["client_id"].clone();
+    state.oauth_calls.push(super::OAuthCall {
+        kind: "revoke".into(),
+        client_id: client_id.clone(),
+    });
+    let foreign = state
+        .access_tokens
+        .get(&token)
+        .map(|r| &r.client_id)
+        .or_else(|| state.refresh_tokens.get(&token).map(|r| &r.client_id))
+        .is_some_and(|owner| *owner != client_id);
+    if foreign {
+        // An app cannot revoke what another app was granted.
+        return oauth_error(400, "invalid_request", INVALID_GRANT);
+    }
     let refresh = match state.access_tokens.get_mut(&token) {
         Some(record) => {
             record.revoked = true;

@@ -12,6 +12,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::post_content::{self, Accepted};
 use super::rest::{api_error, authenticate, check_version};
 use super::{AccessRecord, Shared, SimState};
 
@@ -22,7 +23,11 @@ pub struct SimPost {
     pub author: String,
     /// As LinkedIn stored it: unescaped reserved characters cut the text short.
     pub commentary: String,
+    /// Every medium the post names (images, a link card's thumbnail, a document, a video).
     pub media: Vec<String>,
+    /// `content` as LinkedIn took it (`/rest/posts`), or the legacy ShareContent's
+    /// `{shareMediaCategory, media}`; `None` for text only.
+    pub content: Option<Value>,
     pub visibility: String,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -69,28 +74,9 @@ fn status_name(s: ImageStatus) -> &'static str {
     }
 }
 
-const RESERVED: &[char] = &[
-    '\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~',
-];
-
-/// LinkedIn's little-text format silently drops everything from the first unescaped reserved
-/// character on; escaped ones (`\(`) become the character itself.
+/// LinkedIn's little-text format: see [`crate::little_text`].
 pub fn store_little_text(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(next) if RESERVED.contains(&next) => out.push(next),
-                _ => break,
-            }
-        } else if RESERVED.contains(&c) {
-            break;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::little_text::store_little_text(text).text
 }
 
 fn member_urn(record: &AccessRecord) -> String {
@@ -150,13 +136,24 @@ pub(crate) fn may_act_as(
     ))
 }
 
+/// Who uploaded the medium `id` and where its processing stands, wherever the simulator keeps
+/// it; `None` if it does not exist.
+fn uploaded(state: &SimState, id: &str, now: DateTime<Utc>) -> Option<(String, ImageStatus)> {
+    state.images.get(id).map(|i| {
+        (
+            i.owner.clone(),
+            i.status(now, state.config.media_processing),
+        )
+    })
+}
+
 /// The checks both dialects share once their body is parsed: limits, media, duplicates.
 fn create(
     state: &mut SimState,
     record: &AccessRecord,
     author: String,
     text: &str,
-    media: Vec<String>,
+    accepted: Accepted,
     visibility: String,
     urn_kind: &str,
 ) -> Response {
@@ -190,17 +187,17 @@ fn create(
         }
         return refused;
     }
+    let Accepted { media, content } = accepted;
+    // Every medium must be the author's own upload, and processed.
     for id in &media {
         match super::media::check_media_for_post(state, id, &author) {
             Ok(true) => continue,
             Ok(false) => {}
             Err(refused) => return refused,
         }
-        let status = state
-            .images
-            .get(id)
-            .filter(|i| i.owner == author)
-            .map(|i| i.status(now, state.config.media_processing));
+        let status = uploaded(state, id, now)
+            .filter(|(owner, _)| *owner == author)
+            .map(|(_, status)| status);
         match status {
             Some(ImageStatus::Available) => {}
             // Uploaded by the author but not processed yet: LinkedIn says to try again later.
@@ -228,6 +225,7 @@ fn create(
         p.author == author
             && p.commentary == commentary
             && p.media == media
+            && p.content == content
             && p.deleted_at
                 .is_none_or(|d| now - d < chrono::Duration::hours(48))
     }) {
@@ -248,6 +246,7 @@ fn create(
         author,
         commentary,
         media,
+        content,
         visibility,
         created_by: member,
         created_at: now,
@@ -300,23 +299,9 @@ pub(crate) async fn create_rest(
     if str_at(&body, &["distribution", "feedDistribution"]).is_none() {
         return bad("distribution.feedDistribution is required");
     }
-    let media: Vec<String> = match body.get("content") {
-        None => Vec::new(),
-        Some(content) => match (content.get("media"), content.get("multiImage")) {
-            (Some(m), None) => str_at(m, &["id"])
-                .map(|id| vec![id.to_owned()])
-                .unwrap_or_default(),
-            (None, Some(multi)) => multi
-                .get("images")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|i| str_at(i, &["id"]).map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            _ => return bad("content must hold media or multiImage"),
-        },
+    let accepted = match post_content::rest(body.get("content")) {
+        Ok(a) => a,
+        Err(e) => return e,
     };
     if let Err(e) = may_act_as(&state, &record, author, "posts.CREATE") {
         return e;
@@ -327,7 +312,7 @@ pub(crate) async fn create_rest(
         &record,
         author,
         &commentary,
-        media,
+        accepted,
         visibility,
         "share",
     )
@@ -368,24 +353,16 @@ pub(crate) async fn create_ugc(
             "visibility.com.linkedin.ugc.MemberNetworkVisibility must be PUBLIC or CONNECTIONS",
         );
     }
-    let media: Vec<String> = share["media"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| str_at(m, &["media"]).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let category = str_at(share, &["shareMediaCategory"]).unwrap_or("NONE");
-    if (category == "NONE") != media.is_empty() {
-        return bad("shareMediaCategory does not match the media given");
-    }
+    let accepted = match post_content::ugc(share) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
     if let Err(e) = may_act_as(&state, &record, author, "ugcPosts.CREATE.NO_VERSION") {
         return e;
     }
     let author = author.to_owned();
     create(
-        &mut state, &record, author, text, media, visibility, "ugcPost",
+        &mut state, &record, author, text, accepted, visibility, "ugcPost",
     )
 }
 

@@ -1,13 +1,107 @@
-//! LinkedIn's REST API host: identity and organization roles, with LinkedIn's token errors.
+//! LinkedIn's REST API host: identity, organization roles and organization pages (names,
+//! vanity names, logos), with LinkedIn's token errors.
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::{AccessRecord, Shared, SimState};
+
+/// An organization page as LinkedIn describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SimOrganization {
+    pub id: u64,
+    pub localized_name: String,
+    pub vanity_name: String,
+    /// The logo's largest rendition; `None` for a page without a logo.
+    pub logo_url: Option<String>,
+}
+
+impl SimOrganization {
+    pub fn new(id: u64, name: &str, vanity_name: &str) -> Self {
+        Self {
+            id,
+            localized_name: name.into(),
+            vanity_name: vanity_name.into(),
+            logo_url: Some(format!("https://media.licdn.example/org/{id}/logo_400.png")),
+        }
+    }
+
+    pub fn urn(&self) -> String {
+        format!("urn:li:organization:{}", self.id)
+    }
+
+    /// LinkedIn's JSON; with `decorate_logo` (a projection asking for `original~`) the logo's
+    /// renditions are inlined, else only the digital media asset's URN is given.
+    fn json(&self, decorate_logo: bool) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "id": self.id,
+            "localizedName": self.localized_name,
+            "vanityName": self.vanity_name,
+        });
+        if let Some(url) = &self.logo_url {
+            let asset = format!("urn:li:digitalmediaAsset:logo{}", self.id);
+            let mut logo = serde_json::json!({ "original": asset, "cropped": asset });
+            if decorate_logo {
+                let small = url.replace("_400", "_100");
+                logo["original~"] = serde_json::json!({
+                    "elements": [
+                        {"identifiers": [{"identifier": small, "identifierType": "EXTERNAL_URL"}]},
+                        {"identifiers": [{"identifier": url, "identifierType": "EXTERNAL_URL"}]},
+                    ]
+                });
+            }
+            body["logoV2"] = logo;
+        }
+        body
+    }
+}
+
+/// The default members' pages.
+pub(crate) fn default_organizations() -> HashMap<String, SimOrganization> {
+    [
+        SimOrganization::new(1001, "Analytical Engines Ltd", "analytical-engines"),
+        SimOrganization::new(
+            1002,
+            "Difference Engine Society",
+            "difference-engine-society",
+        ),
+    ]
+    .into_iter()
+    .map(|o| (o.urn(), o))
+    .collect()
+}
+
+/// The page `urn` names; a page a test gave a member without describing it gets a plain name.
+fn organization_of(state: &SimState, urn: &str) -> Option<SimOrganization> {
+    if let Some(o) = state.organizations.get(urn) {
+        return Some(o.clone());
+    }
+    let id: u64 = urn.strip_prefix("urn:li:organization:")?.parse().ok()?;
+    Some(SimOrganization::new(
+        id,
+        &format!("Organization {id}"),
+        &format!("organization-{id}"),
+    ))
+}
+
+/// A page LinkedIn knows: described, or one some member has a role on.
+fn known_organization(state: &SimState, id: u64) -> Option<SimOrganization> {
+    let urn = format!("urn:li:organization:{id}");
+    let has_role = state
+        .members
+        .iter()
+        .any(|m| m.organizations.iter().any(|(o, _)| *o == urn));
+    (state.organizations.contains_key(&urn) || has_role)
+        .then(|| organization_of(state, &urn))
+        .flatten()
+}
+
+/// Reading pages: the organization admin scopes.
+const ORGANIZATION_READ: &[&str] = &["r_organization_admin", "rw_organization_admin"];
 
 /// LinkedIn's error body: `{"status", "serviceErrorCode"?, "code"?, "message"}`.
 pub(crate) fn api_error(
@@ -228,6 +322,17 @@ fn organization_acls(
             "Invalid query: q must be roleAssignee",
         );
     }
+    let projection = query.get("projection").map(String::as_str).unwrap_or("");
+    if !projection.is_empty() && !balanced(projection) {
+        return api_error(
+            400,
+            None,
+            Some("ILLEGAL_ARGUMENT"),
+            "Invalid projection: unbalanced parentheses",
+        );
+    }
+    let decorate_organization = projection.contains("organization~");
+    let decorate_logo = projection.contains("original~");
     let start: usize = query.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
     let count: usize = query
         .get("count")
@@ -242,12 +347,19 @@ fn organization_acls(
         .filter(|(_, role)| query.get("role").is_none_or(|r| r == role))
         .filter(|_| query.get("state").is_none_or(|s| s == "APPROVED"))
         .map(|(org, role)| {
-            serde_json::json!({
+            let mut element = serde_json::json!({
                 "organization": org,
                 "role": role,
                 "state": "APPROVED",
                 "roleAssignee": member_urn,
-            })
+            });
+            // `projection=(elements*(…,organization~(…)))` decorates each ACL with its page.
+            if decorate_organization {
+                if let Some(o) = organization_of(state, &org) {
+                    element["organization~"] = o.json(decorate_logo);
+                }
+            }
+            element
         })
         .collect();
     let total = all.len();
@@ -257,4 +369,136 @@ fn organization_acls(
         "paging": { "start": start, "count": count, "total": total },
     }))
     .into_response()
+}
+
+fn balanced(projection: &str) -> bool {
+    let mut depth: i32 = 0;
+    for c in projection.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    depth == 0
+}
+
+/// `GET /rest/organizationsLookup?ids=List(1,2)`: a batch get of pages,
+/// `{results: {"1": {…}}, statuses: {"1": 200}, errors: {"9": {…}}}`. Rest.li 2.0 syntax only:
+/// without its header the `List(…)` form is not understood.
+pub(crate) async fn organizations_lookup(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let state = shared.lock();
+    if let Err(e) = check_version(&state, &headers) {
+        return e;
+    }
+    let record = match authenticate(&state, &headers) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if !has_any(&record, ORGANIZATION_READ) {
+        return access_denied("organizationsLookup.BATCH_GET.20240101");
+    }
+    let restli2 = headers
+        .get("x-restli-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        == Some("2.0.0");
+    let ids = query
+        .get("ids")
+        .and_then(|raw| {
+            raw.strip_prefix("List(")?
+                .strip_suffix(')')
+                .map(str::to_owned)
+        })
+        .filter(|_| restli2)
+        .map(|inner| {
+            inner
+                .split(',')
+                .map(|id| id.trim().parse::<u64>())
+                .collect::<Result<Vec<_>, _>>()
+        });
+    let Some(Ok(ids)) = ids.filter(|ids| ids.as_ref().is_ok_and(|ids| !ids.is_empty())) else {
+        return api_error(
+            400,
+            None,
+            Some("ILLEGAL_ARGUMENT"),
+            "Syntax exception in query parameters: ids must be List(id,...) with X-Restli-Protocol-Version 2.0.0",
+        );
+    };
+    let decorate_logo = query
+        .get("projection")
+        .is_some_and(|p| p.contains("original~"));
+    let (mut results, mut statuses, mut errors) = (
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+    );
+    for id in ids {
+        let key = id.to_string();
+        match known_organization(&state, id) {
+            Some(o) => {
+                results.insert(key.clone(), o.json(decorate_logo));
+                statuses.insert(key, 200.into());
+            }
+            None => {
+                statuses.insert(key.clone(), 404.into());
+                errors.insert(
+                    key,
+                    serde_json::json!({"status": 404, "message": format!("Organization {id} not found")}),
+                );
+            }
+        }
+    }
+    Json(serde_json::json!({ "results": results, "statuses": statuses, "errors": errors }))
+        .into_response()
+}
+
+/// `GET /rest/organizations/{id}`: one page.
+pub(crate) async fn organization(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let state = shared.lock();
+    if let Err(e) = check_version(&state, &headers) {
+        return e;
+    }
+    let record = match authenticate(&state, &headers) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if !has_any(&record, ORGANIZATION_READ) {
+        return access_denied("organizations.GET.20240101");
+    }
+    let Ok(id) = id.parse::<u64>() else {
+        return api_error(
+            400,
+            None,
+            Some("ILLEGAL_ARGUMENT"),
+            "Syntax exception in path variables",
+        );
+    };
+    match known_organization(&state, id) {
+        Some(o) => Json(
+            o.json(
+                query
+                    .get("projection")
+                    .is_some_and(|p| p.contains("original~")),
+            ),
+        )
+        .into_response(),
+        None => api_error(
+            404,
+            None,
+            Some("NOT_FOUND"),
+            &format!("Organization {id} not found"),
+        ),
+    }
 }

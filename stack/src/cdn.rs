@@ -1,5 +1,5 @@
 //! A stand-in for a tenant's image host: a real PNG, an oversized one, a page that is not an
-//! image, a missing one, a failing one and a redirect.
+//! image, a missing one, a failing one and a redirect; and web pages for link cards.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -69,7 +69,8 @@ impl Cdn {
             .route(
                 "/moved.png",
                 get(|| async { Redirect::temporary("/img/a.png").into_response() }),
-            );
+            )
+            .merge(pages());
         let app = app.merge(large_files());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -80,6 +81,49 @@ impl Cdn {
     pub fn url(&self, path: &str) -> Url {
         self.base_url.join(path).expect("path")
     }
+}
+
+/// Web pages for link cards: one with Open Graph tags (its image relative to the page), one
+/// reached through a redirect, one whose og:image is not an image, and one with no title of
+/// any kind.
+fn pages() -> Router {
+    let html = |body: &'static str| ([("content-type", "text/html; charset=utf-8")], body);
+    Router::new()
+        .route(
+            "/pages/launch.html",
+            get(move || async move {
+                html(concat!(
+                    "<!doctype html><html><head><title>Fallback title</title>",
+                    "<meta property=\"og:title\" content=\"Launch day &amp; what&#39;s next\">",
+                    "<meta content='Everything we shipped this week' property='og:description'>",
+                    "<meta property=\"og:image\" content=\"/img/card.png\">",
+                    "</head><body><p>The story.</p></body></html>"
+                ))
+            }),
+        )
+        .route(
+            "/pages/moved",
+            get(|| async { Redirect::temporary("/pages/launch.html").into_response() }),
+        )
+        .route(
+            "/pages/broken-image.html",
+            get(move || async move {
+                html(concat!(
+                    "<html><head><meta property=\"og:title\" content=\"A card whose image is not one\">",
+                    "<meta property=\"og:image\" content=\"/page.html\"></head></html>"
+                ))
+            }),
+        )
+        .route(
+            "/pages/untitled.html",
+            get(move || async move {
+                html(concat!(
+                    "<!doctype html><html><head>",
+                    "<meta property=\"og:description\" content=\"A page without a title\">",
+                    "</head><body><h1>Not a title element</h1></body></html>"
+                ))
+            }),
+        )
 }
 
 fn png(bytes: Vec<u8>) -> Response {

@@ -195,6 +195,18 @@ impl LocalStack {
                     .clone();
                 sim_config.client_id = client_id;
                 sim_config.client_secret = client_secret;
+                // A second (pages) app only when a test asks for one by its client id: with
+                // one app nothing changes. Its secret is the simulator's pages app's.
+                if let Some(pages_id) = settings.get("LINKEDIN_PAGES_CLIENT_ID").cloned() {
+                    let app = sim_config
+                        .pages_app
+                        .get_or_insert_with(linkedin_simulator::SimApp::community_management);
+                    app.client_id = pages_id;
+                    let secret = settings
+                        .entry("LINKEDIN_PAGES_CLIENT_SECRET".into())
+                        .or_insert_with(|| app.client_secret.clone());
+                    app.client_secret = secret.clone();
+                }
                 sim_config.redirect_uris = vec![settings["LINKEDIN_REDIRECT_URI"].clone()];
                 let sim = Simulator::start_on(options.simulator_addr, sim_config)
                     .await
@@ -252,6 +264,14 @@ impl LocalStack {
                 let name = format!("{}/linkedin-client-secret", settings["TABLE_NAME"]);
                 let arn = provision::ensure_client_secret(&sdk, &name, &secret).await?;
                 settings.insert("LINKEDIN_CLIENT_SECRET_ARN".into(), arn);
+            }
+        }
+        let pages_secret = settings.remove("LINKEDIN_PAGES_CLIENT_SECRET");
+        if !settings.contains_key("LINKEDIN_PAGES_CLIENT_SECRET_ARN") {
+            if let Some(secret) = pages_secret {
+                let name = format!("{}/linkedin-pages-client-secret", settings["TABLE_NAME"]);
+                let arn = provision::ensure_client_secret(&sdk, &name, &secret).await?;
+                settings.insert("LINKEDIN_PAGES_CLIENT_SECRET_ARN".into(), arn);
             }
         }
         let mut config = Config::from_lookup(|k| settings.get(k).cloned())?;

@@ -49,6 +49,15 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
             "LINKEDIN_CLIENT_SECRET".into(),
             "sekrit-client-secret-0042".into(),
         );
+        // A second (pages) app: its secret and tokens stay out of the logs too.
+        o.settings.insert(
+            "LINKEDIN_PAGES_CLIENT_ID".into(),
+            "dev-pages-client-id".into(),
+        );
+        o.settings.insert(
+            "LINKEDIN_PAGES_CLIENT_SECRET".into(),
+            "sekrit-pages-secret-0043".into(),
+        );
     })
     .await;
     let done = stack.gateway_url.join("/done").unwrap();
@@ -61,6 +70,42 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
     let location = stack.simulator().consent(&url, None, true).unwrap();
     http().get(location.clone()).send().await.unwrap();
     http().get(location).send().await.unwrap();
+    // A pages connection: granted, refreshed, disconnected (revoked) with the pages app's secret.
+    let url = stack
+        .authorization_url("acme", json!({ "redirect_after": done, "app": "pages" }))
+        .await;
+    let response = stack
+        .consent_and_return(&url, Some("sim-grace-9q2w"), true)
+        .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let pages = local_stack::query_param(&location, "connection_id").expect("a pages connection");
+    let tenant = connector::domain::TenantId::parse("acme").unwrap();
+    let id = connector::domain::ConnectionId::parse(&pages).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stored = stack
+        .refresher
+        .keeper
+        .connections
+        .get_stored_connection(&tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    stack
+        .refresher
+        .keeper
+        .refresh(stored, chrono::Utc::now())
+        .await
+        .unwrap();
+    stack.disconnect("acme", &pages).await;
+    stack.drain_health_queue().await.unwrap();
+    assert!(
+        stack
+            .simulator()
+            .oauth_calls()
+            .iter()
+            .any(|c| c.kind == "revoke" && c.client_id == "dev-pages-client-id"),
+        "the pages app's flow ran"
+    );
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -71,7 +116,10 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
         logs.contains("LinkedIn API call failed"),
         "the capture saw error paths"
     );
-    let mut secrets = vec!["sekrit-client-secret-0042".to_owned()];
+    let mut secrets = vec![
+        "sekrit-client-secret-0042".to_owned(),
+        "sekrit-pages-secret-0043".to_owned(),
+    ];
     for t in stack.simulator().issued_tokens() {
         secrets.push(t.access_token);
         secrets.extend(t.refresh_token);

@@ -38,6 +38,8 @@ pub struct ApiService {
     pub tenants: TenantStore,
     /// The JWT scope the admin routes require.
     pub admin_scope: String,
+    /// The dialect the publisher posts in: what kinds of post it can carry.
+    pub posts_api: connector::config::PostsApi,
 }
 
 impl ApiService {
@@ -47,6 +49,7 @@ impl ApiService {
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
+            posts_api: config.posts_api,
             posts: PostStore::new(dynamo.clone(), config.table_name.clone())
                 .with_retention(config.retention),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),

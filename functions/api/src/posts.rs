@@ -1,7 +1,9 @@
 //! `/v1/posts`: publish now or at a time, move, read, list, cancel or delete.
 
 use chrono::Utc;
-use connector::domain::posts::{DeleteDecision, Job, JobAction, Post, PostId, PostStatus};
+use connector::domain::posts::{
+    publish_day, warnings, DeleteDecision, Job, JobAction, Post, PostId, PostStatus,
+};
 use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::store::{Recorded, StoreError};
@@ -46,9 +48,18 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         .await
         .map_err(store_error("reading the post's connection"))?;
     let now = Utc::now();
-    let draft = body
-        .validate(connection.as_ref(), now)
+    let mut draft = body
+        .validate(connection.as_ref(), service.posts_api, now)
         .map_err(|i| ApiError::validation(i.field, i.message))?;
+    if let (Some(at), Some(connection)) = (draft.scheduled_at, connection.as_ref()) {
+        // What may stop a post for later is said now, while the tenant can act on it.
+        let that_day = service
+            .limits
+            .member_posts_on(&tenant, connection_id, publish_day(Some(at), now))
+            .await
+            .map_err(store_error("reading the member's posts of the day"))?;
+        draft.warnings = warnings(&draft, connection, that_day);
+    }
 
     let post = Post::new(PostId::new(), tenant.clone(), draft, now);
     let hash = request_hash(request);

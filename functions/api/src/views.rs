@@ -3,8 +3,14 @@
 //! added to the record.
 
 use chrono::{DateTime, Utc};
-use connector::domain::posts::{MediaItem, Post, PostError, PostId, PostStatus, Visibility};
-use connector::domain::{Connection, ConnectionId, ConnectionStatus, MemberUrn, Organization};
+use connector::domain::capabilities::Capabilities;
+use connector::domain::posts::{
+    Article, FirstComment, MediaItem, Poll, Post, PostError, PostId, PostStatus, PostWarning,
+    Visibility,
+};
+use connector::domain::{
+    Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization,
+};
 use serde::Serialize;
 
 /// `GET /v1/posts/{id}`, and each post of a list.
@@ -14,7 +20,18 @@ pub struct PostView<'a> {
     pub connection_id: ConnectionId,
     pub author: &'a str,
     pub text: &'a str,
+    /// `text`, `image`, `multi_image`, `document`, `video`, `article` or `poll`.
+    pub kind: &'static str,
     pub media: &'a [MediaItem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<&'a Article>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<&'a Poll>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<&'a FirstComment>,
+    /// What the tenant should know before the post goes out (it was accepted).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub warnings: &'a [PostWarning],
     pub visibility: Visibility,
     pub status: PostStatus,
     pub scheduled_at: Option<DateTime<Utc>>,
@@ -38,7 +55,12 @@ impl<'a> From<&'a Post> for PostView<'a> {
             connection_id: p.connection_id,
             author: p.author.urn(),
             text: &p.text,
+            kind: p.kind().as_str(),
             media: &p.media,
+            article: p.article.as_ref(),
+            poll: p.poll.as_ref(),
+            first_comment: p.first_comment.as_ref(),
+            warnings: &p.warnings,
             visibility: p.visibility,
             status: p.status,
             scheduled_at: p.scheduled_at,
@@ -61,6 +83,9 @@ pub struct PostAccepted {
     pub id: PostId,
     pub status: PostStatus,
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// What may still stop the post, which the tenant can act on before it goes out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PostWarning>,
 }
 
 impl From<&Post> for PostAccepted {
@@ -69,6 +94,7 @@ impl From<&Post> for PostAccepted {
             id: p.id,
             status: p.status,
             scheduled_at: p.scheduled_at,
+            warnings: p.warnings.clone(),
         }
     }
 }
@@ -85,7 +111,16 @@ pub struct ConnectionView<'a> {
     pub picture: Option<&'a str>,
     pub status: ConnectionStatus,
     pub reason: Option<&'a str>,
+    /// The deployment's LinkedIn app the connection was granted through.
+    pub app: LinkedInApp,
+    /// The scopes LinkedIn granted.
     pub scopes: &'a [String],
+    /// Scopes asked for that LinkedIn silently did not grant.
+    pub missing_scopes: &'a [String],
+    /// What the connection can do at LinkedIn, per organization too.
+    pub capabilities: Capabilities,
+    /// The member must reconnect by then (the refresh token's end, else the access token's).
+    pub reconnect_by: DateTime<Utc>,
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     pub authorized_at: DateTime<Utc>,
@@ -102,6 +137,7 @@ pub struct ConnectionView<'a> {
 
 impl<'a> From<&'a Connection> for ConnectionView<'a> {
     fn from(c: &'a Connection) -> Self {
+        let capabilities = Capabilities::of(c);
         Self {
             id: c.id,
             platform: c.platform,
@@ -111,7 +147,11 @@ impl<'a> From<&'a Connection> for ConnectionView<'a> {
             picture: c.picture.as_deref(),
             status: c.status,
             reason: c.reason.as_deref(),
+            app: c.app,
             scopes: &c.scopes,
+            missing_scopes: &c.missing_scopes,
+            reconnect_by: capabilities.reconnect_by,
+            capabilities,
             access_token_expires_at: c.access_token_expires_at,
             refresh_token_expires_at: c.refresh_token_expires_at,
             authorized_at: c.authorized_at,
@@ -130,6 +170,35 @@ impl<'a> From<&'a Connection> for ConnectionView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The connection shows what it can do, what LinkedIn left out, and until when it lasts.
+    #[test]
+    fn a_connection_shows_its_capabilities_missing_scopes_and_reconnect_date() {
+        let mut c = connector::domain::examples::connection();
+        c.scopes = vec!["w_member_social".into(), "w_organization_social".into()];
+        c.missing_scopes = vec!["w_member_social_feed".into()];
+        c.organizations[0].name = Some("Acme".into());
+        c.organizations[0].logo_url = Some("https://media.example/acme.png".into());
+        let json = serde_json::to_value(ConnectionView::from(&c)).unwrap();
+        assert_eq!(json["app"], "member");
+        assert_eq!(
+            json["missing_scopes"],
+            serde_json::json!(["w_member_social_feed"])
+        );
+        assert_eq!(json["capabilities"]["post_as_member"], true);
+        assert_eq!(json["capabilities"]["comments"], false);
+        assert_eq!(json["capabilities"]["refresh_token"], false);
+        let org = &json["capabilities"]["organizations"][0];
+        assert_eq!(org["name"], "Acme");
+        assert_eq!(org["logo_url"], "https://media.example/acme.png");
+        assert_eq!(org["post"], true);
+        assert_eq!(org["post_video"], true);
+        assert_eq!(json["capabilities"]["organizations"][1]["post"], false);
+        assert_eq!(
+            json["reconnect_by"],
+            serde_json::to_value(c.access_token_expires_at).unwrap()
+        );
+    }
 
     /// The public JSON names exactly these fields: adding a stored field to the record does
     /// not add it here.
@@ -157,6 +226,7 @@ mod tests {
                 "delete_requested_at",
                 "deleted_at",
                 "id",
+                "kind",
                 "last_error",
                 "linkedin_urn",
                 "media",

@@ -2,7 +2,9 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use connector::domain::{ConnectionId, ConnectionStatus, TenantId, HEALTH_INTERVAL, PLATFORM};
+use connector::domain::{
+    ConnectionId, ConnectionStatus, Organization, TenantId, HEALTH_INTERVAL, PLATFORM,
+};
 use connector::linkedin::{LinkedInClient, LinkedInError, RetryClass};
 use connector::store::{Change, StoredConnection};
 use connector::tokens::RefreshOutcome;
@@ -56,7 +58,8 @@ pub async fn check(
     {
         return Ok(Checked::Skipped);
     }
-    let mut result = ask(&keeper.linkedin, &tokens.access_token).await;
+    let pages = LinkedInClient::can_read_organizations(&c.scopes);
+    let mut result = ask(&keeper.linkedin, &tokens.access_token, pages).await;
     let mut refresh_failed = false;
     let mut outcome = Checked::Healthy;
     if matches!(&result, Err(e) if e.retry_class() == RetryClass::RefreshThenRetry) {
@@ -67,15 +70,15 @@ pub async fn check(
                     .open(tenant, id)
                     .await
                     .context("reopening refreshed tokens")?;
-                result = match ask(&keeper.linkedin, &renewed.access_token).await {
+                result = match ask(&keeper.linkedin, &renewed.access_token, pages).await {
                     // A token seconds old may not have propagated: the refresh itself succeeded.
-                    Err(e) if e.may_be_propagation_delay() => Ok(()),
+                    Err(e) if e.may_be_propagation_delay() => Ok(None),
                     other => other,
                 };
             }
             Ok(RefreshOutcome::TooFresh | RefreshOutcome::InProgress) => {
                 outcome = Checked::Refreshed;
-                result = Ok(());
+                result = Ok(None);
             }
             Ok(RefreshOutcome::NeedsReconnect(reason)) => {
                 warn!(
@@ -86,16 +89,11 @@ pub async fn check(
                     reason = reason.as_str(),
                     "health_check_failure"
                 );
-                record(
-                    health,
-                    tenant,
-                    id,
-                    as_of,
-                    Some(reason),
-                    HEALTH_INTERVAL,
-                    None,
-                )
-                .await?;
+                let found = Found {
+                    error: Some(reason),
+                    organizations: None,
+                };
+                record(health, tenant, id, as_of, found, HEALTH_INTERVAL, None).await?;
                 return Ok(Checked::NeedsAttention);
             }
             Err(e) => {
@@ -109,10 +107,14 @@ pub async fn check(
         }
     }
     match result {
-        Ok(()) => {
+        Ok(organizations) => {
             // Without a refresh the row read before the check is still the likely current one.
             let known = (outcome == Checked::Healthy).then_some(stored);
-            record(health, tenant, id, as_of, None, HEALTH_INTERVAL, known).await?;
+            let found = Found {
+                error: None,
+                organizations,
+            };
+            record(health, tenant, id, as_of, found, HEALTH_INTERVAL, known).await?;
             Ok(outcome)
         }
         Err(e) => {
@@ -129,31 +131,40 @@ pub async fn check(
                 x_li_uuid = e.request_id().unwrap_or(""),
                 "health_check_failure"
             );
-            record(
-                health,
-                tenant,
-                id,
-                as_of,
-                Some(problem.text().to_owned()),
-                RETRY_AFTER_FAILURE,
-                None,
-            )
-            .await?;
+            let found = Found {
+                error: Some(problem.text().to_owned()),
+                organizations: None,
+            };
+            record(health, tenant, id, as_of, found, RETRY_AFTER_FAILURE, None).await?;
             Ok(Checked::Unavailable)
         }
     }
 }
 
-/// `GET /v2/userinfo` (not /v2/me, which needs extra products and spends throttle budget). A
-/// 403 proves the token valid (an app without OpenID scopes), so it counts as alive.
+/// One LinkedIn call per check. A connection that may read its pages asks for them
+/// (organizationAcls with the pages' names and logos projected in): that proves the token and
+/// refreshes the names, logos and roles in the same call. Others ask `GET /v2/userinfo` (not
+/// /v2/me, which needs extra products and spends throttle budget). A 403 proves the token
+/// valid (an app without those scopes), so it counts as alive.
 async fn ask(
     linkedin: &LinkedInClient,
     token: &secrecy::SecretString,
-) -> Result<(), LinkedInError> {
-    match linkedin.userinfo(token).await {
-        Ok(_) | Err(LinkedInError::Rejected { status: 403, .. }) => Ok(()),
-        Err(e) => Err(e),
+    pages: bool,
+) -> Result<Option<Vec<Organization>>, LinkedInError> {
+    let answer = match pages {
+        true => linkedin.organizations(token).await.map(Some),
+        false => linkedin.userinfo(token).await.map(|_| None),
+    };
+    match answer {
+        Err(LinkedInError::Rejected { status: 403, .. }) => Ok(None),
+        other => other,
     }
+}
+
+/// What a check found: the problem, if any, and the member's pages, if read.
+struct Found {
+    error: Option<String>,
+    organizations: Option<Vec<Organization>>,
 }
 
 async fn record(
@@ -161,17 +172,20 @@ async fn record(
     tenant: &TenantId,
     id: ConnectionId,
     as_of: DateTime<Utc>,
-    error: Option<String>,
+    found: Found,
     next_in: chrono::Duration,
     known: Option<StoredConnection>,
 ) -> anyhow::Result<()> {
     let store = &health.keeper.connections;
     let record = |s: &StoredConnection| {
         let now = Utc::now();
-        Change::To(
-            s.connection
-                .health_recorded(error.clone(), as_of.max(now) + next_in, now),
-        )
+        let mut c = s.connection.clone();
+        if let Some(organizations) = &found.organizations {
+            if *organizations != c.organizations {
+                c = c.organizations_read(organizations.clone(), now);
+            }
+        }
+        Change::To(c.health_recorded(found.error.clone(), as_of.max(now) + next_in, now))
     };
     // The row the check read is tried first; a lost race re-reads. A revoked connection is
     // left alone (it has left the health index).

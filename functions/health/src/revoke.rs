@@ -39,7 +39,11 @@ pub async fn revoke(health: &Health, job: RevokeJob) -> anyhow::Result<()> {
         .open(&VaultContext::new(tenant, id), &stored.tokens)
         .await
         .context("opening the tokens to revoke")?;
-    let reason = match keeper.linkedin.revoke(&tokens.access_token).await {
+    let reason = match keeper
+        .linkedin
+        .revoke(stored.connection.app, &tokens.access_token)
+        .await
+    {
         Ok(()) => ConnectionReason::Disconnected,
         Err(e) if e.retry_class() == RetryClass::FailFast => {
             warn!(connection_id = %id, error = %e, "LinkedIn refused the revoke; destroying the tokens");

@@ -3,7 +3,9 @@
 use anyhow::Context as _;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use connector::domain::{redirect_url, ClientState, PendingAuthorization, RedirectAllowList};
+use connector::domain::{
+    redirect_url, ClientState, LinkedInApp, PendingAuthorization, RedirectAllowList,
+};
 use connector::http::{self, ApiError};
 use lambda_http::{Body, Request, Response};
 use rand::RngCore;
@@ -20,6 +22,8 @@ struct AuthorizeBody {
     redirect_after: Option<String>,
     /// Read as any JSON value so that a wrong type is a 400 naming this field.
     client_state: Option<Value>,
+    /// `member` (the default) or `pages`; read as any JSON value for the same reason.
+    app: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -36,6 +40,14 @@ pub(crate) async fn authorize(
     let tenant = http::tenant_of(request)?;
     let body: AuthorizeBody = http::json_body(request)?;
     let client_state = parse_client_state(body.client_state)?;
+    let app = parse_app(body.app)?;
+    let Some(scopes) = service.linkedin.settings().scopes_of(app) else {
+        return Err(ApiError::validation(
+            "app",
+            "app \"pages\" is not configured in this deployment; use \"member\"",
+        ));
+    };
+    let scopes = scopes.to_vec();
     let redirect_after = match body.redirect_after {
         None => None,
         Some(raw) => {
@@ -62,12 +74,17 @@ pub(crate) async fn authorize(
     let now = Utc::now();
     let expires_at =
         now + chrono::Duration::from_std(service.state_ttl).expect("state TTL fits in chrono");
-    let scopes = service.linkedin.settings().scopes.clone();
+    let authorization_url = service
+        .linkedin
+        .authorization_url(app, &state, &scopes)
+        .context("building the authorization URL")
+        .map_err(ApiError::internal)?;
     let pending = PendingAuthorization {
         tenant_id: tenant,
         redirect_after,
         client_state,
-        scopes: scopes.clone(),
+        app,
+        scopes,
         created_at: now,
         expires_at,
     };
@@ -77,11 +94,11 @@ pub(crate) async fn authorize(
         .await
         .context("recording the pending authorization")
         .map_err(ApiError::internal)?;
-    info!("authorization started");
+    info!(app = app.as_str(), "authorization started");
     Ok(http::json(
         200,
         &AuthorizeResponse {
-            authorization_url: service.linkedin.authorization_url(&state, &scopes).into(),
+            authorization_url: authorization_url.into(),
             state,
             expires_at,
         },
@@ -98,6 +115,19 @@ fn parse_client_state(raw: Option<Value>) -> Result<Option<ClientState>, ApiErro
         Some(_) => Err(ApiError::validation(
             "client_state",
             "client_state must be a string",
+        )),
+    }
+}
+
+/// `app`: absent or null for `member`; otherwise `"member"` or `"pages"`.
+fn parse_app(raw: Option<Value>) -> Result<LinkedInApp, ApiError> {
+    match raw {
+        None | Some(Value::Null) => Ok(LinkedInApp::Member),
+        Some(Value::String(name)) => LinkedInApp::parse(&name)
+            .ok_or_else(|| ApiError::validation("app", "app must be \"member\" or \"pages\"")),
+        Some(_) => Err(ApiError::validation(
+            "app",
+            "app must be \"member\" or \"pages\"",
         )),
     }
 }
@@ -180,6 +210,32 @@ mod tests {
             );
         }
         assert!(refused("https://app.example.com/done").is_ok());
+    }
+
+    #[test]
+    fn app_defaults_to_member_and_anything_else_is_refused_with_the_field_named() {
+        assert_eq!(parse_app(None).unwrap(), LinkedInApp::Member);
+        assert_eq!(parse_app(Some(Value::Null)).unwrap(), LinkedInApp::Member);
+        assert_eq!(
+            parse_app(Some(Value::from("member"))).unwrap(),
+            LinkedInApp::Member
+        );
+        assert_eq!(
+            parse_app(Some(Value::from("pages"))).unwrap(),
+            LinkedInApp::Pages
+        );
+        for bad in [
+            Value::from("Pages"),
+            Value::from(""),
+            Value::from(1),
+            serde_json::json!(["pages"]),
+        ] {
+            let err = parse_app(Some(bad.clone())).unwrap_err();
+            assert!(
+                matches!(err, ApiError::Validation { field: "app", .. }),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ async fn answer(request: &Request, service: &OAuthService) -> Response<Body> {
         );
     };
 
-    let outcome = connect(service, &pending.tenant_id, &code, &pending.scopes).await;
+    let outcome = connect(service, &pending, &code).await;
     match &outcome {
         Ok(connection) => {
             tracing::Span::current().record("connection_id", connection.id.to_string());
@@ -248,6 +248,7 @@ mod tests {
             tenant_id: TenantId::parse("acme").unwrap(),
             redirect_after: redirect_after.map(|u| Url::parse(u).unwrap()),
             client_state: client_state.map(|c| ClientState::parse(c).unwrap()),
+            app: Default::default(),
             scopes: vec![],
             created_at: now,
             expires_at: now + chrono::Duration::minutes(10),

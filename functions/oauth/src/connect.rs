@@ -3,7 +3,10 @@
 
 use anyhow::Context as _;
 use chrono::Utc;
-use connector::domain::{Connection, ConnectionId, Grant, MemberIdentity, Organization, TenantId};
+use connector::domain::{
+    missing_scopes, Connection, ConnectionId, Grant, MemberIdentity, Organization,
+    PendingAuthorization, TenantId,
+};
 use connector::linkedin::{LinkedInClient, LinkedInError, TokenGrant};
 use connector::store::{Change, StoreError, Updated};
 use connector::vault::{TokenSet, VaultContext};
@@ -13,31 +16,46 @@ use tracing::{info, warn};
 use crate::callback::ConnectFailure;
 use crate::OAuthService;
 
-/// Exchanges the code, reads who the member is, and stores the connection.
+/// Exchanges the code (with the credentials of the app the member was sent to), reads who the
+/// member is and their organizations, and stores the connection with what LinkedIn granted and
+/// what it silently left out. LinkedIn calls: token, userinfo, and one organizationAcls call
+/// (with the pages' names and logos projected in) when the scopes allow it.
 pub(crate) async fn connect(
     service: &OAuthService,
-    tenant: &TenantId,
+    pending: &PendingAuthorization,
     code: &SecretString,
-    requested_scopes: &[String],
 ) -> Result<Connection, ConnectFailure> {
-    let grant = service.linkedin.exchange_code(code).await.map_err(|e| {
-        warn!(error = %e, "code exchange failed");
-        match e.retry_class() {
-            connector::linkedin::RetryClass::RetryLater { .. } => {
-                ConnectFailure::LinkedInUnavailable
+    let tenant = &pending.tenant_id;
+    let requested_scopes = &pending.scopes;
+    let grant = service
+        .linkedin
+        .exchange_code(pending.app, code)
+        .await
+        .map_err(|e| {
+            warn!(error = %e, "code exchange failed");
+            match e.retry_class() {
+                connector::linkedin::RetryClass::RetryLater { .. } => {
+                    ConnectFailure::LinkedInUnavailable
+                }
+                _ => ConnectFailure::CodeRejected,
             }
-            _ => ConnectFailure::CodeRejected,
-        }
-    })?;
+        })?;
     // LinkedIn's answer normally lists the granted scopes; when it does not, what was asked.
     let scopes = if grant.scopes.is_empty() {
         requested_scopes.to_vec()
     } else {
         grant.scopes.clone()
     };
+    let missing = missing_scopes(requested_scopes, &scopes);
+    if !missing.is_empty() {
+        info!(
+            missing = missing.join(" "),
+            "LinkedIn did not grant every scope asked for"
+        );
+    }
     let identity = service
         .linkedin
-        .member_identity_of_fresh_token(&grant.access_token, service.patience)
+        .member_identity_of_fresh_token(&grant.access_token, &scopes, service.patience)
         .await
         .map_err(|e| {
             warn!(error = %e, x_li_uuid = e.request_id().unwrap_or(""), "reading the member's identity failed");
@@ -55,7 +73,13 @@ pub(crate) async fn connect(
     } else {
         Vec::new()
     };
-    let connection = save_connection(service, tenant, identity, grant, scopes, organizations)
+    let granted = Granted {
+        app: pending.app,
+        scopes,
+        missing_scopes: missing,
+        organizations,
+    };
+    let connection = save_connection(service, tenant, identity, grant, granted)
         .await
         .map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "storing the connection failed");
@@ -84,6 +108,14 @@ fn identity_failure(error: &LinkedInError) -> ConnectFailure {
     }
 }
 
+/// What the member granted, beside the tokens.
+struct Granted {
+    app: connector::domain::LinkedInApp,
+    scopes: Vec<String>,
+    missing_scopes: Vec<String>,
+    organizations: Vec<Organization>,
+}
+
 /// Creates the tenant's connection for this member, or updates the one it already has (same
 /// id, first-connect date and count kept). Races with a concurrent callback for the same
 /// member are settled by the store's conditions, then re-read.
@@ -92,8 +124,7 @@ async fn save_connection(
     tenant: &TenantId,
     identity: MemberIdentity,
     grant: TokenGrant,
-    scopes: Vec<String>,
-    organizations: Vec<Organization>,
+    granted: Granted,
 ) -> anyhow::Result<Connection> {
     let tokens = TokenSet {
         access_token: grant.access_token,
@@ -101,8 +132,10 @@ async fn save_connection(
     };
     let grant = Grant {
         identity,
-        scopes,
-        organizations,
+        app: granted.app,
+        scopes: granted.scopes,
+        missing_scopes: granted.missing_scopes,
+        organizations: granted.organizations,
         access_token_expires_at: grant.access_token_expires_at,
         refresh_token_expires_at: grant.refresh_token_expires_at,
     };

@@ -4,9 +4,13 @@
 //!
 //! - `attempt`: one attempt at a post, and what follows each outcome (retry, fail, hand back);
 //! - `publish`: claim, tokens, media, create;
+//! - `body`: what LinkedIn is sent beside the text, by the post's kind;
+//! - `article`: a link card filled from its page's Open Graph tags, its thumbnail uploaded;
 //! - `delete`: delete at LinkedIn (asked for, or a cancel that found its post live).
 
+mod article;
 mod attempt;
+mod body;
 mod delete;
 mod media;
 mod publish;

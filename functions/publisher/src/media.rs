@@ -115,7 +115,8 @@ pub(crate) async fn upload<'a>(
                 LargeKind::Video => video(publisher, tokens, &attempt, item, source).await,
             }
         };
-        let result = tokio::time::timeout(time, upload)
+        // Boxed: the upload's state is large, and Lambda's and tests' stacks are not.
+        let result = tokio::time::timeout(time, Box::pin(upload))
             .await
             .unwrap_or(Err(Failure::OutOfTime));
         match result {

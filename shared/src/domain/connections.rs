@@ -70,11 +70,48 @@ pub enum ConnectionStatus {
     Revoked,
 }
 
-/// An organization page the member may post for, from LinkedIn's organizationAcls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Which of the deployment's LinkedIn apps a connection was granted through. LinkedIn wants
+/// the Community Management API alone on its app, so pages usually need a second app; tokens
+/// are exchanged, refreshed and revoked with the credentials of the app that issued them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkedInApp {
+    /// The deployment's first app (records from before there were two are this one).
+    #[default]
+    Member,
+    /// The second app, the one with the Community Management API.
+    Pages,
+}
+
+impl LinkedInApp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Pages => "pages",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "member" => Some(Self::Member),
+            "pages" => Some(Self::Pages),
+            _ => None,
+        }
+    }
+}
+
+/// An organization page the member has a role on, from LinkedIn's organizationAcls, with the
+/// page's name, vanity name and logo where LinkedIn gave them (older records have none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     pub urn: String,
     pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vanity_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
 }
 
 impl Organization {
@@ -117,7 +154,14 @@ pub struct Connection {
     pub status: ConnectionStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The app the tokens belong to (records from before there were two: `member`).
+    #[serde(default)]
+    pub app: LinkedInApp,
+    /// The scopes LinkedIn granted.
     pub scopes: Vec<String>,
+    /// Scopes asked for that LinkedIn did not grant (it drops them silently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_scopes: Vec<String>,
     pub access_token_expires_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
@@ -158,7 +202,10 @@ fn linkedin() -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub identity: MemberIdentity,
+    pub app: LinkedInApp,
     pub scopes: Vec<String>,
+    /// Asked for, not granted: see [`missing_scopes`].
+    pub missing_scopes: Vec<String>,
     pub organizations: Vec<Organization>,
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
@@ -252,7 +299,9 @@ impl Connection {
             picture: grant.identity.picture.clone(),
             status: ConnectionStatus::Healthy,
             reason: None,
+            app: grant.app,
             scopes: grant.scopes.clone(),
+            missing_scopes: grant.missing_scopes.clone(),
             access_token_expires_at: grant.access_token_expires_at,
             refresh_token_expires_at: grant.refresh_token_expires_at,
             authorized_at: now,
@@ -346,6 +395,14 @@ impl Connection {
         next
     }
 
+    /// The member's organizations as LinkedIn reads them now (a renamed page, a new logo, a
+    /// role granted or taken away).
+    pub fn organizations_read(&self, organizations: Vec<Organization>, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.organizations = organizations;
+        next
+    }
+
     /// Disconnected: out of the health index, no refresh under way, with why.
     pub fn revoked(&self, reason: &ConnectionReason, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
@@ -358,6 +415,16 @@ impl Connection {
 }
 
 pub const PLATFORM: &str = "linkedin";
+
+/// The scopes asked for that LinkedIn did not grant, in the order asked. LinkedIn drops the
+/// scopes an app is not entitled to without an error, so only this comparison tells.
+pub fn missing_scopes(asked: &[String], granted: &[String]) -> Vec<String> {
+    asked
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .cloned()
+        .collect()
+}
 
 /// Every connection is checked this often (the spec's health check protocol).
 pub const HEALTH_INTERVAL: chrono::Duration = chrono::Duration::hours(6);
@@ -372,6 +439,9 @@ pub struct PendingAuthorization {
     /// The tenant app's value, handed back to `redirect_after` unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_state: Option<super::ClientState>,
+    /// The app the member is sent to (older states: `member`).
+    #[serde(default)]
+    pub app: LinkedInApp,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -397,6 +467,7 @@ mod tests {
             tenant_id: TenantId::parse("t").unwrap(),
             redirect_after: None,
             client_state: None,
+            app: LinkedInApp::Member,
             scopes: vec![],
             created_at: now - Duration::minutes(10),
             expires_at: now,
@@ -410,10 +481,47 @@ mod tests {
         let org = |role: &str| Organization {
             urn: "urn:li:organization:1".into(),
             role: role.into(),
+            ..Organization::default()
         };
         assert!(org("ADMINISTRATOR").can_post());
         assert!(org("CONTENT_ADMINISTRATOR").can_post());
         assert!(!org("ANALYST").can_post());
+    }
+
+    #[test]
+    fn missing_scopes_are_those_asked_and_not_granted() {
+        let v = |s: &str| crate::config::parse_scopes(s);
+        let rows = [
+            ("openid w_member_social", "openid,w_member_social", ""),
+            (
+                "openid w_member_social r_member_postAnalytics",
+                "openid,w_member_social",
+                "r_member_postAnalytics",
+            ),
+            ("a b c", "", "a b c"),
+            ("a", "a,b", ""),
+        ];
+        for (asked, granted, missing) in rows {
+            assert_eq!(
+                missing_scopes(&v(asked), &v(granted)),
+                v(missing),
+                "{asked} / {granted}"
+            );
+        }
+    }
+
+    #[test]
+    fn records_without_an_app_belong_to_the_member_app() {
+        let mut json = serde_json::to_value(super::super::examples::connection()).unwrap();
+        json.as_object_mut().unwrap().remove("app");
+        let connection: Connection = serde_json::from_value(json).unwrap();
+        assert_eq!(connection.app, LinkedInApp::Member);
+        assert!(connection.missing_scopes.is_empty());
+        let pending: PendingAuthorization = serde_json::from_value(serde_json::json!({
+            "tenant_id": "t", "scopes": [], "created_at": Utc::now(), "expires_at": Utc::now()
+        }))
+        .unwrap();
+        assert_eq!(pending.app, LinkedInApp::Member);
     }
 
     #[test]

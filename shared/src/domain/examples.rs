@@ -5,7 +5,7 @@ use chrono::Utc;
 use super::{Connection, Grant, MemberIdentity, MemberUrn, Organization, TenantId};
 
 /// Ada's healthy connection for tenant `acme`, administering organization 1 and an analyst of
-/// organization 2.
+/// organization 2, allowed to post as herself and for her pages.
 pub fn connection() -> Connection {
     let grant = Grant {
         identity: MemberIdentity {
@@ -14,15 +14,27 @@ pub fn connection() -> Connection {
             email: None,
             picture: None,
         },
-        scopes: vec![],
+        app: super::LinkedInApp::Member,
+        scopes: [
+            "openid",
+            "profile",
+            "email",
+            "w_member_social",
+            "w_organization_social",
+        ]
+        .map(String::from)
+        .to_vec(),
+        missing_scopes: vec![],
         organizations: vec![
             Organization {
                 urn: "urn:li:organization:1".into(),
                 role: "ADMINISTRATOR".into(),
+                ..Organization::default()
             },
             Organization {
                 urn: "urn:li:organization:2".into(),
                 role: "ANALYST".into(),
+                ..Organization::default()
             },
         ],
         access_token_expires_at: Utc::now(),

@@ -2,6 +2,7 @@
 //! (and what follows each outcome of an attempt). Adapters (store, queue, scheduler, vault,
 //! LinkedIn client) carry out what these types decide.
 
+pub mod capabilities;
 mod connections;
 pub mod limits;
 pub mod posts;
@@ -12,8 +13,9 @@ mod tenants;
 pub mod examples;
 
 pub use connections::{
-    Connection, ConnectionId, ConnectionReason, ConnectionStatus, Grant, MemberIdentity, MemberUrn,
-    Organization, PendingAuthorization, HEALTH_INTERVAL, PLATFORM, REFRESH_LEASE,
+    missing_scopes, Connection, ConnectionId, ConnectionReason, ConnectionStatus, Grant,
+    LinkedInApp, MemberIdentity, MemberUrn, Organization, PendingAuthorization, HEALTH_INTERVAL,
+    PLATFORM, REFRESH_LEASE,
 };
 pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
 pub use tenants::{

@@ -2,6 +2,7 @@
 //! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
 
 mod error;
+mod little_text;
 mod posts;
 mod upload_hosts;
 mod uploads;
@@ -19,13 +20,14 @@ use url::Url;
 pub(crate) use error::classify_api_failure;
 use error::{classify_oauth_failure, parse_retry_after};
 pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
-pub use posts::{escape_little_text, ImageUpload, MediaStatus, PostContent};
+pub use little_text::{escape_little_text, is_mentionable, mentions_in, with_mentions, Mention};
+pub use posts::{ArticleCard, ImageUpload, MediaStatus, PostBody, PostContent, PostImage};
 pub use upload_hosts::{UploadHosts, DEFAULT_UPLOAD_HOSTS};
 pub use uploads::{DocumentUpload, UploadError, VideoPart, VideoUpload};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 
 use crate::config::{parse_scopes, ConfigError, LinkedInSettings};
-use crate::domain::{MemberIdentity, MemberUrn, Organization};
+use crate::domain::{LinkedInApp, MemberIdentity, MemberUrn, Organization};
 
 /// What LinkedIn's token endpoint grants. Tokens stay secret from here to the token vault.
 #[derive(Debug)]
@@ -104,7 +106,61 @@ struct AclElement {
     role: String,
     #[serde(default)]
     state: Option<String>,
+    /// The organization decorated by [`ORGANIZATION_PROJECTION`].
+    #[serde(rename = "organization~", default)]
+    details: Option<OrganizationDetails>,
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationDetails {
+    #[serde(default)]
+    localized_name: Option<String>,
+    #[serde(default)]
+    vanity_name: Option<String>,
+    #[serde(default)]
+    logo_v2: Option<LogoV2>,
+}
+
+/// `logoV2(original~:playableStreams)`: the digital media asset, decorated with its renditions.
+#[derive(Deserialize)]
+struct LogoV2 {
+    #[serde(rename = "original~", default)]
+    original: Option<MediaRenditions>,
+}
+
+#[derive(Deserialize)]
+struct MediaRenditions {
+    #[serde(default)]
+    elements: Vec<Rendition>,
+}
+
+#[derive(Deserialize)]
+struct Rendition {
+    #[serde(default)]
+    identifiers: Vec<RenditionIdentifier>,
+}
+
+#[derive(Deserialize)]
+struct RenditionIdentifier {
+    identifier: String,
+}
+
+impl OrganizationDetails {
+    /// The largest rendition's URL (LinkedIn lists them smallest first).
+    fn logo_url(&self) -> Option<String> {
+        let renditions = &self.logo_v2.as_ref()?.original.as_ref()?.elements;
+        renditions
+            .iter()
+            .rev()
+            .find_map(|r| r.identifiers.first())
+            .map(|i| i.identifier.clone())
+    }
+}
+
+/// Decorates each ACL with the organization's name, vanity name and logo, so one call reads the
+/// pages and what they look like (no lookup per page).
+const ORGANIZATION_PROJECTION: &str = "(paging,elements*(organization,role,state,organization~(localizedName,vanityName,logoV2(original~:playableStreams))))";
 
 /// How long to keep asking when a brand-new token answers 401 65601/65602: LinkedIn's tokens
 /// take a few seconds to propagate (one public script sleeps 5 s). Bounded, because the same
@@ -130,6 +186,8 @@ pub struct LinkedInClient {
     http: reqwest::Client,
     settings: LinkedInSettings,
     client_secret: SecretString,
+    /// The second app's, when the deployment has one.
+    pages_secret: Option<SecretString>,
 }
 
 impl LinkedInClient {
@@ -139,6 +197,15 @@ impl LinkedInClient {
             .client_secret
             .clone()
             .ok_or(ConfigError::Missing("LINKEDIN_CLIENT_SECRET"))?;
+        let pages_secret = match &settings.pages {
+            None => None,
+            Some(pages) => Some(
+                pages
+                    .client_secret
+                    .clone()
+                    .ok_or(ConfigError::Missing("LINKEDIN_PAGES_CLIENT_SECRET"))?,
+            ),
+        };
         let http = reqwest::Client::builder()
             .timeout(settings.request_timeout)
             .connect_timeout(Duration::from_secs(3))
@@ -155,56 +222,100 @@ impl LinkedInClient {
             http,
             settings,
             client_secret,
+            pages_secret,
         })
+    }
+
+    /// `app`'s client id and secret. A connection of a pages app the deployment no longer has
+    /// cannot be refreshed or revoked: that fails fast.
+    fn credentials(&self, app: LinkedInApp) -> Result<(&str, &SecretString), LinkedInError> {
+        match (app, &self.settings.pages, &self.pages_secret) {
+            (LinkedInApp::Member, _, _) => Ok((&self.settings.client_id, &self.client_secret)),
+            (LinkedInApp::Pages, Some(pages), Some(secret)) => Ok((&pages.client_id, secret)),
+            (LinkedInApp::Pages, _, _) => Err(LinkedInError::Unexpected {
+                status: 0,
+                detail: "the connection belongs to the pages app, which this deployment no longer configures".into(),
+            }),
+        }
     }
 
     pub fn settings(&self) -> &LinkedInSettings {
         &self.settings
     }
 
-    /// The member's browser goes here to grant access.
-    pub fn authorization_url(&self, state: &str, scopes: &[String]) -> Url {
+    /// The member's browser goes here to grant `app` access.
+    pub fn authorization_url(
+        &self,
+        app: LinkedInApp,
+        state: &str,
+        scopes: &[String],
+    ) -> Result<Url, LinkedInError> {
+        let (client_id, _) = self.credentials(app)?;
         let mut url = self.auth_url("/oauth/v2/authorization");
         url.query_pairs_mut()
             .append_pair("response_type", "code")
-            .append_pair("client_id", &self.settings.client_id)
+            .append_pair("client_id", client_id)
             .append_pair("redirect_uri", self.settings.redirect_uri.as_str())
             .append_pair("scope", &scopes.join(" "))
             .append_pair("state", state);
-        url
+        Ok(url)
     }
 
-    #[tracing::instrument(name = "linkedin.exchange_code", skip_all)]
-    pub async fn exchange_code(&self, code: &SecretString) -> Result<TokenGrant, LinkedInError> {
+    /// With the credentials of `app`, the app the member granted access to.
+    #[tracing::instrument(name = "linkedin.exchange_code", skip_all, fields(app = app.as_str()))]
+    pub async fn exchange_code(
+        &self,
+        app: LinkedInApp,
+        code: &SecretString,
+    ) -> Result<TokenGrant, LinkedInError> {
+        let (client_id, client_secret) = self.credentials(app)?;
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code.expose_secret()),
-            ("client_id", &self.settings.client_id),
-            ("client_secret", self.client_secret.expose_secret()),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose_secret()),
             ("redirect_uri", self.settings.redirect_uri.as_str()),
         ];
         self.token_request(&form).await
     }
 
-    #[tracing::instrument(name = "linkedin.refresh", skip_all)]
-    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, LinkedInError> {
+    /// With the credentials of `app`, the app that issued the refresh token (another app's
+    /// are refused as an invalid grant).
+    #[tracing::instrument(name = "linkedin.refresh", skip_all, fields(app = app.as_str()))]
+    pub async fn refresh(
+        &self,
+        app: LinkedInApp,
+        refresh_token: &SecretString,
+    ) -> Result<TokenGrant, LinkedInError> {
+        let (client_id, client_secret) = self.credentials(app)?;
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose_secret()),
-            ("client_id", &self.settings.client_id),
-            ("client_secret", self.client_secret.expose_secret()),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose_secret()),
         ];
         self.token_request(&form).await
     }
 
-    /// Revoking the access token also invalidates its refresh token.
-    #[tracing::instrument(name = "linkedin.revoke", skip_all)]
-    pub async fn revoke(&self, token: &SecretString) -> Result<(), LinkedInError> {
+    /// Revoking the access token also invalidates its refresh token. With the credentials of
+    /// `app`, the app that issued the token.
+    #[tracing::instrument(name = "linkedin.revoke", skip_all, fields(app = app.as_str()))]
+    pub async fn revoke(
+        &self,
+        app: LinkedInApp,
+        token: &SecretString,
+    ) -> Result<(), LinkedInError> {
+        let (client_id, client_secret) = self.credentials(app)?;
+        let form = [
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose_secret()),
+            ("token", token.expose_secret()),
+        ];
         let response = self
             .send(
                 self.http
                     .post(self.auth_url("/oauth/v2/revoke"))
-                    .form(&self.token_form(token)),
+                    .form(&form),
             )
             .await?;
         if response.status().is_success() {
@@ -231,16 +342,25 @@ impl LinkedInClient {
     }
 
     /// Like [`Self::member_identity`], for a token issued moments ago: a 401 65601/65602 is
-    /// waited out (bounded) instead of taken as a dead token.
+    /// waited out (bounded) instead of taken as a dead token. A grant with a profile scope and
+    /// no `openid` (a Community Management app has no OpenID product) goes to /v2/me at once,
+    /// sparing a userinfo call that can only answer 403.
     pub async fn member_identity_of_fresh_token(
         &self,
         access_token: &SecretString,
+        granted_scopes: &[String],
         patience: PropagationPatience,
     ) -> Result<MemberIdentity, LinkedInError> {
+        let has = |scope: &str| granted_scopes.iter().any(|s| s == scope);
+        let profile_only = !has("openid") && (has("r_basicprofile") || has("r_liteprofile"));
         let mut delay = patience.first_delay;
         let mut attempt = 1;
         loop {
-            match self.member_identity(access_token).await {
+            let identity = match profile_only {
+                true => self.me(access_token).await,
+                false => self.member_identity(access_token).await,
+            };
+            match identity {
                 Err(e) if e.may_be_propagation_delay() && attempt < patience.attempts => {
                     debug!(
                         attempt,
@@ -291,7 +411,9 @@ impl LinkedInClient {
         })
     }
 
-    /// Organizations the member holds an approved role on (organizationAcls, role assignee).
+    /// Organizations the member holds an approved role on (organizationAcls, role assignee),
+    /// with each page's name, vanity name and logo from the same call's projection: one call
+    /// per hundred pages.
     #[tracing::instrument(name = "linkedin.organizations", skip_all)]
     pub async fn organizations(
         &self,
@@ -301,7 +423,7 @@ impl LinkedInClient {
         let mut organizations = Vec::new();
         for page in 0..20 {
             let path = format!(
-                "/rest/organizationAcls?q=roleAssignee&state=APPROVED&start={}&count={PAGE}",
+                "/rest/organizationAcls?q=roleAssignee&state=APPROVED&start={}&count={PAGE}&projection={ORGANIZATION_PROJECTION}",
                 page * PAGE
             );
             let response = self
@@ -314,6 +436,9 @@ impl LinkedInClient {
                     .into_iter()
                     .filter(|e| e.state.as_deref().is_none_or(|s| s == "APPROVED"))
                     .map(|e| Organization {
+                        logo_url: e.details.as_ref().and_then(OrganizationDetails::logo_url),
+                        name: e.details.as_ref().and_then(|d| d.localized_name.clone()),
+                        vanity_name: e.details.and_then(|d| d.vanity_name),
                         urn: e.organization,
                         role: e.role,
                     }),
@@ -323,6 +448,39 @@ impl LinkedInClient {
             }
         }
         Ok(organizations)
+    }
+
+    /// Which of `organizations` (`urn:li:organization:N`) LinkedIn does not know: one batch
+    /// lookup (`organizationsLookup`, at most 50 ids; an admin scope is needed).
+    #[tracing::instrument(name = "linkedin.organizations_lookup", skip_all)]
+    pub async fn unknown_organizations(
+        &self,
+        access_token: &SecretString,
+        organizations: &[String],
+    ) -> Result<Vec<String>, LinkedInError> {
+        #[derive(Deserialize)]
+        struct Lookup {
+            #[serde(default)]
+            results: std::collections::HashMap<String, serde_json::Value>,
+        }
+        let ids: Vec<&str> = organizations
+            .iter()
+            .filter_map(|urn| urn.strip_prefix("urn:li:organization:"))
+            .take(50)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = format!("/rest/organizationsLookup?ids=List({})", ids.join(","));
+        let response = self
+            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .await?;
+        let found: Lookup = decode(200, response).await?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| !found.results.contains_key(*id))
+            .map(|id| format!("urn:li:organization:{id}"))
+            .collect())
     }
 
     /// Whether granted scopes allow reading the member's organization roles.
@@ -436,15 +594,6 @@ impl LinkedInClient {
         // The URL is redacted: reqwest's Display shows it, and nothing secret is ever in our
         // URLs, but the error travels into logs and DLQ records.
         request.send().await.map_err(LinkedInError::transport)
-    }
-
-    /// The form revoke and introspect take: the app's credentials and one token.
-    fn token_form<'a>(&'a self, token: &'a SecretString) -> [(&'static str, &'a str); 3] {
-        [
-            ("client_id", self.settings.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
-            ("token", token.expose_secret()),
-        ]
     }
 
     fn auth_url(&self, path: &str) -> Url {

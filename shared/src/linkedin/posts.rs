@@ -6,8 +6,10 @@ use serde_json::{json, Value};
 use tracing::warn;
 use url::Url;
 
+use super::little_text::escape_little_text;
 use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 use crate::config::PostsApi;
+use crate::domain::posts::PollDuration;
 
 /// What to post, in LinkedIn's terms.
 #[derive(Debug, Clone)]
@@ -17,8 +19,127 @@ pub struct PostContent {
     pub text: String,
     /// `PUBLIC` or `CONNECTIONS`.
     pub visibility: String,
-    /// Uploaded images (image or digitalmediaAsset URNs) with their alternative text.
-    pub images: Vec<(String, Option<String>)>,
+    /// What the post carries beside its text: one kind only (LinkedIn refuses mixed content).
+    pub body: PostBody,
+}
+
+/// An uploaded image (an image or digitalmediaAsset URN) with its alternative text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostImage {
+    pub id: String,
+    pub alt_text: Option<String>,
+}
+
+/// A link card as LinkedIn takes it: LinkedIn does not read the page, so the title is required
+/// and the thumbnail is an image the author uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleCard {
+    pub source: Url,
+    pub title: String,
+    pub description: Option<String>,
+    /// An image URN uploaded by the post's author.
+    pub thumbnail: Option<String>,
+}
+
+/// The one kind of content a post carries beside its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostBody {
+    /// Text only.
+    None,
+    Image(PostImage),
+    /// 2–20 images, in order.
+    MultiImage(Vec<PostImage>),
+    /// An uploaded document (`urn:li:document:…`) and its title (LinkedIn wants one).
+    Document {
+        id: String,
+        title: String,
+    },
+    /// An uploaded video (`urn:li:video:…`), AVAILABLE at LinkedIn.
+    Video {
+        id: String,
+        title: Option<String>,
+    },
+    Article(ArticleCard),
+    Poll {
+        question: String,
+        options: Vec<String>,
+        duration: PollDuration,
+    },
+}
+
+impl PostBody {
+    /// Images as one post carries them: one is `Image`, more are `MultiImage`.
+    pub fn images(mut images: Vec<PostImage>) -> Self {
+        match images.len() {
+            0 => Self::None,
+            1 => Self::Image(images.remove(0)),
+            _ => Self::MultiImage(images),
+        }
+    }
+
+    /// `content` of a versioned `/rest/posts` body (linkedin-api.md, "More post content");
+    /// `None` for a text post.
+    pub fn rest_content(&self) -> Option<Value> {
+        let image = |i: &PostImage| {
+            let mut v = json!({ "id": i.id });
+            if let Some(alt) = &i.alt_text {
+                v["altText"] = json!(alt);
+            }
+            v
+        };
+        Some(match self {
+            Self::None => return None,
+            Self::Image(one) => json!({ "media": image(one) }),
+            Self::MultiImage(many) => {
+                json!({ "multiImage": { "images": many.iter().map(image).collect::<Vec<_>>() } })
+            }
+            Self::Document { id, title } => json!({ "media": { "id": id, "title": title } }),
+            Self::Video { id, title } => {
+                let mut media = json!({ "id": id });
+                if let Some(title) = title {
+                    media["title"] = json!(title);
+                }
+                json!({ "media": media })
+            }
+            Self::Article(card) => {
+                let mut article = json!({ "source": card.source.as_str(), "title": card.title });
+                if let Some(description) = &card.description {
+                    article["description"] = json!(description);
+                }
+                if let Some(thumbnail) = &card.thumbnail {
+                    article["thumbnail"] = json!(thumbnail);
+                }
+                json!({ "article": article })
+            }
+            Self::Poll {
+                question,
+                options,
+                duration,
+            } => json!({ "poll": {
+                "question": question,
+                "options": options.iter().map(|text| json!({ "text": text })).collect::<Vec<_>>(),
+                "settings": { "duration": duration.linkedin_name() },
+            }}),
+        })
+    }
+
+    /// `(shareMediaCategory, media)` of a legacy `/v2/ugcPosts` ShareContent: this product
+    /// sends only text and images there. `None` for a kind it does not send that way.
+    pub fn ugc_media(&self) -> Option<(&'static str, Vec<Value>)> {
+        let image = |i: &PostImage| {
+            let mut m = json!({ "status": "READY", "media": i.id });
+            if let Some(alt) = &i.alt_text {
+                m["description"] = json!({ "text": alt });
+            }
+            m
+        };
+        match self {
+            Self::None => Some(("NONE", Vec::new())),
+            Self::Image(one) => Some(("IMAGE", vec![image(one)])),
+            Self::MultiImage(many) => Some(("IMAGE", many.iter().map(image).collect())),
+            _ => None,
+        }
+    }
 }
 
 /// Where to PUT an image's bytes, and the URN it will have.
@@ -35,23 +156,6 @@ pub enum MediaStatus {
     Processing,
     Available,
     Failed,
-}
-
-const RESERVED: &[char] = &[
-    '\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~',
-];
-
-/// Escapes LinkedIn's "little text" reserved characters; unescaped, LinkedIn silently cuts the
-/// commentary short at the first one.
-pub fn escape_little_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if RESERVED.contains(&c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub(super) fn encode_urn(urn: &str) -> String {
@@ -82,38 +186,27 @@ impl LinkedInClient {
                     "lifecycleState": "PUBLISHED",
                     "isReshareDisabledByAuthor": false,
                 });
-                let image = |(id, alt): &(String, Option<String>)| match alt {
-                    Some(alt) => json!({ "id": id, "altText": alt }),
-                    None => json!({ "id": id }),
-                };
-                match content.images.as_slice() {
-                    [] => {}
-                    [one] => body["content"] = json!({ "media": image(one) }),
-                    many => {
-                        body["content"] = json!({ "multiImage": { "images": many.iter().map(image).collect::<Vec<_>>() } })
-                    }
+                if let Some(c) = content.body.rest_content() {
+                    body["content"] = c;
                 }
                 ("/rest/posts", ApiFlavour::Versioned, body)
             }
             PostsApi::Ugc => {
-                let media: Vec<Value> = content
-                    .images
-                    .iter()
-                    .map(|(urn, alt)| {
-                        let mut m = json!({ "status": "READY", "media": urn });
-                        if let Some(alt) = alt {
-                            m["description"] = json!({ "text": alt });
-                        }
-                        m
-                    })
-                    .collect();
+                // The publisher never sends another kind here; should one arrive, nothing is
+                // sent rather than a post without its content.
+                let Some((category, media)) = content.body.ugc_media() else {
+                    return Err(LinkedInError::Unexpected {
+                        status: 0,
+                        detail: "the legacy ugcPosts API is not sent this kind of post".into(),
+                    });
+                };
                 let body = json!({
                     "author": content.author,
                     "lifecycleState": "PUBLISHED",
                     "specificContent": {
                         "com.linkedin.ugc.ShareContent": {
                             "shareCommentary": { "text": commentary },
-                            "shareMediaCategory": if media.is_empty() { "NONE" } else { "IMAGE" },
+                            "shareMediaCategory": category,
                             "media": media,
                         }
                     },
@@ -332,15 +425,6 @@ impl LinkedInClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reserved_characters_are_escaped_and_others_kept() {
-        assert_eq!(
-            escape_little_text("Launch (beta) #rust @team *now* a_b ~ok~ [x] {y} <z> | \\"),
-            "Launch \\(beta\\) \\#rust \\@team \\*now\\* a\\_b \\~ok\\~ \\[x\\] \\{y\\} \\<z\\> \\| \\\\"
-        );
-        assert_eq!(escape_little_text("Grüße, 世界!"), "Grüße, 世界!");
-    }
-
     /// A stand-in for LinkedIn and for a host its answer might name: it records each request
     /// it gets (head only) and answers initializeUpload with `upload_url`, anything else 201.
     async fn recording_host(
@@ -454,6 +538,154 @@ mod tests {
         assert!(put
             .to_ascii_lowercase()
             .contains("authorization: bearer member-access-token"));
+    }
+
+    fn img(id: &str, alt: Option<&str>) -> PostImage {
+        PostImage {
+            id: id.into(),
+            alt_text: alt.map(str::to_owned),
+        }
+    }
+
+    /// Each kind's `content` as linkedin-api.md ("More post content") gives it.
+    #[test]
+    fn each_kind_has_its_own_rest_content() {
+        let card = |description: Option<&str>, thumbnail: Option<&str>| {
+            PostBody::Article(ArticleCard {
+                source: Url::parse("https://example.com/story?a=1").unwrap(),
+                title: "The story".into(),
+                description: description.map(str::to_owned),
+                thumbnail: thumbnail.map(str::to_owned),
+            })
+        };
+        let cases = [
+            (PostBody::None, None),
+            (
+                PostBody::Image(img("urn:li:image:1", Some("a cat"))),
+                Some(json!({ "media": { "id": "urn:li:image:1", "altText": "a cat" } })),
+            ),
+            (
+                PostBody::Image(img("urn:li:image:1", None)),
+                Some(json!({ "media": { "id": "urn:li:image:1" } })),
+            ),
+            (
+                PostBody::MultiImage(vec![
+                    img("urn:li:image:1", Some("first")),
+                    img("urn:li:image:2", None),
+                    img("urn:li:image:3", Some("third")),
+                ]),
+                Some(json!({ "multiImage": { "images": [
+                    { "id": "urn:li:image:1", "altText": "first" },
+                    { "id": "urn:li:image:2" },
+                    { "id": "urn:li:image:3", "altText": "third" },
+                ] } })),
+            ),
+            (
+                PostBody::Document {
+                    id: "urn:li:document:9".into(),
+                    title: "Deck".into(),
+                },
+                Some(json!({ "media": { "id": "urn:li:document:9", "title": "Deck" } })),
+            ),
+            (
+                PostBody::Video {
+                    id: "urn:li:video:7".into(),
+                    title: None,
+                },
+                Some(json!({ "media": { "id": "urn:li:video:7" } })),
+            ),
+            (
+                card(Some("What happened"), Some("urn:li:image:5")),
+                Some(json!({ "article": {
+                    "source": "https://example.com/story?a=1",
+                    "title": "The story",
+                    "description": "What happened",
+                    "thumbnail": "urn:li:image:5",
+                } })),
+            ),
+            (
+                card(None, None),
+                Some(
+                    json!({ "article": { "source": "https://example.com/story?a=1", "title": "The story" } }),
+                ),
+            ),
+            (
+                PostBody::Poll {
+                    question: "Tabs or spaces?".into(),
+                    options: vec!["Tabs".into(), "Spaces".into(), "Both".into()],
+                    duration: PollDuration::SevenDays,
+                },
+                Some(json!({ "poll": {
+                    "question": "Tabs or spaces?",
+                    "options": [{ "text": "Tabs" }, { "text": "Spaces" }, { "text": "Both" }],
+                    "settings": { "duration": "SEVEN_DAYS" },
+                } })),
+            ),
+        ];
+        for (body, content) in cases {
+            assert_eq!(body.rest_content(), content, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_legacy_dialect_is_sent_text_and_images_only() {
+        assert_eq!(PostBody::None.ugc_media(), Some(("NONE", vec![])));
+        let (category, media) = PostBody::images(vec![
+            img("urn:li:digitalmediaAsset:1", Some("one")),
+            img("urn:li:digitalmediaAsset:2", None),
+        ])
+        .ugc_media()
+        .unwrap();
+        assert_eq!(category, "IMAGE");
+        assert_eq!(
+            media,
+            vec![
+                json!({ "status": "READY", "media": "urn:li:digitalmediaAsset:1", "description": { "text": "one" } }),
+                json!({ "status": "READY", "media": "urn:li:digitalmediaAsset:2" }),
+            ]
+        );
+        let poll = PostBody::Poll {
+            question: "q".into(),
+            options: vec!["a".into(), "b".into()],
+            duration: PollDuration::OneDay,
+        };
+        assert_eq!(poll.ugc_media(), None);
+    }
+
+    #[test]
+    fn images_make_an_image_or_a_multi_image_post() {
+        assert_eq!(PostBody::images(vec![]), PostBody::None);
+        assert_eq!(
+            PostBody::images(vec![img("a", None)]),
+            PostBody::Image(img("a", None))
+        );
+        assert_eq!(
+            PostBody::images(vec![img("a", None), img("b", None)]),
+            PostBody::MultiImage(vec![img("a", None), img("b", None)])
+        );
+    }
+
+    /// A kind the legacy dialect cannot carry is never sent there, not even without its content.
+    #[tokio::test]
+    async fn the_legacy_dialect_sends_nothing_for_a_poll() {
+        let (api, seen) = recording_host(|_| String::new()).await;
+        let linkedin = client(api.as_str());
+        let content = PostContent {
+            author: "urn:li:person:abc".into(),
+            text: "Vote".into(),
+            visibility: "PUBLIC".into(),
+            body: PostBody::Poll {
+                question: "q".into(),
+                options: vec!["a".into(), "b".into()],
+                duration: PollDuration::OneDay,
+            },
+        };
+        let error = linkedin
+            .create_post(&SecretString::from("t"), PostsApi::Ugc, &content)
+            .await
+            .unwrap_err();
+        assert_eq!(error.retry_class(), super::super::RetryClass::FailFast);
+        assert!(seen.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -225,58 +225,77 @@ fn refused(url: &Url, refusal: MediaRefusal) -> MediaError {
     MediaError::Rejected(refusal)
 }
 
-/// The addresses `url`'s host stands for: an IP literal itself (IPv6 literals come bracketed
-/// in URLs and are not names to resolve), a name through DNS.
-async fn addresses_of(url: &Url, port: u16) -> Result<Vec<SocketAddr>, MediaError> {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => Ok(vec![SocketAddr::new(IpAddr::V4(ip), port)]),
-        Some(Host::Ipv6(ip)) => Ok(vec![SocketAddr::new(IpAddr::V6(ip), port)]),
-        Some(Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
-            Ok(found) => Ok(found.collect()),
-            Err(e) => Err(unavailable(url, &format!("resolving the host: {e}"))),
-        },
-        None => Err(refused(url, MediaRefusal::NotAUrl)),
-    }
+/// Why no client could be made for a tenant's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unguardable {
+    /// Never fetchable: not an http(s) URL with a host, or an internal address.
+    Refused(MediaRefusal),
+    /// Not just now: the name does not resolve, or no client could be built (detail for logs).
+    Unreachable(String),
 }
 
-/// GETs `url` through the SSRF guard: an http(s) URL whose host's every address is public
-/// (unless the local configuration allows private ones), connected to the address checked,
-/// no proxy, no redirects, answering 2xx. `timeout` bounds the whole request when given.
-pub(crate) async fn open_guarded(
+/// A client that can fetch `url` and nothing else it might be pointed at: every address the
+/// host has is checked (no internal ones, unless `allow_private_hosts` for local runs), the
+/// connection goes to the one checked (pinned, so a second lookup cannot hand out another: no
+/// DNS rebinding), no proxy from the environment, and redirects are not followed (a caller
+/// that follows them checks each hop with a client of its own).
+pub async fn guarded_client(
     url: &Url,
-    settings: &MediaSettings,
-    timeout: Option<Duration>,
-) -> Result<reqwest::Response, MediaError> {
+    allow_private_hosts: bool,
+) -> Result<reqwest::Client, Unguardable> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(refused(url, MediaRefusal::NotAUrl));
+        return Err(Unguardable::Refused(MediaRefusal::NotAUrl));
     }
     let port = url.port_or_known_default().unwrap_or(443);
-    let addresses = addresses_of(url, port).await?;
-    let Some(&address) = addresses.first() else {
-        return Err(unavailable(url, "the host resolves to nothing"));
+    let addresses = match url.host() {
+        // IPv6 literals come bracketed in URLs and are not names to resolve.
+        Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+        Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+        Some(Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
+            Ok(found) => found.collect(),
+            Err(e) => return Err(Unguardable::Unreachable(format!("resolving the host: {e}"))),
+        },
+        None => return Err(Unguardable::Refused(MediaRefusal::NotAUrl)),
     };
-    // Every address the name has is checked, and the connection goes to the one checked
-    // (pinned below), so a second lookup cannot hand out another (DNS rebinding).
-    if !settings.allow_private_hosts && addresses.iter().any(|a| is_internal(a.ip())) {
-        return Err(refused(url, MediaRefusal::AddressNotAllowed));
+    let Some(&address) = addresses.first() else {
+        return Err(Unguardable::Unreachable(
+            "the host resolves to nothing".into(),
+        ));
+    };
+    if !allow_private_hosts && addresses.iter().any(|a| is_internal(a.ip())) {
+        return Err(Unguardable::Refused(MediaRefusal::AddressNotAllowed));
     }
     let mut client = reqwest::Client::builder()
         // HTTP(S)_PROXY from the environment would send tenants' URLs through a proxy that
         // can reach what the address check refuses.
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(FETCH_TIMEOUT)
         .connect_timeout(Duration::from_secs(5));
-    if let Some(timeout) = timeout {
-        client = client.timeout(timeout);
-    }
     if let Some(Host::Domain(name)) = url.host() {
         client = client.resolve(name, address);
     }
-    let client = client
+    client
         .build()
-        .map_err(|e| unavailable(url, &format!("HTTP client: {e}")))?;
+        .map_err(|e| Unguardable::Unreachable(format!("HTTP client: {e}")))
+}
+
+/// GETs `url` with a [`guarded_client`], answering 2xx. `timeout` bounds the whole request
+/// (the client's [`FETCH_TIMEOUT`] unless given: a large file's transfer takes longer, bounded
+/// by its caller's deadline and an idle timeout between reads instead).
+pub(crate) async fn open_guarded(
+    url: &Url,
+    settings: &MediaSettings,
+    timeout: Option<Duration>,
+) -> Result<reqwest::Response, MediaError> {
+    let client = match guarded_client(url, settings.allow_private_hosts).await {
+        Ok(client) => client,
+        Err(Unguardable::Refused(refusal)) => return Err(refused(url, refusal)),
+        Err(Unguardable::Unreachable(detail)) => return Err(unavailable(url, &detail)),
+    };
     let response = client
         .get(url.clone())
+        .timeout(timeout.unwrap_or(FETCH_TIMEOUT))
         .send()
         .await
         .map_err(|e| unavailable(url, &e.without_url().to_string()))?;

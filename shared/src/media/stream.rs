@@ -19,6 +19,9 @@ use crate::domain::posts::{MAX_DOCUMENT_BYTES, MAX_VIDEO_BYTES, MIN_VIDEO_BYTES}
 /// bounded by the invocation's time instead (the caller's deadline).
 pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The longest a large file's whole transfer may take; the invocation's deadline comes first.
+pub const LARGE_FETCH_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// What a large media file must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LargeKind {
@@ -77,7 +80,7 @@ pub async fn open_large(
     settings: &MediaSettings,
     kind: LargeKind,
 ) -> Result<LargeMedia, MediaError> {
-    let response = open_guarded(url, settings, None).await?;
+    let response = open_guarded(url, settings, Some(LARGE_FETCH_TIMEOUT)).await?;
     let Some(size) = response.content_length() else {
         return Err(refused(url, MediaRefusal::NoLength));
     };

@@ -11,11 +11,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{classify, from_item, tenant_pk, to_item, Keyed, StoreError, UPDATE_TRIES};
 use crate::domain::limits::{AppThrottle, Limit, LimitReached, TenantLimits};
-use crate::domain::TenantId;
+use crate::domain::{ConnectionId, TenantId};
 
 /// Partition and sort key of the one [`AppThrottle`] record.
 const APP_PK: &str = "LINKEDIN";
@@ -56,6 +56,43 @@ pub(crate) fn counter_update(
         update = update.condition_expression(condition);
     }
     update
+        .build()
+        .map(|u| TransactWriteItem::builder().update(u).build())
+        .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// The count of a connection's posts on a UTC day (the day each is to go out), kept beside
+/// the tenant's limits to warn before LinkedIn's daily limit for a member is in the way.
+/// Posts cancelled later stay counted: it is a warning, never a refusal.
+fn member_day_sk(connection: ConnectionId, day: NaiveDate) -> String {
+    format!("LIMIT#member_posts#{connection}#{day}")
+}
+
+/// The update counting one more post of `connection` on `day`, as a transaction item.
+pub(crate) fn member_day_update(
+    table: &str,
+    tenant: &TenantId,
+    connection: ConnectionId,
+    day: NaiveDate,
+) -> Result<TransactWriteItem, StoreError> {
+    // Dropped two days after its day ends.
+    let expires = day
+        .succ_opt()
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |t| t.and_utc().timestamp());
+    Update::builder()
+        .table_name(table)
+        .key("PK", AttributeValue::S(tenant_pk(tenant)))
+        .key("SK", AttributeValue::S(member_day_sk(connection, day)))
+        .update_expression("ADD #n :one SET #entity = :entity, #ttl = :ttl")
+        .expression_attribute_names("#n", "n")
+        .expression_attribute_names("#entity", "entity")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .expression_attribute_values(":entity", AttributeValue::S("limit_counter".into()))
+        .expression_attribute_values(":ttl", AttributeValue::N(expires.to_string()))
         .build()
         .map(|u| TransactWriteItem::builder().update(u).build())
         .map_err(|e| StoreError::Invalid(e.to_string()))
@@ -109,6 +146,30 @@ impl LimitStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// How many posts of `connection` are recorded to go out on `day` (UTC).
+    pub async fn member_posts_on(
+        &self,
+        tenant: &TenantId,
+        connection: ConnectionId,
+        day: NaiveDate,
+    ) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(tenant_pk(tenant)))
+            .key("SK", AttributeValue::S(member_day_sk(connection, day)))
+            .projection_expression("#n")
+            .expression_attribute_names("#n", "n")
+            .send()
+            .await
+            .map_err(|e| classify("GetItem member posts of the day", e))?;
+        Ok(out
+            .item
+            .and_then(|item| item.get("n").and_then(|n| n.as_n().ok()?.parse().ok()))
+            .unwrap_or(0))
     }
 
     /// Takes one unit of `limit` for the tenant, or says it is used up.

@@ -29,13 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
-use super::limits::counter_update;
+use super::limits::{counter_update, member_day_update};
 use super::{
     classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError, INDEX_SHARDS,
 };
 use crate::domain::limits::{Limit, LimitReached, TenantLimits};
-use crate::domain::posts::{FailureCode, JobAction, Post, PostId, PostStatus};
+use crate::domain::posts::{publish_day, FailureCode, JobAction, Post, PostId, PostStatus};
 use crate::domain::{ConnectionId, TenantId};
 
 /// The sparse index of scheduled posts by time.
@@ -330,6 +330,15 @@ impl PostStore {
                 post.created_at,
             )?);
         }
+        // Never refuses: counted after the limits, so a failed condition's index still names
+        // the limit.
+        let day = publish_day(post.scheduled_at, post.created_at);
+        items.push(member_day_update(
+            &self.table,
+            &post.tenant_id,
+            post.connection_id,
+            day,
+        )?);
         let sent = self
             .client
             .transact_write_items()

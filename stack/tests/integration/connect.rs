@@ -373,7 +373,8 @@ async fn identity_falls_back_to_v2_me_for_apps_without_openid() {
     let c = &stack.connections("acme").await[0];
     assert_eq!(c["member_urn"], "urn:li:person:sim-ada-7f3k");
     assert_eq!(c["name"], "Ada Lovelace");
-    assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), 1);
+    // No openid granted: straight to /v2/me, no userinfo call that can only answer 403.
+    assert_eq!(stack.simulator().count("GET", "/v2/userinfo"), 0);
     assert_eq!(stack.simulator().count("GET", "/v2/me"), 1);
 }
 
@@ -392,8 +393,12 @@ async fn organizations_are_read_when_the_granted_scopes_allow() {
     assert_eq!(
         c["organizations"],
         json!([
-            {"urn": "urn:li:organization:1001", "role": "ADMINISTRATOR"},
-            {"urn": "urn:li:organization:1002", "role": "ANALYST"}
+            {"urn": "urn:li:organization:1001", "role": "ADMINISTRATOR",
+             "name": "Analytical Engines Ltd", "vanity_name": "analytical-engines",
+             "logo_url": "https://media.licdn.example/org/1001/logo_400.png"},
+            {"urn": "urn:li:organization:1002", "role": "ANALYST",
+             "name": "Difference Engine Society", "vanity_name": "difference-engine-society",
+             "logo_url": "https://media.licdn.example/org/1002/logo_400.png"}
         ])
     );
 }

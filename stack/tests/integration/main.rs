@@ -4,9 +4,12 @@
 mod aws_faults;
 mod aws_guarantees;
 mod browser;
+mod capabilities;
 mod connect;
+mod content;
 mod events;
 mod health;
+mod kinds;
 mod lifecycle;
 mod limits;
 mod media;

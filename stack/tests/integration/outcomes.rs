@@ -71,7 +71,7 @@ async fn a_worker_that_claims_sends_and_vanishes_leaves_a_post_the_next_attempt_
                 author: "urn:li:person:sim-ada-7f3k".into(),
                 text: "sent by a worker that died".into(),
                 visibility: "PUBLIC".into(),
-                images: vec![],
+                body: connector::linkedin::PostBody::None,
             },
         )
         .await

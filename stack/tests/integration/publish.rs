@@ -130,7 +130,7 @@ async fn each_validation_rule_answers_400_naming_its_field_and_records_nothing()
             "media",
         ),
         (
-            json!({ "connection_id": connection, "text": "x", "media": [{ "type": "video", "url": "https://x.example/v.mp4" }] }),
+            json!({ "connection_id": connection, "text": "x", "media": [{ "type": "audio", "url": "https://x.example/v.mp3" }] }),
             "media",
         ),
         (

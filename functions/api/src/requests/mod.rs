@@ -12,14 +12,18 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use connector::config::PostsApi;
+use connector::domain::capabilities::Capabilities;
 use connector::domain::posts::{
-    Author, MediaItem, PostDraft, Visibility, MAX_ALT_TEXT_CHARS, MAX_IMAGES, MAX_SCHEDULE_AHEAD,
-    MAX_TEXT_CHARS,
+    Author, PostDraft, Visibility, MAX_IMAGES, MAX_SCHEDULE_AHEAD, MAX_TEXT_CHARS,
 };
 use connector::domain::{Connection, ConnectionId, ConnectionStatus};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
-use url::Url;
+
+mod content;
+
+pub use content::{RawArticle, RawComment, RawMedia, RawMention, RawPoll};
 
 /// The longest URL a request may carry, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -60,6 +64,11 @@ pub struct PostRequest {
     pub text: Option<String>,
     #[serde(default, deserialize_with = "at_most_max_images")]
     pub media: Option<Vec<RawMedia>>,
+    pub article: Option<RawArticle>,
+    pub poll: Option<RawPoll>,
+    #[serde(default, deserialize_with = "at_most_max_mentions")]
+    pub mentions: Option<Vec<RawMention>>,
+    pub first_comment: Option<RawComment>,
     pub visibility: Option<String>,
     pub scheduled_at: Option<String>,
 }
@@ -79,15 +88,6 @@ impl PostMove {
             .ok_or_else(|| invalid("scheduled_at", "scheduled_at is required"))?;
         parse_scheduled_at(raw, now)
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMedia {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub url: Option<String>,
-    pub alt_text: Option<String>,
 }
 
 /// A request that broke a rule, naming the field.
@@ -110,6 +110,10 @@ const POST_FIELDS: &[&str] = &[
     "author",
     "text",
     "media",
+    "article",
+    "poll",
+    "mentions",
+    "first_comment",
     "visibility",
     "scheduled_at",
 ];
@@ -119,12 +123,25 @@ const POST_FIELDS: &[&str] = &[
 fn at_most_max_images<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<RawMedia>>, D::Error> {
-    struct Bounded;
-    impl<'de> Visitor<'de> for Bounded {
-        type Value = Option<Vec<RawMedia>>;
+    bounded_list(deserializer, MAX_IMAGES, "images")
+}
+
+/// A list of at most `max` items, read item by item: one past the limit ends the parse.
+fn bounded_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+    max: usize,
+    what: &'static str,
+) -> Result<Option<Vec<T>>, D::Error> {
+    struct Bounded<T> {
+        max: usize,
+        what: &'static str,
+        item: std::marker::PhantomData<T>,
+    }
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+        type Value = Option<Vec<T>>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "a list of at most {MAX_IMAGES} images")
+            write!(f, "a list of at most {} {}", self.max, self.what)
         }
 
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -132,20 +149,33 @@ fn at_most_max_images<'de, D: Deserializer<'de>>(
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_IMAGES));
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
             // One past the limit is enough to refuse the list; what follows is not read.
-            while items.len() <= MAX_IMAGES {
-                match seq.next_element::<RawMedia>()? {
+            while items.len() <= self.max {
+                match seq.next_element::<T>()? {
                     Some(item) => items.push(item),
                     None => return Ok(Some(items)),
                 }
             }
             Err(de::Error::custom(format!(
-                "more than {MAX_IMAGES} images; LinkedIn takes at most {MAX_IMAGES}"
+                "more than {max} {what}; LinkedIn takes at most {max}",
+                max = self.max,
+                what = self.what
             )))
         }
     }
-    deserializer.deserialize_any(Bounded)
+    deserializer.deserialize_any(Bounded {
+        max,
+        what,
+        item: std::marker::PhantomData,
+    })
+}
+
+/// `mentions`, refused at the first past [`content::MAX_MENTIONS`] without reading the rest.
+fn at_most_max_mentions<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<RawMention>>, D::Error> {
+    bounded_list(deserializer, content::MAX_MENTIONS, "mentions")
 }
 
 impl PostRequest {
@@ -191,6 +221,7 @@ impl PostRequest {
     pub fn validate(
         &self,
         connection: Option<&Connection>,
+        dialect: PostsApi,
         now: DateTime<Utc>,
     ) -> Result<PostDraft, Invalid> {
         let connection_id = self.connection_id()?;
@@ -225,22 +256,19 @@ impl PostRequest {
             ));
         }
 
-        let media = self
-            .media
+        let text = match self.mentions.clone() {
+            Some(mentions) => content::mentions(&text, mentions)?,
+            None => text,
+        };
+        let media = content::media(self.media.clone().unwrap_or_default())?;
+        let article = self.article.clone().map(content::article).transpose()?;
+        let poll = self.poll.clone().map(content::poll).transpose()?;
+        content::one_kind(&media, article.as_ref(), poll.as_ref(), dialect)?;
+        let first_comment = self
+            .first_comment
             .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(MediaItem::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        if media.len() > MAX_IMAGES {
-            return Err(invalid(
-                "media",
-                format!(
-                    "{} images; LinkedIn takes at most {MAX_IMAGES}",
-                    media.len()
-                ),
-            ));
-        }
+            .map(content::first_comment)
+            .transpose()?;
 
         let is_org = author.is_organization();
         let visibility = match self.visibility.as_deref() {
@@ -265,51 +293,20 @@ impl PostRequest {
             .map(|raw| parse_scheduled_at(raw, now))
             .transpose()?;
 
-        Ok(PostDraft {
+        let draft = PostDraft {
             media,
+            article,
+            poll,
+            first_comment,
             visibility,
             scheduled_at,
             ..PostDraft::new(connection_id, author, text)
-        })
-    }
-}
-
-/// An image as the caller sent it, checked: the domain's media item.
-impl TryFrom<RawMedia> for MediaItem {
-    type Error = Invalid;
-
-    fn try_from(raw: RawMedia) -> Result<Self, Invalid> {
-        match raw.kind.as_deref() {
-            Some("image") => {}
-            Some(other) => {
-                return Err(invalid(
-                    "media",
-                    format!("media type {other:?} is not supported; use \"image\""),
-                ))
-            }
-            None => return Err(invalid("media", "each media item needs a type")),
-        }
-        if raw.url.as_ref().is_some_and(|u| u.len() > MAX_URL_BYTES) {
-            return Err(invalid(
-                "media",
-                format!("each image url must be at most {MAX_URL_BYTES} bytes"),
-            ));
-        }
-        let url = raw
-            .url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-            .ok_or_else(|| invalid("media", "each image needs an absolute http(s) url"))?;
-        if let Some(alt) = &raw.alt_text {
-            if alt.chars().count() > MAX_ALT_TEXT_CHARS {
-                return Err(invalid(
-                    "media",
-                    format!("alt_text is longer than LinkedIn's {MAX_ALT_TEXT_CHARS} characters"),
-                ));
-            }
-        }
-        Ok(MediaItem::image(url, raw.alt_text))
+        };
+        // What the connection cannot do is refused now, naming the field that asks for it.
+        Capabilities::of(connection)
+            .check(&draft)
+            .map_err(|missing| invalid(missing.field, missing.message))?;
+        Ok(draft)
     }
 }
 

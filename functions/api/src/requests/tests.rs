@@ -3,6 +3,8 @@
 use super::*;
 use connector::domain::examples;
 
+const REST: PostsApi = PostsApi::Rest;
+
 fn request(c: &Connection) -> PostRequest {
     PostRequest {
         connection_id: Some(c.id.to_string()),
@@ -18,7 +20,7 @@ fn field_of(result: Result<PostDraft, Invalid>) -> &'static str {
 #[test]
 fn a_plain_text_post_is_by_the_member_and_public() {
     let c = examples::connection();
-    let draft = request(&c).validate(Some(&c), Utc::now()).unwrap();
+    let draft = request(&c).validate(Some(&c), REST, Utc::now()).unwrap();
     assert_eq!(draft.author.urn(), "urn:li:person:abc");
     assert_eq!(draft.visibility, Visibility::Public);
 }
@@ -31,43 +33,46 @@ fn text_must_be_between_1_and_3000_characters() {
             text: Some(bad.into()),
             ..request(&c)
         };
-        assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+        assert_eq!(field_of(r.validate(Some(&c), REST, Utc::now())), "text");
     }
     let r = PostRequest {
         text: None,
         ..request(&c)
     };
-    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+    assert_eq!(field_of(r.validate(Some(&c), REST, Utc::now())), "text");
     // Characters, not bytes: 3000 two-byte characters are fine, 3001 are not.
     let r = PostRequest {
         text: Some("é".repeat(3000)),
         ..request(&c)
     };
-    assert!(r.validate(Some(&c), Utc::now()).is_ok());
+    assert!(r.validate(Some(&c), REST, Utc::now()).is_ok());
     let r = PostRequest {
         text: Some("é".repeat(3001)),
         ..request(&c)
     };
-    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "text");
+    assert_eq!(field_of(r.validate(Some(&c), REST, Utc::now())), "text");
 }
 
 #[test]
 fn the_connection_must_exist_and_not_be_revoked() {
     let mut c = examples::connection();
     assert_eq!(
-        field_of(request(&c).validate(None, Utc::now())),
+        field_of(request(&c).validate(None, REST, Utc::now())),
         "connection_id"
     );
     c.status = ConnectionStatus::Revoked;
     assert_eq!(
-        field_of(request(&c).validate(Some(&c), Utc::now())),
+        field_of(request(&c).validate(Some(&c), REST, Utc::now())),
         "connection_id"
     );
     let r = PostRequest {
         connection_id: Some("nope".into()),
         ..request(&c)
     };
-    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "connection_id");
+    assert_eq!(
+        field_of(r.validate(Some(&c), REST, Utc::now())),
+        "connection_id"
+    );
 }
 
 #[test]
@@ -79,22 +84,22 @@ fn an_organization_author_must_be_administered_with_a_posting_role() {
     };
     assert_eq!(
         as_org("urn:li:organization:1")
-            .validate(Some(&c), Utc::now())
+            .validate(Some(&c), REST, Utc::now())
             .unwrap()
             .author
             .urn(),
         "urn:li:organization:1"
     );
     assert_eq!(
-        field_of(as_org("urn:li:organization:2").validate(Some(&c), Utc::now())),
+        field_of(as_org("urn:li:organization:2").validate(Some(&c), REST, Utc::now())),
         "author"
     );
     assert_eq!(
-        field_of(as_org("urn:li:organization:3").validate(Some(&c), Utc::now())),
+        field_of(as_org("urn:li:organization:3").validate(Some(&c), REST, Utc::now())),
         "author"
     );
     assert_eq!(
-        field_of(as_org("urn:li:person:other").validate(Some(&c), Utc::now())),
+        field_of(as_org("urn:li:person:other").validate(Some(&c), REST, Utc::now())),
         "author"
     );
 }
@@ -109,17 +114,21 @@ fn visibility_is_public_or_connections_and_organizations_post_publicly() {
     };
     assert_eq!(
         with("CONNECTIONS", None)
-            .validate(Some(&c), Utc::now())
+            .validate(Some(&c), REST, Utc::now())
             .unwrap()
             .visibility,
         Visibility::Connections
     );
     assert_eq!(
-        field_of(with("FRIENDS", None).validate(Some(&c), Utc::now())),
+        field_of(with("FRIENDS", None).validate(Some(&c), REST, Utc::now())),
         "visibility"
     );
     assert_eq!(
-        field_of(with("CONNECTIONS", Some("urn:li:organization:1")).validate(Some(&c), Utc::now())),
+        field_of(with("CONNECTIONS", Some("urn:li:organization:1")).validate(
+            Some(&c),
+            REST,
+            Utc::now()
+        )),
         "visibility"
     );
 }
@@ -130,7 +139,7 @@ fn media_are_images_given_as_urls_within_linkedins_count() {
     let image = |url: &str| RawMedia {
         kind: Some("image".into()),
         url: Some(url.into()),
-        alt_text: None,
+        ..Default::default()
     };
     let with = |media: Vec<RawMedia>| PostRequest {
         media: Some(media),
@@ -138,38 +147,41 @@ fn media_are_images_given_as_urls_within_linkedins_count() {
     };
     assert_eq!(
         with(vec![image("https://cdn.example.com/a.png")])
-            .validate(Some(&c), Utc::now())
+            .validate(Some(&c), REST, Utc::now())
             .unwrap()
             .media
             .len(),
         1
     );
     assert_eq!(
-        field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c), Utc::now())),
+        field_of(with(vec![image("ftp://x/a.png")]).validate(Some(&c), REST, Utc::now())),
         "media"
     );
     assert_eq!(
-        field_of(with(vec![image("not a url")]).validate(Some(&c), Utc::now())),
+        field_of(with(vec![image("not a url")]).validate(Some(&c), REST, Utc::now())),
         "media"
     );
-    let video = RawMedia {
-        kind: Some("video".into()),
-        ..image("https://x.example/v.mp4")
+    let gif = RawMedia {
+        kind: Some("gif".into()),
+        ..image("https://x.example/v.gif")
     };
     assert_eq!(
-        field_of(with(vec![video]).validate(Some(&c), Utc::now())),
+        field_of(with(vec![gif]).validate(Some(&c), REST, Utc::now())),
         "media"
     );
     let many = (0..21)
         .map(|i| image(&format!("https://cdn.example.com/{i}.png")))
         .collect();
-    assert_eq!(field_of(with(many).validate(Some(&c), Utc::now())), "media");
+    assert_eq!(
+        field_of(with(many).validate(Some(&c), REST, Utc::now())),
+        "media"
+    );
     let long_alt = RawMedia {
         alt_text: Some("a".repeat(4087)),
         ..image("https://x.example/a.png")
     };
     assert_eq!(
-        field_of(with(vec![long_alt]).validate(Some(&c), Utc::now())),
+        field_of(with(vec![long_alt]).validate(Some(&c), REST, Utc::now())),
         "media"
     );
 }
@@ -200,7 +212,10 @@ fn scheduled_at_is_rfc3339_with_an_offset_in_the_future_and_within_a_year() {
         scheduled_at: Some("2020-01-01T00:00:00Z".into()),
         ..request(&c)
     };
-    assert_eq!(field_of(r.validate(Some(&c), Utc::now())), "scheduled_at");
+    assert_eq!(
+        field_of(r.validate(Some(&c), REST, Utc::now())),
+        "scheduled_at"
+    );
 }
 
 #[test]
@@ -274,15 +289,15 @@ fn an_image_url_may_be_at_most_2_kb() {
         media: Some(vec![RawMedia {
             kind: Some("image".into()),
             url: Some(u),
-            alt_text: None,
+            ..Default::default()
         }]),
         ..request(&c)
     };
     assert!(with(url(MAX_URL_BYTES))
-        .validate(Some(&c), Utc::now())
+        .validate(Some(&c), REST, Utc::now())
         .is_ok());
     let refused = with(url(MAX_URL_BYTES + 1))
-        .validate(Some(&c), Utc::now())
+        .validate(Some(&c), REST, Utc::now())
         .unwrap_err();
     assert_eq!(refused.field, "media");
     assert!(refused.message.contains("2048"), "{}", refused.message);

@@ -92,6 +92,38 @@ pub struct Article {
     pub thumbnail_url: Option<Url>,
 }
 
+/// A link card as it goes out to LinkedIn: what the request gave, filled in from the page's
+/// Open Graph tags where it left something out, and its thumbnail once uploaded. Kept on the
+/// post, so a retry neither reads the page nor uploads the thumbnail again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedCard {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The thumbnail to upload: the request's, else the page's `og:image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<Url>,
+    /// The thumbnail is the page's, not the request's: if it cannot be used, the card goes out
+    /// without one rather than failing the post the tenant did not ask a picture for.
+    #[serde(default)]
+    pub thumbnail_from_page: bool,
+    /// The thumbnail uploaded as an image of the post's author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_urn: Option<String>,
+}
+
+impl ResolvedCard {
+    /// The card without its thumbnail (the page's could not be used).
+    pub fn without_thumbnail(&self) -> Self {
+        Self {
+            thumbnail_url: None,
+            thumbnail_from_page: false,
+            thumbnail_urn: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// How long a poll stays open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PollDuration {
@@ -255,7 +287,13 @@ mod tests {
             duration: PollDuration::ThreeDays,
         };
         let image = item(MediaKind::Image);
-        let cases: Vec<(Vec<MediaItem>, Option<&Article>, Option<&Poll>, PostKind)> = vec![
+        type Case<'a> = (
+            Vec<MediaItem>,
+            Option<&'a Article>,
+            Option<&'a Poll>,
+            PostKind,
+        );
+        let cases: Vec<Case> = vec![
             (vec![], None, None, PostKind::Text),
             (vec![image.clone()], None, None, PostKind::Image),
             (vec![image.clone(), image], None, None, PostKind::MultiImage),

@@ -51,6 +51,11 @@ pub enum FailureCode {
     MediaProcessingFailed,
     MediaUploadExpired,
     MediaUploadTimedOut,
+    // Content.
+    ArticleTitleMissing,
+    ArticlePageRefused,
+    ArticlePageUnavailable,
+    PostsApiCannotCarry,
 }
 
 impl FailureCode {
@@ -92,6 +97,10 @@ impl FailureCode {
             Self::MediaProcessingFailed => "LinkedIn could not process the post's document or video",
             Self::MediaUploadExpired => "LinkedIn's upload address for the post's document or video expired twice; nothing was published",
             Self::MediaUploadTimedOut => "the document or video could not be passed from its URL to LinkedIn within the publisher's time; a faster host or a smaller file is needed",
+            Self::ArticleTitleMissing => "the link card has no title: the request gave none and its page has neither an og:title nor a title tag",
+            Self::ArticlePageRefused => "the link card's page cannot be read (its address is not a public internet address, it is not an HTML page, or it is not an absolute http(s) address) and the request gave no title",
+            Self::ArticlePageUnavailable => "the link card's page could not be fetched; the post will be tried again",
+            Self::PostsApiCannotCarry => "this kind of post needs LinkedIn's versioned posts API; the service's operator must set LINKEDIN_POSTS_API to rest",
         }
     }
 }

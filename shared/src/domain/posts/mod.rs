@@ -13,15 +13,19 @@ use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
 mod content;
 mod failure;
 mod next_step;
+mod warnings;
 
 pub use content::{
     Article, CommentStatus, FirstComment, MediaItem, MediaKind, Poll, PollDuration, PostKind,
-    PostWarning, MAX_ALT_TEXT_CHARS, MAX_ARTICLE_DESCRIPTION_CHARS, MAX_DOCUMENT_BYTES, MAX_IMAGES,
-    MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS, MAX_TITLE_CHARS, MAX_VIDEO_BYTES,
-    MIN_VIDEO_BYTES, POLL_OPTIONS,
+    PostWarning, ResolvedCard, MAX_ALT_TEXT_CHARS, MAX_ARTICLE_DESCRIPTION_CHARS,
+    MAX_DOCUMENT_BYTES, MAX_IMAGES, MAX_POLL_OPTION_CHARS, MAX_POLL_QUESTION_CHARS,
+    MAX_TITLE_CHARS, MAX_VIDEO_BYTES, MIN_VIDEO_BYTES, POLL_OPTIONS,
 };
 pub use failure::FailureCode;
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
+pub use warnings::{
+    publish_day, warnings, MEMBER_DAILY_LIMIT, MEMBER_POSTS_PER_DAY, RECONNECT_BEFORE_PUBLISH,
+};
 
 /// LinkedIn's commentary limit.
 pub const MAX_TEXT_CHARS: usize = 3000;
@@ -295,6 +299,10 @@ pub struct Post {
     /// Uploaded media, in order, so a retry does not upload again.
     #[serde(default)]
     pub media_urns: Vec<String>,
+    /// A link card as it goes out, once the publisher has read its page and uploaded its
+    /// thumbnail (see [`ResolvedCard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<ResolvedCard>,
     /// While `publishing`: until when the claiming invocation owns the post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
@@ -353,6 +361,7 @@ impl Post {
             version: 1,
             outcome_unknown: false,
             media_urns: Vec::new(),
+            card: None,
             lease_until: None,
             first_attempt_at: None,
             last_attempt_at: None,
@@ -474,6 +483,13 @@ impl Post {
     pub fn with_media_urns(&self, urns: Vec<String>, now: DateTime<Utc>) -> Self {
         let mut next = self.next(now);
         next.media_urns = urns;
+        next
+    }
+
+    /// The link card as it will go out, remembered for the attempts that follow.
+    pub fn with_card(&self, card: ResolvedCard, now: DateTime<Utc>) -> Self {
+        let mut next = self.next(now);
+        next.card = Some(card);
         next
     }
 

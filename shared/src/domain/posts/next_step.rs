@@ -49,6 +49,11 @@ pub enum Outcome<'a> {
     MediaUploadExpired,
     /// The video could not be passed from its URL to LinkedIn within the invocation's time.
     MediaUploadTimedOut,
+    /// The post's content cannot go to LinkedIn as it is (a link card without a title, a kind
+    /// the deployment's dialect cannot carry): nothing was sent, and retrying cannot help.
+    Unsendable { code: FailureCode, detail: &'a str },
+    /// A link card's page, needed for its title, could not be fetched just now.
+    PageUnavailable,
     /// The job waited longer than [`super::MAX_JOB_AGE`].
     JobExpired,
     /// LinkedIn's daily limit is known to be reached until `until`, for the post's member or
@@ -308,6 +313,16 @@ pub fn next_step(
         Outcome::MediaProcessing { urn } => media_wait(post, now, || {
             format!("image {urn} was still processing after 15 minutes")
         }),
+
+        Outcome::Unsendable { code, detail } => {
+            Step::fail(*code, *detail, "the post's content cannot be sent as it is")
+        }
+        Outcome::PageUnavailable => retry(
+            FailureCode::ArticlePageUnavailable,
+            "the link card's page could not be fetched".into(),
+            false,
+            None,
+        ),
 
         Outcome::JobExpired if resolving => Step::fail(
             FailureCode::OutcomeUnknown,
@@ -915,6 +930,27 @@ mod tests {
                 later(0),
                 Outcome::MediaUploadTimedOut,
                 "fail MEDIA_UPLOAD_TIMED_OUT",
+            ),
+            (
+                "a link card without a title",
+                later(0),
+                Outcome::Unsendable {
+                    code: FailureCode::ArticleTitleMissing,
+                    detail: "no og:title",
+                },
+                "fail ARTICLE_TITLE_MISSING",
+            ),
+            (
+                "a link card's page down",
+                later(0),
+                Outcome::PageUnavailable,
+                "retry ARTICLE_PAGE_UNAVAILABLE",
+            ),
+            (
+                "a link card's page down at the last attempt",
+                publishing(MAX_ATTEMPTS),
+                Outcome::PageUnavailable,
+                "fail RETRIES_EXHAUSTED",
             ),
         ];
         for (name, post, outcome, expected) in rows {
