@@ -421,8 +421,9 @@ async fn media_stack(change: impl FnOnce(&mut SimulatorConfig)) -> (LocalStack, 
     .await
 }
 
-/// A queued post of `acme`'s carrying `item`. The API takes documents and videos once the
-/// integrator's request parsing lands; until then the item is set on the stored post.
+/// A queued post of `acme`'s carrying `item`, set on the stored post: for items the API would
+/// refuse up front (too small a video, a URL that is no document), to see the publisher's own
+/// refusal, and for fault cases that need no request parsing.
 async fn queue_media_post(
     stack: &LocalStack,
     connection: &str,
@@ -495,6 +496,41 @@ async fn a_document_post_is_streamed_to_linkedin_and_published() {
     let docs = sim.documents();
     assert_eq!((docs.len(), docs[0].bytes, docs[0].puts), (1, 3_000_000, 1));
     assert_eq!(sim.live_posts()[0].media, vec![docs[0].urn.clone()]);
+}
+
+#[tokio::test]
+async fn a_document_and_a_video_requested_through_the_api_are_published() {
+    let (stack, connection) = media_stack(|c| c.video_processing = Duration::from_secs(20)).await;
+    let bodies = [
+        json!({"connection_id": connection, "text": "The deck", "media": [{"type": "document", "url": stack.cdn.url("/gen/pdf/2500000"), "title": "Q3 deck"}]}),
+        json!({"connection_id": connection, "text": "The film", "media": [{"type": "video", "url": stack.cdn.url(&format!("/gen/mp4/{}", VIDEO_PART_BYTES + 77)), "title": "Launch"}]}),
+    ];
+    for body in bodies {
+        let (status, created) = stack.create_post("acme", body, None).await;
+        assert_eq!(status, 202, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let post = publish_until(
+            &stack,
+            &id,
+            &["published", "failed"],
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(post["status"], "published", "{post}");
+    }
+    let sim = stack.simulator();
+    let live = sim.live_posts();
+    assert_eq!(live.len(), 2);
+    assert!(
+        live[0].media[0].starts_with("urn:li:document:"),
+        "{:?}",
+        live[0].media
+    );
+    assert!(
+        live[1].media[0].starts_with("urn:li:video:"),
+        "{:?}",
+        live[1].media
+    );
 }
 
 #[tokio::test]
