@@ -373,8 +373,11 @@ mod tests {
         LinkedInClient::new(config.linkedin).unwrap()
     }
 
-    /// initializeUpload's answer: part `i` on `hosts[i]` (`None`: the stand-in's own origin).
-    fn video_answer(own: &str, parts: &[(u64, u64, Option<String>)]) -> String {
+    /// A part's first and last byte, and its host (`None`: the stand-in's own origin).
+    type Part = (u64, u64, Option<String>);
+
+    /// initializeUpload's answer for `parts`.
+    fn video_answer(own: &str, parts: &[Part]) -> String {
         let instructions: Vec<Value> = parts
             .iter()
             .enumerate()
@@ -394,7 +397,7 @@ mod tests {
         let token = SecretString::from("member-access-token");
         let (elsewhere, arrived) = answering(|_| String::new()).await;
         let off = Some(elsewhere.to_string());
-        let cases: Vec<(&str, Vec<(u64, u64, Option<String>)>, bool)> = vec![
+        let cases: Vec<(&str, Vec<Part>, bool)> = vec![
             (
                 "tiled, on the API's origin",
                 vec![(0, 99, None), (100, 199, None)],
