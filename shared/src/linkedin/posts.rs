@@ -331,7 +331,7 @@ impl LinkedInClient {
 
     /// An upload URL from LinkedIn's answer, if the access token may go there (see
     /// [`super::UploadHosts`]): otherwise a failure that retrying cannot help, logged.
-    fn upload_destination(&self, raw: &str) -> Result<Url, LinkedInError> {
+    pub(super) fn upload_destination(&self, raw: &str) -> Result<Url, LinkedInError> {
         let refused = |why: &str| {
             warn!(
                 host = Url::parse(raw)

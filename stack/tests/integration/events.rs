@@ -84,6 +84,7 @@ fn every_file_in_events_is_named_by_a_test() {
             "oauth-callback.json",
             "publisher-scheduled-sqs.json",
             "publisher-sqs.json",
+            "publisher-video-sqs.json",
             "reconciler-round.json",
             "refresher-window.json"
         ]
@@ -100,8 +101,13 @@ fn sqs_event(name: &str) -> aws_lambda_events::event::sqs::SqsEvent {
 #[tokio::test]
 async fn the_publisher_samples_are_sqs_batches_it_understands() {
     let stack = test_stack(|o| o.run_publisher = false).await;
-    // A job to publish now, and one fired by a scheduled post's schedule.
-    for name in ["publisher-sqs.json", "publisher-scheduled-sqs.json"] {
+    // A job to publish now, one fired by a scheduled post's schedule, and a video post's job
+    // redelivered while LinkedIn processes the video (a job names its post; the media is on it).
+    for name in [
+        "publisher-sqs.json",
+        "publisher-scheduled-sqs.json",
+        "publisher-video-sqs.json",
+    ] {
         let event = sqs_event(name);
         assert_eq!(event.records.len(), 1);
         let job: connector::domain::posts::Job =

@@ -13,6 +13,7 @@ mod health;
 mod kinds;
 mod lifecycle;
 mod limits;
+mod media;
 mod oauth_binding;
 mod outcomes;
 mod publish;

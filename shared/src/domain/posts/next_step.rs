@@ -43,6 +43,12 @@ pub enum Outcome<'a> {
     MediaFailed { urn: &'a str },
     /// LinkedIn is still processing one of the post's media.
     MediaProcessing { urn: &'a str },
+    /// LinkedIn is still processing the post's video: minutes are normal.
+    VideoProcessing { urn: &'a str },
+    /// A document's or video's upload URL expired (403) again after one new initialization.
+    MediaUploadExpired,
+    /// The video could not be passed from its URL to LinkedIn within the invocation's time.
+    MediaUploadTimedOut,
     /// The post's content cannot go to LinkedIn as it is (a link card without a title, a kind
     /// the deployment's dialect cannot carry): nothing was sent, and retrying cannot help.
     Unsendable { code: FailureCode, detail: &'a str },
@@ -295,10 +301,33 @@ pub fn next_step(
         Outcome::MediaFetch(e @ MediaError::Unavailable) => {
             retry(FailureCode::MediaUnavailable, e.to_string(), false, None)
         }
+        Outcome::MediaFailed { urn }
+            if urn.starts_with("urn:li:document:") || urn.starts_with("urn:li:video:") =>
+        {
+            Step::fail(
+                FailureCode::MediaProcessingFailed,
+                format!("LinkedIn could not process {urn}"),
+                "a document or video failed processing",
+            )
+        }
         Outcome::MediaFailed { urn } => Step::fail(
             FailureCode::MediaRejected,
             format!("LinkedIn could not process image {urn}"),
             "an image failed processing",
+        ),
+        Outcome::VideoProcessing { .. } => Step::HandBack {
+            why: "LinkedIn is processing the video",
+            after: video_poll(post, now),
+        },
+        Outcome::MediaUploadExpired => Step::fail(
+            FailureCode::MediaUploadExpired,
+            "the upload URL expired twice",
+            "upload URL expired after a new initialization",
+        ),
+        Outcome::MediaUploadTimedOut => Step::fail(
+            FailureCode::MediaUploadTimedOut,
+            "the video's upload did not fit the invocation's time",
+            "video upload out of time",
         ),
         Outcome::MediaProcessing { urn } => media_wait(post, now, || {
             format!("image {urn} was still processing after 15 minutes")
@@ -359,6 +388,17 @@ fn retry_past_limit(
         outcome_unknown,
         at_least,
     }
+}
+
+/// How long until a processing video is asked about again: a quarter of the time waited so far,
+/// from 2 s up to 5 minutes. Minutes of processing are normal for a video; the wait has no
+/// limit of its own (the job's age, [`super::MAX_JOB_AGE`], bounds it) and spends no attempt.
+fn video_poll(post: &Post, now: DateTime<Utc>) -> Duration {
+    let waited = post
+        .first_attempt_at
+        .map(|t| (now - t).to_std().unwrap_or_default())
+        .unwrap_or_default();
+    (waited / 4).clamp(MEDIA_POLL, Duration::from_secs(300))
 }
 
 /// Media LinkedIn is still processing is waited for by redelivery, not counted as a failed
@@ -859,6 +899,58 @@ mod tests {
                 later(16),
                 Outcome::LinkedIn(&waiting),
                 "fail MEDIA_NOT_READY",
+            ),
+            (
+                "a document failed processing",
+                later(0),
+                Outcome::MediaFailed {
+                    urn: "urn:li:document:D1",
+                },
+                "fail MEDIA_PROCESSING_FAILED",
+            ),
+            (
+                "a video failed processing",
+                later(0),
+                Outcome::MediaFailed {
+                    urn: "urn:li:video:D1",
+                },
+                "fail MEDIA_PROCESSING_FAILED",
+            ),
+            (
+                "a video just finalized is asked about soon",
+                later(0),
+                Outcome::VideoProcessing {
+                    urn: "urn:li:video:D1",
+                },
+                "hand back 2s",
+            ),
+            (
+                "a video processing for 20 minutes waits longer, spending no attempt",
+                later(20),
+                Outcome::VideoProcessing {
+                    urn: "urn:li:video:D1",
+                },
+                "hand back 300s",
+            ),
+            (
+                "a video processing for 8 minutes is asked about after 2 minutes",
+                later(8),
+                Outcome::VideoProcessing {
+                    urn: "urn:li:video:D1",
+                },
+                "hand back 120s",
+            ),
+            (
+                "an upload URL expired twice",
+                later(0),
+                Outcome::MediaUploadExpired,
+                "fail MEDIA_UPLOAD_EXPIRED",
+            ),
+            (
+                "a video that does not fit the invocation",
+                later(0),
+                Outcome::MediaUploadTimedOut,
+                "fail MEDIA_UPLOAD_TIMED_OUT",
             ),
             (
                 "a link card without a title",

@@ -13,6 +13,9 @@ use url::{Host, Url};
 
 use crate::config::MediaSettings;
 
+mod stream;
+pub use stream::{fetch_captions, open_large, LargeKind, LargeMedia, SourceFailure};
+
 /// Why an image cannot be used. Its text (`Display`) is what the tenant sees, and it is fixed:
 /// whether the image's host refused the connection, timed out or answered with an error is
 /// never told apart (no port-scan oracle through image URLs), and no URL (whose query may hold
@@ -45,6 +48,20 @@ pub enum MediaRefusal {
     PostTooLarge(usize),
     #[error("the URL's content is not a JPEG, PNG or GIF image")]
     NotAnImage,
+    #[error("the document is larger than 104857600 bytes (100 MB)")]
+    DocumentTooLarge,
+    #[error("the video must be between 76800 bytes (75 KB) and 524288000 bytes (500 MB)")]
+    VideoSize,
+    #[error("the URL's content is not a PDF, PPT, PPTX, DOC or DOCX document")]
+    NotADocument,
+    #[error("the URL's content is not an MP4 video")]
+    NotAVideo,
+    #[error("the document's or video's host must announce its size (Content-Length)")]
+    NoLength,
+    #[error("the document's or video's host sent a different number of bytes than it announced")]
+    LengthMismatch,
+    #[error("the video's captions are not an SRT or WebVTT file of at most 1048576 bytes")]
+    NotCaptions,
 }
 
 /// An image ready to upload.
@@ -263,18 +280,22 @@ pub async fn guarded_client(
         .map_err(|e| Unguardable::Unreachable(format!("HTTP client: {e}")))
 }
 
-async fn fetch_within(
+/// GETs `url` with a [`guarded_client`], answering 2xx. `timeout` bounds the whole request
+/// (the client's [`FETCH_TIMEOUT`] unless given: a large file's transfer takes longer, bounded
+/// by its caller's deadline and an idle timeout between reads instead).
+pub(crate) async fn open_guarded(
     url: &Url,
     settings: &MediaSettings,
-    bytes_left: usize,
-) -> Result<Image, MediaError> {
+    timeout: Option<Duration>,
+) -> Result<reqwest::Response, MediaError> {
     let client = match guarded_client(url, settings.allow_private_hosts).await {
         Ok(client) => client,
         Err(Unguardable::Refused(refusal)) => return Err(refused(url, refusal)),
         Err(Unguardable::Unreachable(detail)) => return Err(unavailable(url, &detail)),
     };
-    let mut response = client
+    let response = client
         .get(url.clone())
+        .timeout(timeout.unwrap_or(FETCH_TIMEOUT))
         .send()
         .await
         .map_err(|e| unavailable(url, &e.without_url().to_string()))?;
@@ -283,6 +304,15 @@ async fn fetch_within(
         // A redirect, a 404 and a 503 look alike to the tenant: each says the host answered.
         return Err(unavailable(url, &format!("answered {status}")));
     }
+    Ok(response)
+}
+
+async fn fetch_within(
+    url: &Url,
+    settings: &MediaSettings,
+    bytes_left: usize,
+) -> Result<Image, MediaError> {
+    let mut response = open_guarded(url, settings, Some(FETCH_TIMEOUT)).await?;
     let limit = settings.max_bytes.min(bytes_left);
     let too_big = || {
         if limit < settings.max_bytes {
