@@ -17,6 +17,7 @@ mod comment;
 mod delete;
 mod edit;
 mod media;
+mod mentions;
 mod publish;
 mod tenant_detail;
 mod throttle;

@@ -116,6 +116,10 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
         Err(disposition) => return disposition,
     };
 
+    let attempt = match crate::mentions::check(attempt, &tokens).await {
+        Ok(checked) => checked,
+        Err(outcome) => return outcome,
+    };
     let attempt = match prepare_media(attempt, &tokens).await {
         Ok(ready) => ready,
         Err(outcome) => return outcome,

@@ -187,3 +187,62 @@ async fn a_post_for_a_day_the_member_already_has_150_posts_is_warned() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_mention_of_an_organization_linkedin_does_not_know_fails_the_post_before_it_is_sent() {
+    let (stack, connection) = connected(|o| {
+        o.settings.insert(
+            "LINKEDIN_SCOPES".into(),
+            "openid profile email w_member_social rw_organization_admin".into(),
+        );
+    })
+    .await;
+    let post = |text: &str| json!({"connection_id": connection, "text": text});
+    let (_, known) = stack
+        .create_post("acme", post("With @[Acme](urn:li:organization:1001)"), None)
+        .await;
+    let known = stack
+        .wait_for_post("acme", known["id"].as_str().unwrap(), &["published"], SLOW)
+        .await;
+    assert!(known["linkedin_urn"].is_string());
+    let (_, unknown) = stack
+        .create_post(
+            "acme",
+            post("With @[Nobody](urn:li:organization:424242)"),
+            None,
+        )
+        .await;
+    let unknown = stack
+        .wait_for_post("acme", unknown["id"].as_str().unwrap(), &["failed"], SLOW)
+        .await;
+    assert_eq!(
+        unknown["last_error"]["code"], "MENTION_UNKNOWN",
+        "{unknown}"
+    );
+    let sim = stack.simulator();
+    assert_eq!(
+        sim.count("GET", "/rest/organizationsLookup"),
+        2,
+        "one lookup per post"
+    );
+    assert_eq!(
+        sim.live_posts().len(),
+        1,
+        "the unknown mention was never sent"
+    );
+}
+
+#[tokio::test]
+async fn without_a_scope_to_look_organizations_up_a_mention_goes_out_unchecked() {
+    let (stack, connection) = connected(|_| {}).await;
+    let (_, body) = stack
+        .create_post(
+            "acme",
+            json!({"connection_id": connection, "text": "With @[Nobody](urn:li:organization:424242)"}),
+            None,
+        )
+        .await;
+    stack
+        .wait_for_post("acme", body["id"].as_str().unwrap(), &["published"], SLOW)
+        .await;
+}

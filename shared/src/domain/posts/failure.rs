@@ -56,6 +56,7 @@ pub enum FailureCode {
     ArticlePageRefused,
     ArticlePageUnavailable,
     PostsApiCannotCarry,
+    MentionUnknown,
     // The first comment.
     CommentUnconfirmed,
 }
@@ -103,6 +104,7 @@ impl FailureCode {
             Self::ArticlePageRefused => "the link card's page cannot be read (its address is not a public internet address, it is not an HTML page, or it is not an absolute http(s) address) and the request gave no title",
             Self::ArticlePageUnavailable => "the link card's page could not be fetched; the post will be tried again",
             Self::PostsApiCannotCarry => "this kind of post needs LinkedIn's versioned posts API; the service's operator must set LINKEDIN_POSTS_API to rest",
+            Self::MentionUnknown => "the text mentions an organization LinkedIn does not know: check the organization number of each mention",
             Self::CommentUnconfirmed => "LinkedIn did not confirm the first comment; it was not sent again so that it cannot appear twice: check the post",
         }
     }
