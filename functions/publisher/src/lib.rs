@@ -151,11 +151,12 @@ async fn process(message: &SqsMessage, publisher: &Publisher, deadline: Deadline
         deadline,
     };
     async {
+        // Each job's future is large (every step's state): on the heap, not the stack.
         let outcome = match job.action {
-            JobAction::Publish => publish::publish(&delivery, publisher).await,
-            JobAction::Delete => delete::delete_job(&delivery, publisher).await,
-            JobAction::Edit => edit::edit_job(&delivery, publisher).await,
-            JobAction::Comment => comment::comment_job(&delivery, publisher).await,
+            JobAction::Publish => Box::pin(publish::publish(&delivery, publisher)).await,
+            JobAction::Delete => Box::pin(delete::delete_job(&delivery, publisher)).await,
+            JobAction::Edit => Box::pin(edit::edit_job(&delivery, publisher)).await,
+            JobAction::Comment => Box::pin(comment::comment_job(&delivery, publisher)).await,
         };
         match outcome {
             Disposition::Done => true,

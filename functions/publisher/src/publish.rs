@@ -116,15 +116,15 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
         Err(disposition) => return disposition,
     };
 
-    let attempt = match crate::mentions::check(attempt, &tokens).await {
+    let attempt = match Box::pin(crate::mentions::check(attempt, &tokens)).await {
         Ok(checked) => checked,
         Err(outcome) => return outcome,
     };
-    let attempt = match prepare_media(attempt, &tokens).await {
+    let attempt = match Box::pin(prepare_media(attempt, &tokens)).await {
         Ok(ready) => ready,
         Err(outcome) => return outcome,
     };
-    let attempt = match crate::article::prepare_card(attempt, &tokens).await {
+    let attempt = match Box::pin(crate::article::prepare_card(attempt, &tokens)).await {
         Ok(ready) => ready,
         Err(outcome) => return outcome,
     };
