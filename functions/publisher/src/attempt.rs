@@ -18,14 +18,10 @@ use connector::vault::TokenSet;
 use tracing::{info, warn};
 
 use crate::tenant_detail::TenantDetail;
-use crate::{Delivery, Disposition, Publisher};
+use crate::{crashed, BoxedDisposition, Delivery, Disposition, Publisher};
 
 /// A job handed back for lack of time comes back this soon, to another invocation.
 const HAND_BACK_DELAY: Duration = Duration::from_secs(1);
-
-pub(crate) fn crashed(context: &'static str) -> impl FnOnce(StoreError) -> Disposition {
-    move |e| Disposition::Crashed(anyhow::Error::new(e).context(context))
-}
 
 /// Everything an attempt needs to finish a post's job one way or another.
 pub(crate) struct Attempt<'a> {
@@ -112,7 +108,17 @@ impl<'a> Attempt<'a> {
 
     /// Decides what follows `outcome` and carries it out. A refresh the decision asks for is
     /// done here, and decided on in turn.
-    pub async fn after(self, outcome: Outcome<'_>) -> Disposition {
+    ///
+    /// Boxed: every step of a job ends here, and its state would otherwise be part of each
+    /// caller's future (a debug build's stack overflowed).
+    pub fn after<'o>(self, outcome: Outcome<'o>) -> BoxedDisposition<'o>
+    where
+        'a: 'o,
+    {
+        Box::pin(self.decide_and_carry_out(outcome))
+    }
+
+    async fn decide_and_carry_out(self, outcome: Outcome<'_>) -> Disposition {
         if let Outcome::LinkedIn(e) = &outcome {
             warn!(
                 x_li_uuid = e.request_id().unwrap_or(""),

@@ -11,7 +11,8 @@ use connector::domain::posts::{JobAction, Outcome};
 use connector::store::StoreError;
 use tracing::info;
 
-use crate::attempt::{crashed, Attempt};
+use crate::attempt::Attempt;
+use crate::crashed;
 use crate::{Delivery, Disposition, Publisher};
 
 pub(crate) async fn comment_job(delivery: &Delivery<'_>, publisher: &Publisher) -> Disposition {

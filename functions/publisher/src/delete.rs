@@ -8,7 +8,8 @@ use std::time::Duration;
 use connector::domain::posts::{JobAction, Outcome, Post, PostStatus};
 use tracing::info;
 
-use crate::attempt::{crashed, Attempt};
+use crate::attempt::Attempt;
+use crate::crashed;
 use crate::{Delivery, Disposition, Publisher};
 
 /// A delete job from the queue.

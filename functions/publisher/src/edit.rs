@@ -12,7 +12,8 @@ use connector::linkedin::can_read_post;
 use connector::store::StoreError;
 use tracing::info;
 
-use crate::attempt::{crashed, Attempt};
+use crate::attempt::Attempt;
+use crate::crashed;
 use crate::{Delivery, Disposition, Publisher};
 
 /// A redelivery comes back this soon when a later edit replaced the one just sent.

@@ -87,6 +87,17 @@ impl Publisher {
     }
 }
 
+/// A store failure that ends the invocation's handling of a job, with what it was doing.
+pub(crate) fn crashed(
+    context: &'static str,
+) -> impl FnOnce(connector::store::StoreError) -> Disposition {
+    move |e| Disposition::Crashed(anyhow::Error::new(e).context(context))
+}
+
+/// What [`attempt::Attempt::after`] comes to, on the heap.
+pub(crate) type BoxedDisposition<'o> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Disposition> + Send + 'o>>;
+
 /// What becomes of one message.
 #[derive(Debug)]
 pub(crate) enum Disposition {

@@ -10,8 +10,9 @@ use connector::store::Claim;
 use connector::vault::TokenSet;
 use tracing::{info, warn};
 
-use crate::attempt::{crashed, Attempt};
+use crate::attempt::Attempt;
 use crate::body;
+use crate::crashed;
 use crate::{Delivery, Disposition, Publisher};
 
 /// No image fetch starts with less time than this for it.
