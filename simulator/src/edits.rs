@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::posts::{has, may_act_as, member_urn, store_little_text, SimPost};
-use super::rest::{api_error, authenticate, check_version};
+use super::rest::{api_error, versioned_caller};
 use super::{AccessRecord, Shared, SimState};
 
 /// One commentary edit as LinkedIn applied it.
@@ -115,10 +115,7 @@ pub(crate) async fn partial_update(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -204,10 +201,7 @@ pub(crate) async fn get_post(
     Path(urn): Path<String>,
 ) -> Response {
     let state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -248,10 +242,7 @@ pub(crate) async fn create_comment(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };

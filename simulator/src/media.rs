@@ -33,7 +33,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::posts::may_act_as;
-use super::rest::{api_error, authenticate, check_version};
+use super::rest::{api_error, authenticate, check_version, versioned_caller};
 use super::{Shared, SimState};
 
 /// LinkedIn's limit for a document.
@@ -416,7 +416,7 @@ pub(crate) async fn get_document(
     Path(urn): Path<String>,
 ) -> Response {
     let state = shared.lock();
-    if let Err(e) = check_version(&state, &headers).and(authenticate(&state, &headers).map(drop)) {
+    if let Err(e) = versioned_caller(&state, &headers) {
         return e;
     }
     let processing = state.config.media_processing;
@@ -443,7 +443,7 @@ pub(crate) async fn get_video(
     Path(urn): Path<String>,
 ) -> Response {
     let state = shared.lock();
-    if let Err(e) = check_version(&state, &headers).and(authenticate(&state, &headers).map(drop)) {
+    if let Err(e) = versioned_caller(&state, &headers) {
         return e;
     }
     let processing = state.config.video_processing;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::post_content::{self, Accepted};
-use super::rest::{api_error, authenticate, check_version};
+use super::rest::{api_error, authenticate, check_version, versioned_caller};
 use super::{AccessRecord, Shared, SimState};
 
 /// A post as the simulator keeps it.
@@ -272,10 +272,7 @@ pub(crate) async fn create_rest(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -424,10 +421,7 @@ pub(crate) async fn initialize_image_upload(
     body: Bytes,
 ) -> Response {
     let mut state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };

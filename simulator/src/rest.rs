@@ -188,6 +188,15 @@ fn has_any(record: &AccessRecord, scopes: &[&str]) -> bool {
 }
 
 /// `/rest` calls must name an active `LinkedIn-Version`, on the simulator's clock.
+/// The caller of a versioned call: the version must be one LinkedIn serves and the token valid.
+pub(crate) fn versioned_caller(
+    state: &SimState,
+    headers: &HeaderMap,
+) -> Result<AccessRecord, Response> {
+    check_version(state, headers)?;
+    authenticate(state, headers)
+}
+
 pub(crate) fn check_version(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(version) = headers
         .get("linkedin-version")
@@ -395,10 +404,7 @@ pub(crate) async fn organizations_lookup(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -467,10 +473,7 @@ pub(crate) async fn organization(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let state = shared.lock();
-    if let Err(e) = check_version(&state, &headers) {
-        return e;
-    }
-    let record = match authenticate(&state, &headers) {
+    let record = match versioned_caller(&state, &headers) {
         Ok(r) => r,
         Err(e) => return e,
     };

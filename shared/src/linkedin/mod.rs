@@ -690,3 +690,21 @@ async fn decode<T: for<'de> Deserialize<'de>>(
         ),
     })
 }
+
+/// A client of a stand-in for LinkedIn at `api_base`, for the client's own tests.
+#[cfg(test)]
+fn test_client(api_base: &str) -> LinkedInClient {
+    let vars = std::collections::HashMap::from([
+        ("LINKEDIN_CLIENT_ID", "cid".to_owned()),
+        ("LINKEDIN_CLIENT_SECRET", "shh".to_owned()),
+        (
+            "LINKEDIN_REDIRECT_URI",
+            "https://api.example.com/cb".to_owned(),
+        ),
+        ("TABLE_NAME", "t".to_owned()),
+        ("TOKEN_KEY_ID", "k".to_owned()),
+        ("LINKEDIN_API_BASE_URL", api_base.to_owned()),
+    ]);
+    let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    LinkedInClient::new(config.linkedin).unwrap()
+}

@@ -459,21 +459,7 @@ mod tests {
         (base, seen)
     }
 
-    fn client(api_base: &str) -> LinkedInClient {
-        let vars = std::collections::HashMap::from([
-            ("LINKEDIN_CLIENT_ID", "cid".to_owned()),
-            ("LINKEDIN_CLIENT_SECRET", "shh".to_owned()),
-            (
-                "LINKEDIN_REDIRECT_URI",
-                "https://api.example.com/cb".to_owned(),
-            ),
-            ("TABLE_NAME", "t".to_owned()),
-            ("TOKEN_KEY_ID", "k".to_owned()),
-            ("LINKEDIN_API_BASE_URL", api_base.to_owned()),
-        ]);
-        let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-        LinkedInClient::new(config.linkedin).unwrap()
-    }
+    use super::super::test_client as client;
 
     /// The access token goes only to LinkedIn's upload hosts: an upload URL elsewhere is
     /// refused before anything is sent there, and retrying cannot help.
