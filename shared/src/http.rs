@@ -152,6 +152,15 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
+/// 204: done, nothing to show.
+pub fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(204)
+        .header("cache-control", "no-store")
+        .body(Body::Empty)
+        .expect("static response parts are valid")
+}
+
 pub fn redirect(location: &str) -> Response<Body> {
     Response::builder()
         .status(302)

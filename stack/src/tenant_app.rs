@@ -250,4 +250,32 @@ impl LocalStack {
     pub async fn delete_post(&self, tenant: &str, id: &str) -> (u16, Value) {
         answer(self.request(Method::DELETE, tenant, &format!("/v1/posts/{id}"))).await
     }
+
+    /// `GET /v1/dlq-records?{query}` as `tenant`: the records of the page (the answer must be
+    /// 200).
+    pub async fn dlq_records(&self, tenant: &str, query: &str) -> Vec<Value> {
+        let (status, page) = self.get(tenant, &format!("/v1/dlq-records?{query}")).await;
+        assert_eq!(status, 200, "{page}");
+        page["records"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `POST /v1/dlq-records/{id}/retry` as `tenant`: the record's job put back.
+    pub async fn retry_dlq_record(&self, tenant: &str, id: &str) -> (u16, Value) {
+        answer(self.request(Method::POST, tenant, &format!("/v1/dlq-records/{id}/retry"))).await
+    }
+
+    /// `DELETE /v1/dlq-records/{id}` as `tenant`: the record dismissed.
+    pub async fn dismiss_dlq_record(&self, tenant: &str, id: &str) -> (u16, Value) {
+        answer(self.request(Method::DELETE, tenant, &format!("/v1/dlq-records/{id}"))).await
+    }
+
+    /// `POST /v1/connections/{id}/retry-failed` as `tenant`: every failed post put back.
+    pub async fn retry_failed(&self, tenant: &str, connection: &str) -> (u16, Value) {
+        answer(self.request(
+            Method::POST,
+            tenant,
+            &format!("/v1/connections/{connection}/retry-failed"),
+        ))
+        .await
+    }
 }

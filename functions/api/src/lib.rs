@@ -2,6 +2,7 @@
 
 mod admin;
 mod disconnect;
+mod dlq;
 mod edits;
 mod posts;
 mod requests;
@@ -112,9 +113,22 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "GET" => posts::list(request, service).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "connections", id, "retry-failed"] => {
+            only(request, "POST")?;
+            dlq::retry_failed(request, service, id).await
+        }
         ["v1", "dlq-records"] => {
             only(request, "GET")?;
-            posts::dlq_records(request, service).await
+            dlq::list(request, service).await
+        }
+        ["v1", "dlq-records", id] => match request.method().as_str() {
+            "GET" => dlq::get(request, service, id).await,
+            "DELETE" => dlq::dismiss(request, service, id).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        ["v1", "dlq-records", id, "retry"] => {
+            only(request, "POST")?;
+            dlq::retry(request, service, id).await
         }
         ["v1", "posts", id] => match request.method().as_str() {
             "GET" => posts::get(request, service, id).await,

@@ -314,18 +314,3 @@ pub async fn delete(
         DeleteDecision::Refuse(reason) => Err(ApiError::Conflict(reason.into())),
     }
 }
-
-/// `GET /v1/dlq-records`: the tenant's jobs that will not be retried, newest first.
-pub async fn dlq_records(
-    request: &Request,
-    service: &ApiService,
-) -> Result<Response<Body>, ApiError> {
-    let tenant = http::tenant_of(request)?;
-    let limit = page_limit(request)?;
-    let records = service
-        .posts
-        .dlq_records(&tenant, limit)
-        .await
-        .map_err(store_error("listing DLQ records"))?;
-    Ok(http::json(200, &json!({ "records": records })))
-}

@@ -2,6 +2,7 @@
 //! records and tenant settings. Each submodule owns its items; the helpers here are shared.
 
 mod connections;
+mod dlq;
 mod limits;
 mod posts;
 mod tenants;
@@ -18,10 +19,9 @@ use crate::aws_errors::{self, AwsError};
 pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
+pub use dlq::{DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
 pub use limits::{Admission, LimitStore};
-pub use posts::{
-    Claim, DlqRecord, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX,
-};
+pub use posts::{Claim, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX};
 pub use tenants::TenantStore;
 
 type Item = HashMap<String, AttributeValue>;

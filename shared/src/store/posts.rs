@@ -1,10 +1,9 @@
-//! Posts, idempotency keys and DLQ records.
+//! Posts and idempotency keys (DLQ records: [`super::dlq`]).
 //!
 //! | item | PK | SK |
 //! |---|---|---|
 //! | post | `TENANT#{tenant}` | `POST#{post_id}` |
 //! | idempotency key | `TENANT#{tenant}` | `IDEMPOTENCY#{key}` |
-//! | DLQ record | `TENANT#{tenant}` | `DLQ#{created_at}#{job_id}` |
 //!
 //! While a post is `scheduled` it is also in the sparse `ScheduledDue` index
 //! (`scheduled_shard`, `scheduled_at`), where the reconciler finds posts whose time passed
@@ -25,7 +24,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
@@ -35,7 +34,7 @@ use super::{
     StoreError, INDEX_SHARDS,
 };
 use crate::domain::limits::{Limit, LimitReached, TenantLimits};
-use crate::domain::posts::{publish_day, FailureCode, JobAction, Post, PostId, PostStatus};
+use crate::domain::posts::{publish_day, Post, PostId, PostStatus};
 use crate::domain::{ConnectionId, TenantId};
 
 /// The sparse index of scheduled posts by time.
@@ -46,9 +45,9 @@ pub const STRANDED_INDEX: &str = "StrandedDue";
 
 #[derive(Debug, Clone)]
 pub struct PostStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-    retention: Retention,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
+    pub(super) retention: Retention,
 }
 
 /// How long records the table keeps only for a while are kept (`RETENTION_*_DAYS`).
@@ -77,9 +76,9 @@ impl Default for Retention {
 
 /// The table's TTL attribute (template.yaml `TimeToLiveSpecification`), epoch seconds.
 #[derive(Serialize)]
-struct Expiry {
+pub(super) struct Expiry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<i64>,
+    pub(super) ttl: Option<i64>,
 }
 
 /// What recording a new post found.
@@ -101,60 +100,6 @@ pub enum Claim {
     /// Someone else holds it, or it is past publishing (published, cancelled, failed…).
     NotClaimable(Box<Post>),
     Missing,
-}
-
-/// A job that will not be retried, kept for review (the spec's DLQ record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DlqRecord {
-    pub job_id: String,
-    pub tenant_id: TenantId,
-    pub connection_id: ConnectionId,
-    pub platform: String,
-    pub action: JobAction,
-    /// The job without secrets: ids, author, text, media URLs.
-    pub payload: serde_json::Value,
-    pub error_code: FailureCode,
-    pub error_message: String,
-    pub retry_count: u32,
-    pub first_attempt: Option<DateTime<Utc>>,
-    pub last_attempt: Option<DateTime<Utc>>,
-    pub reason: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl DlqRecord {
-    /// The record of a post's job that will not be retried: the post without secrets (ids,
-    /// author, text, media URLs, its URN if it has one) and why.
-    pub fn for_post(
-        post: &Post,
-        job_id: String,
-        action: JobAction,
-        (code, message): (FailureCode, &str),
-        reason: &str,
-    ) -> Self {
-        Self {
-            job_id,
-            tenant_id: post.tenant_id.clone(),
-            connection_id: post.connection_id,
-            platform: crate::domain::PLATFORM.into(),
-            action,
-            payload: serde_json::json!({
-                "post_id": post.id,
-                "author": post.author,
-                "text": post.text,
-                "media": post.media.iter().map(|m| m.url.as_str()).collect::<Vec<_>>(),
-                "visibility": post.visibility,
-                "linkedin_urn": post.linkedin_urn,
-            }),
-            error_code: code,
-            error_message: message.into(),
-            retry_count: post.attempt_number(action),
-            first_attempt: post.first_attempt_at,
-            last_attempt: post.last_attempt_at,
-            reason: reason.into(),
-            created_at: Utc::now(),
-        }
-    }
 }
 
 /// The index attributes a post's state puts it in, beside the record's own.
@@ -262,14 +207,6 @@ fn idempotency_item(post: &Post, key: &str, request_hash: &str, retention: &Rete
             ),
         ),
     ])
-}
-
-fn dlq_item(record: &DlqRecord, retention: &Retention) -> Result<Item, StoreError> {
-    let sk = format!("DLQ#{}#{}", record.created_at.to_rfc3339(), record.job_id);
-    let expiry = Expiry {
-        ttl: Some((record.created_at + retention.dlq_record).timestamp()),
-    };
-    to_item(&Keyed::new(tenant_pk(&record.tenant_id), sk, "dlq_record", record).with(expiry))
 }
 
 impl PostStore {
@@ -620,39 +557,15 @@ impl PostStore {
         )
         .await
     }
-
-    pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
-        let item = dlq_item(record, &self.retention)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem DLQ record", e))?;
-        Ok(())
-    }
-
-    /// The tenant's DLQ records, newest first.
-    pub async fn dlq_records(
-        &self,
-        tenant: &TenantId,
-        limit: i32,
-    ) -> Result<Vec<DlqRecord>, StoreError> {
-        let out = tenant_query(&self.client, &self.table, tenant, "DLQ#", limit, None)?
-            .scan_index_forward(false)
-            .send()
-            .await
-            .map_err(|e| classify("Query DLQ records", e))?;
-        Ok(page(out, from_item)?.0)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::posts::{Author, PostDraft, PostError};
+    use crate::domain::posts::{Author, FailureCode, JobAction, PostDraft, PostError};
     use crate::domain::MemberUrn;
+    use crate::store::dlq::dlq_item;
+    use crate::store::{from_item, DlqRecord};
     use chrono::TimeZone;
     use url::Url;
 

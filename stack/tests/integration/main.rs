@@ -17,6 +17,7 @@ mod media;
 mod oauth_binding;
 mod outcomes;
 mod publish;
+mod redrive;
 mod schedule;
 mod secrets;
 mod security;

@@ -335,9 +335,10 @@ async fn stranded_posts_are_put_back_on_the_queue_and_given_up_after_three_rescu
     let records = stack
         .publisher
         .posts
-        .dlq_records(&tenant(), 10)
+        .dlq_records(&tenant(), &Default::default(), 10, None)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(records[0].error_code, "STRANDED");
     // Terminal: the next run leaves it alone.
     let run = reconciler_function::handle(later(200), &stack.reconciler)

@@ -388,9 +388,15 @@ async fn client_errors_fail_at_once_with_a_dlq_record() {
         let records = stack
             .publisher
             .posts
-            .dlq_records(&TenantId::parse("acme").unwrap(), 10)
+            .dlq_records(
+                &TenantId::parse("acme").unwrap(),
+                &Default::default(),
+                10,
+                None,
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(records.len(), 1);
         let r = &records[0];
         let (_, listed) = stack.get("acme", "/v1/dlq-records").await;
@@ -555,9 +561,15 @@ async fn a_failed_refresh_puts_the_connection_in_attention_and_the_job_in_the_dl
     let records = stack
         .publisher
         .posts
-        .dlq_records(&TenantId::parse("acme").unwrap(), 10)
+        .dlq_records(
+            &TenantId::parse("acme").unwrap(),
+            &Default::default(),
+            10,
+            None,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(records[0].error_code, "UNRETRYABLE_AUTH");
 }
 

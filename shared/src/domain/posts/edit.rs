@@ -234,7 +234,7 @@ impl Post {
         self.job(JobAction::Comment, now)
     }
 
-    fn job(&self, action: JobAction, now: DateTime<Utc>) -> Job {
+    pub(super) fn job(&self, action: JobAction, now: DateTime<Utc>) -> Job {
         Job {
             action,
             tenant_id: self.tenant_id.clone(),

@@ -14,6 +14,7 @@ mod content;
 mod edit;
 mod failure;
 mod next_step;
+mod redrive;
 mod warnings;
 
 pub use content::{
@@ -25,6 +26,7 @@ pub use content::{
 pub use edit::{EditDecision, PendingEdit, PostEdit};
 pub use failure::FailureCode;
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
+pub use redrive::Redrive;
 pub use warnings::{
     publish_day, warnings, MEMBER_DAILY_LIMIT, MEMBER_POSTS_PER_DAY, RECONNECT_BEFORE_PUBLISH,
 };
@@ -731,7 +733,17 @@ impl Job {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum JobAction {
