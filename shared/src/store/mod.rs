@@ -19,7 +19,7 @@ use crate::aws_errors::{self, AwsError};
 pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
-pub use dlq::{DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
+pub use dlq::{DlqDayCount, DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
 pub use limits::{Admission, LimitStore};
 pub use posts::{Claim, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX};
 pub use tenants::TenantStore;
