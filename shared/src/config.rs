@@ -63,6 +63,7 @@ pub const VARIABLES: &[&str] = &[
     "PUBLISH_DLQ_ARN",
     "REFRESHER_ARN",
     "HEALTH_QUEUE_URL",
+    "WEBHOOK_QUEUE_URL",
     "RETENTION_IDEMPOTENCY_KEY_DAYS",
     "RETENTION_FINISHED_POST_DAYS",
     "RETENTION_DLQ_RECORD_DAYS",
@@ -157,6 +158,8 @@ pub struct Config {
     pub publish_queue_url: Option<String>,
     /// The health queue; required by the `health` function.
     pub health_queue_url: Option<String>,
+    /// The webhook queue (events waiting for the notifier); required by the `events` function.
+    pub webhook_queue_url: Option<String>,
     /// Which LinkedIn posting API to use.
     pub posts_api: PostsApi,
     pub media: MediaSettings,
@@ -206,6 +209,13 @@ impl Config {
         self.health_queue_url
             .as_deref()
             .ok_or(ConfigError::Missing("HEALTH_QUEUE_URL"))
+    }
+
+    /// The webhook queue's URL, for the functions that emit events.
+    pub fn require_webhook_queue(&self) -> Result<&str, ConfigError> {
+        self.webhook_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))
     }
 
     /// The publish queue's URL, for the functions that need it (fails fast at cold start).
@@ -395,6 +405,7 @@ impl Config {
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
             health_queue_url: get("HEALTH_QUEUE_URL"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
             schedules: match (
                 get("SCHEDULE_GROUP"),
                 get("SCHEDULER_ROLE_ARN"),

@@ -11,6 +11,7 @@ pub mod moto;
 pub mod poller;
 pub mod provision;
 pub mod scheduler;
+pub mod stream;
 mod table;
 mod tenant_app;
 
@@ -115,6 +116,9 @@ pub struct LocalStack {
     pub refresher: Arc<refresher_function::Refresher>,
     pub health: Arc<health_function::Health>,
     pub reconciler: Arc<reconciler_function::Reconciler>,
+    /// The events function, and the table's stream it reads (see [`LocalStack::run_events`]).
+    pub events: Arc<events_function::Events>,
+    pub stream: Arc<stream::TableStream>,
     /// EventBridge Scheduler, locally: fires moto's schedules on its own (advanceable) clock.
     pub scheduler: Arc<scheduler::LocalScheduler>,
     pub cdn: cdn::Cdn,
@@ -234,6 +238,14 @@ impl LocalStack {
         settings
             .entry("HEALTH_QUEUE_URL".into())
             .or_insert(health_queue_url);
+        let webhook_queue_url = provision::ensure_webhook_queue(
+            &sdk,
+            &format!("{}-webhooks", settings["PUBLISH_QUEUE_NAME"]),
+        )
+        .await?;
+        settings
+            .entry("WEBHOOK_QUEUE_URL".into())
+            .or_insert(webhook_queue_url);
         let queues = provision::ensure_queues(
             &sdk,
             &settings["PUBLISH_QUEUE_NAME"],
@@ -314,9 +326,20 @@ impl LocalStack {
             schedules.group.clone(),
             functions(&refresher, &reconciler),
         ));
+        let events = Arc::new(events_function::Events::from_config(&config, &sdk)?);
+        let stream = Arc::new(stream::TableStream::open(&sdk, &config.table_name).await?);
         let background = match options.run_scheduler {
             None => Vec::new(),
             Some(tick) => {
+                let (events, stream) = (events.clone(), stream.clone());
+                let events_consumer = tokio::spawn(async move {
+                    loop {
+                        if let Err(e) = stream.run_once(&events).await {
+                            tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; reading again");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                });
                 let sqs = aws_sdk_sqs::Client::new(&sdk);
                 let health = health.clone();
                 let health_consumer = tokio::spawn(async move {
@@ -325,7 +348,11 @@ impl LocalStack {
                         poller::poll_once(&sqs, &health.queue_url, &consumer, 10, 1).await;
                     }
                 });
-                vec![scheduler.clone().spawn(tick), health_consumer]
+                vec![
+                    scheduler.clone().spawn(tick),
+                    health_consumer,
+                    events_consumer,
+                ]
             }
         };
         let cdn = cdn::Cdn::start(options.cdn_addr).await?;
@@ -352,6 +379,8 @@ impl LocalStack {
             refresher,
             health,
             reconciler,
+            events,
+            stream,
             scheduler,
             cdn,
             http: tenant_app::http(),
@@ -416,6 +445,18 @@ impl LocalStack {
             .expect("the stack sets the publish queue");
         let consumer = poller::publisher(self.publisher.clone());
         poller::poll_once(&sqs, url, &consumer, 10, 0).await
+    }
+
+    /// Runs the events function over the table's stream until it has read everything written
+    /// so far, as Lambda's event source mapping would; returns how many records it handled.
+    pub async fn run_events(&self) -> anyhow::Result<usize> {
+        let mut handled = 0;
+        loop {
+            match self.stream.run_once(&self.events).await? {
+                0 => return Ok(handled),
+                n => handled += n,
+            }
+        }
     }
 
     /// Handles health tasks until the health queue stays empty; returns how many.

@@ -41,6 +41,14 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        // As the template: the events function reads every change with its images.
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .expect("complete stream spec"),
+        )
         .key_schema(key("PK", KeyType::Hash))
         .key_schema(key("SK", KeyType::Range))
         .attribute_definitions(attr("PK"))
@@ -216,6 +224,21 @@ pub async fn ensure_health_queue(
         .context("CreateQueue returned no URL")?;
     let arn = queue_arn(&sqs, &url).await?;
     Ok((url, arn))
+}
+
+/// The webhook queue (events waiting for the notifier); returns its URL.
+pub async fn ensure_webhook_queue(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<String> {
+    aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .context("creating the webhook queue")?
+        .queue_url
+        .context("CreateQueue returned no URL")
 }
 
 /// The schedule group one-time schedules go in.

@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::views::PostView;
 use crate::{page_limit, store_error, ApiService};
+use connector::views::PostView;
 
 /// Records a `retry-failed` call looks at, at most: each costs a few AWS calls, and the call
 /// must answer within API Gateway's 30 s. `more` tells the caller to call again.

@@ -6,9 +6,8 @@ mod dlq;
 mod edits;
 mod posts;
 mod requests;
-mod views;
 
-pub use views::{ConnectionView, PostView};
+pub use connector::views::{ConnectionView, PostView};
 
 use connector::config::Config;
 use connector::domain::limits::{Limit, TenantLimits};

@@ -12,8 +12,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::requests::{IdempotencyKey, PostMove, PostRequest};
-use crate::views::{PostAccepted, PostView};
 use crate::{dependency_failure, page_limit, store_error, ApiService};
+use connector::views::{PostAccepted, PostView};
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 

@@ -271,6 +271,12 @@ where
     )
 }
 
+/// A post's item as the store writes it, for tests of what reads items elsewhere.
+#[cfg(test)]
+pub(crate) fn post_item_for_tests(post: &crate::domain::posts::Post) -> Item {
+    posts::post_item(post, &Retention::default()).expect("posts encode")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

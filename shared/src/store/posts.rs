@@ -134,7 +134,7 @@ fn idempotency_sk(key: &str) -> String {
     format!("IDEMPOTENCY#{key}")
 }
 
-fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
+pub(super) fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
     let shard = |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
         scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())

@@ -1,0 +1,197 @@
+//! What a tenant is told (by webhook): events, and the queue they go on for delivery.
+//!
+//! Most events come from the table's stream: a change to a post, a connection or a DLQ record is
+//! read back from DynamoDB Streams after it was written, so an event exists exactly when its
+//! change does (no second write that a crash could skip). See [`changes`].
+
+pub mod changes;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::TenantId;
+use crate::queue::{PublishQueue, QueueError};
+
+/// The kinds of event, as tenants subscribe to them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+pub enum EventType {
+    #[serde(rename = "post.published")]
+    #[strum(serialize = "post.published")]
+    PostPublished,
+    #[serde(rename = "post.failed")]
+    #[strum(serialize = "post.failed")]
+    PostFailed,
+    #[serde(rename = "post.deleted")]
+    #[strum(serialize = "post.deleted")]
+    PostDeleted,
+    #[serde(rename = "post.edited")]
+    #[strum(serialize = "post.edited")]
+    PostEdited,
+    /// A post whose outcome was unknown turned out published.
+    #[serde(rename = "post.outcome_resolved")]
+    #[strum(serialize = "post.outcome_resolved")]
+    PostOutcomeResolved,
+    #[serde(rename = "post.scheduled_missed")]
+    #[strum(serialize = "post.scheduled_missed")]
+    PostScheduledMissed,
+    #[serde(rename = "connection.connected")]
+    #[strum(serialize = "connection.connected")]
+    ConnectionConnected,
+    #[serde(rename = "connection.attention")]
+    #[strum(serialize = "connection.attention")]
+    ConnectionAttention,
+    #[serde(rename = "connection.healthy")]
+    #[strum(serialize = "connection.healthy")]
+    ConnectionHealthy,
+    #[serde(rename = "connection.revoked")]
+    #[strum(serialize = "connection.revoked")]
+    ConnectionRevoked,
+    #[serde(rename = "connection.reconnect_due")]
+    #[strum(serialize = "connection.reconnect_due")]
+    ConnectionReconnectDue,
+    #[serde(rename = "dlq.record_created")]
+    #[strum(serialize = "dlq.record_created")]
+    DlqRecordCreated,
+    #[serde(rename = "post.approval_requested")]
+    #[strum(serialize = "post.approval_requested")]
+    PostApprovalRequested,
+    #[serde(rename = "post.approval_expired")]
+    #[strum(serialize = "post.approval_expired")]
+    PostApprovalExpired,
+    #[serde(rename = "webhook.disabled")]
+    #[strum(serialize = "webhook.disabled")]
+    WebhookDisabled,
+    #[serde(rename = "ping")]
+    #[strum(serialize = "ping")]
+    Ping,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// One event of one tenant. Its id is derived from the change that caused it, so a change
+/// read twice (streams deliver at least once) makes the same event, which the receiver's
+/// `webhook-id` check drops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub tenant_id: TenantId,
+    #[serde(rename = "type")]
+    pub r#type: EventType,
+    pub timestamp: DateTime<Utc>,
+    /// The resource as the API shows it.
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// The event of `type` about the change named by `cause` (a record's key and version).
+    pub fn of(
+        tenant_id: TenantId,
+        r#type: EventType,
+        cause: &str,
+        timestamp: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
+        let digest = crate::http::sha256_hex(format!("{cause}|{}", r#type.as_str()).as_bytes());
+        Self {
+            id: format!("evt_{}", &digest[..32]),
+            tenant_id,
+            r#type,
+            timestamp,
+            data,
+        }
+    }
+
+    /// What the tenant's endpoint receives: `{type, timestamp, data}`.
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.r#type,
+            "timestamp": self.timestamp,
+            "data": self.data,
+        })
+    }
+}
+
+/// The webhook queue: events wait there for the notifier.
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    queue: PublishQueue,
+}
+
+impl EventQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            queue: PublishQueue::new(client, url),
+        }
+    }
+
+    pub async fn emit(&self, event: &Event) -> Result<(), QueueError> {
+        let body = serde_json::to_string(event).expect("events serialize");
+        self.queue.send(body, std::time::Duration::ZERO).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    #[test]
+    fn every_type_has_its_dotted_name_both_ways() {
+        for t in EventType::VARIANTS {
+            let name = serde_json::to_value(t).unwrap();
+            assert_eq!(name, serde_json::json!(t.as_str()));
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), *t);
+            assert!(t.as_str() == "ping" || t.as_str().contains('.'), "{t:?}");
+        }
+        assert_eq!(
+            EventType::PostOutcomeResolved.as_str(),
+            "post.outcome_resolved"
+        );
+    }
+
+    #[test]
+    fn the_same_change_makes_the_same_event_id() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let now = Utc::now();
+        let a = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
+        );
+        let b = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
+        );
+        let other = Event::of(
+            tenant,
+            EventType::PostEdited,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
+        );
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, other.id);
+        assert_eq!(a.payload()["type"], "post.published");
+    }
+}
