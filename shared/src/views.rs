@@ -50,6 +50,14 @@ pub struct PostView<'a> {
     pub edits: &'a [PostEdit],
     /// A published post's edit LinkedIn has not taken yet.
     pub pending_edit: Option<&'a PendingEdit>,
+    /// Created to wait for the tenant's approval (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub requires_approval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When the reminder to approve it went out, an hour before its time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_reminded_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -79,6 +87,9 @@ impl<'a> From<&'a Post> for PostView<'a> {
             deleted_at: p.deleted_at,
             edits: &p.edits,
             pending_edit: p.pending_edit.as_ref(),
+            requires_approval: p.requires_approval,
+            approved_at: p.approved_at,
+            approval_reminded_at: p.approval_reminded_at,
         }
     }
 }

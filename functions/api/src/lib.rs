@@ -1,6 +1,7 @@
 //! The `api` function: the calling tenant's connections and posts; for admins, tenant settings.
 
 mod admin;
+mod approvals;
 mod disconnect;
 mod dlq;
 mod edits;
@@ -135,6 +136,14 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "posts", id, "approve"] => {
+            only(request, "POST")?;
+            approvals::approve(request, service, id).await
+        }
+        ["v1", "posts", id, "reject"] => {
+            only(request, "POST")?;
+            approvals::reject(request, service, id).await
+        }
         ["v1", "admin", "tenants", tenant, "settings"] => {
             admin::settings(request, service, tenant).await
         }

@@ -11,9 +11,7 @@ pub mod review;
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
-use connector::domain::posts::{
-    FailureCode, JobAction, Post, PostError, PostId, PostStatus, Stranded,
-};
+use connector::domain::posts::{FailureCode, JobAction, Post, PostError, PostId, Stranded};
 use connector::domain::TenantId;
 use connector::queue::PublishQueue;
 use connector::store::{DlqRecord, PostStore, StoreError, INDEX_SHARDS};
@@ -104,7 +102,9 @@ pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Re
                 let Some(post) = reconciler.posts.get(&tenant, id).await? else {
                     continue;
                 };
-                let missed = post.status == PostStatus::Scheduled
+                // A post still waiting for approval at its time is missed too: the job
+                // expires it.
+                let missed = post.holds_scheduled_slot()
                     && post.scheduled_at.is_some_and(|at| at <= missed_by);
                 if !missed {
                     result.skipped += 1;

@@ -73,26 +73,15 @@ pub fn events_of(change: &Change) -> Vec<Event> {
 }
 
 fn post_events(old: Option<&Post>, new: &Post) -> Vec<Event> {
-    // A new post tells nothing yet (its acceptance is the API's answer).
-    let Some(old) = old else {
-        return Vec::new();
-    };
-    let became = |status| new.status == status && old.status != status;
     let mut types = Vec::new();
-    if became(PostStatus::Published) {
-        types.push(EventType::PostPublished);
-        if old.outcome_unknown {
-            types.push(EventType::PostOutcomeResolved);
+    match old {
+        // A new post tells nothing (its acceptance is the API's answer) unless it waits for
+        // the tenant's approval.
+        None if new.status == PostStatus::PendingApproval => {
+            types.push(EventType::PostApprovalRequested);
         }
-    }
-    if became(PostStatus::Failed) {
-        types.push(EventType::PostFailed);
-    }
-    if became(PostStatus::Deleted) {
-        types.push(EventType::PostDeleted);
-    }
-    if new.edits.len() > old.edits.len() {
-        types.push(EventType::PostEdited);
+        None => {}
+        Some(old) => types.extend(post_changes(old, new)),
     }
     if types.is_empty() {
         return Vec::new();
@@ -111,6 +100,34 @@ fn post_events(old: Option<&Post>, new: &Post) -> Vec<Event> {
             )
         })
         .collect()
+}
+
+fn post_changes(old: &Post, new: &Post) -> Vec<EventType> {
+    let became = |status| new.status == status && old.status != status;
+    let mut types = Vec::new();
+    if became(PostStatus::Published) {
+        types.push(EventType::PostPublished);
+        if old.outcome_unknown {
+            types.push(EventType::PostOutcomeResolved);
+        }
+    }
+    if became(PostStatus::Failed) {
+        types.push(EventType::PostFailed);
+    }
+    if became(PostStatus::Deleted) {
+        types.push(EventType::PostDeleted);
+    }
+    if new.edits.len() > old.edits.len() {
+        types.push(EventType::PostEdited);
+    }
+    // The reminder an hour before its time asks again.
+    if new.approval_reminded_at.is_some() && old.approval_reminded_at.is_none() {
+        types.push(EventType::PostApprovalRequested);
+    }
+    if became(PostStatus::ApprovalExpired) {
+        types.push(EventType::PostApprovalExpired);
+    }
+    types
 }
 
 fn connection_events(old: Option<&Connection>, new: &Connection) -> Vec<Event> {
@@ -232,6 +249,51 @@ mod tests {
                 vec![],
             ),
             ("expired by TTL", post(&published), None, vec![]),
+        ];
+        for (name, old, new, want) in rows {
+            assert_eq!(types(old, new), want, "{name}");
+        }
+        let at = now + chrono::Duration::hours(3);
+        let pending = Post::new(
+            PostId::new(),
+            q.tenant_id.clone(),
+            PostDraft {
+                scheduled_at: Some(at),
+                requires_approval: true,
+                ..PostDraft::new(q.connection_id, q.author.clone(), "Approve me")
+            },
+            now,
+        );
+        let (remind_at, reminder) = pending.approval_reminder(now).unwrap();
+        let reminded = match pending.on_approval_job(&reminder, remind_at) {
+            crate::domain::posts::ApprovalJob::Remind(p) => *p,
+            other => panic!("{other:?}"),
+        };
+        let expired = match reminded.on_approval_job(&reminded.publish_job(at), at) {
+            crate::domain::posts::ApprovalJob::Expire(p) => *p,
+            other => panic!("{other:?}"),
+        };
+        let approved = pending.approve(now).unwrap();
+        let rows: Vec<Row> = vec![
+            (
+                "waits for approval",
+                None,
+                post(&pending),
+                vec!["post.approval_requested"],
+            ),
+            (
+                "reminded",
+                post(&pending),
+                post(&reminded),
+                vec!["post.approval_requested"],
+            ),
+            (
+                "expired",
+                post(&reminded),
+                post(&expired),
+                vec!["post.approval_expired"],
+            ),
+            ("approved", post(&pending), post(&approved), vec![]),
         ];
         for (name, old, new, want) in rows {
             assert_eq!(types(old, new), want, "{name}");
