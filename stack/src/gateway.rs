@@ -55,6 +55,13 @@ const ROUTES: &[Route] = &[
         admin: false,
     },
     Route {
+        method: "POST",
+        path: "/v1/connections/{id}/reconnect",
+        function: Function::OAuth,
+        public: false,
+        admin: false,
+    },
+    Route {
         method: "GET",
         path: "/v1/connections",
         function: Function::Api,

@@ -81,6 +81,19 @@ impl LocalStack {
             .to_owned()
     }
 
+    /// `POST /v1/connections/{id}/reconnect` as `tenant` with `body`: its status and answer.
+    pub async fn reconnect(&self, tenant: &str, connection: &str, body: Value) -> (u16, Value) {
+        answer(
+            self.request(
+                Method::POST,
+                tenant,
+                &format!("/v1/connections/{connection}/reconnect"),
+            )
+            .json(&body),
+        )
+        .await
+    }
+
     /// The member decides on LinkedIn; the browser follows LinkedIn's redirect to our callback.
     pub async fn consent_and_return(
         &self,

@@ -1,10 +1,11 @@
-//! `POST /v1/connections/linkedin/authorize`: a single-use state and LinkedIn's authorization URL.
+//! `POST /v1/connections/linkedin/authorize`: a single-use state and LinkedIn's authorization
+//! URL; `POST /v1/connections/{id}/reconnect`: the same for renewing one connection in place.
 
 use anyhow::Context as _;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use connector::domain::{
-    redirect_url, ClientState, LinkedInApp, PendingAuthorization, RedirectAllowList,
+    redirect_url, ClientState, ConnectionId, LinkedInApp, PendingAuthorization, RedirectAllowList,
 };
 use connector::http::{self, ApiError};
 use lambda_http::{Body, Request, Response};
@@ -37,10 +38,48 @@ pub(crate) async fn authorize(
     request: &Request,
     service: &OAuthService,
 ) -> Result<Response<Body>, ApiError> {
+    start(request, service, None).await
+}
+
+/// `POST /v1/connections/{id}/reconnect` `{redirect_after?, client_state?}`: an authorization
+/// URL that, when the connection's member allows, renews that connection (same id, its posts
+/// and history kept) through the app it belongs to. Another tenant's id answers 404.
+pub(crate) async fn reconnect(
+    request: &Request,
+    service: &OAuthService,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = http::tenant_of(request)?;
+    let id = ConnectionId::parse(raw_id).ok_or(ApiError::NotFound("connection"))?;
+    let connection = service
+        .store
+        .get_connection(&tenant, id)
+        .await
+        .context("reading the connection to reconnect")
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("connection"))?;
+    start(request, service, Some((id, connection.app))).await
+}
+
+async fn start(
+    request: &Request,
+    service: &OAuthService,
+    reconnect: Option<(ConnectionId, LinkedInApp)>,
+) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
     let body: AuthorizeBody = http::json_body(request)?;
     let client_state = parse_client_state(body.client_state)?;
-    let app = parse_app(body.app)?;
+    let app = match reconnect {
+        // A connection is renewed through the app its tokens belong to.
+        Some((_, app)) if body.app.is_none() => app,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "app",
+                "a reconnect uses the connection's own app; leave app out",
+            ))
+        }
+        None => parse_app(body.app)?,
+    };
     let Some(scopes) = service.linkedin.settings().scopes_of(app) else {
         return Err(ApiError::validation(
             "app",
@@ -87,6 +126,7 @@ pub(crate) async fn authorize(
         scopes,
         created_at: now,
         expires_at,
+        reconnect: reconnect.map(|(id, _)| id),
     };
     service
         .store
@@ -94,7 +134,7 @@ pub(crate) async fn authorize(
         .await
         .context("recording the pending authorization")
         .map_err(ApiError::internal)?;
-    info!(app = app.as_str(), "authorization started");
+    info!(app = app.as_str(), reconnect = ?reconnect.map(|(id, _)| id), "authorization started");
     Ok(http::json(
         200,
         &AuthorizeResponse {

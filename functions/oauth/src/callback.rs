@@ -34,6 +34,9 @@ pub(crate) enum ConnectFailure {
     LinkedInUnavailable,
     /// The granted token could not read the member's identity (missing scope or product).
     IdentityUnavailable,
+    /// A reconnect was allowed by another LinkedIn member than the connection's: nothing
+    /// was stored.
+    OtherMember,
     Internal,
 }
 
@@ -44,6 +47,7 @@ impl ConnectFailure {
             Self::CodeRejected => "authorization_code_rejected",
             Self::LinkedInUnavailable => "linkedin_unavailable",
             Self::IdentityUnavailable => "identity_unavailable",
+            Self::OtherMember => "reconnect_member_mismatch",
             Self::Internal => "internal_error",
         }
     }
@@ -252,6 +256,7 @@ mod tests {
             scopes: vec![],
             created_at: now,
             expires_at: now + chrono::Duration::minutes(10),
+            reconnect: None,
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) async fn connect(
             warn!(error = %e, x_li_uuid = e.request_id().unwrap_or(""), "reading the member's identity failed");
             identity_failure(&e)
         })?;
+    if let Some(id) = pending.reconnect {
+        only_its_member(service, tenant, id, &identity).await?;
+    }
     let organizations = if LinkedInClient::can_read_organizations(&scopes) {
         match service.linkedin.organizations(&grant.access_token).await {
             Ok(organizations) => organizations,
@@ -99,6 +102,32 @@ pub(crate) async fn connect(
         warn!(error = %e, "could not plan the refresh windows");
     }
     Ok(connection)
+}
+
+/// A reconnect renews its connection only for the member it belongs to: another member's
+/// consent stores nothing (their token is dropped unused, and expires).
+async fn only_its_member(
+    service: &OAuthService,
+    tenant: &TenantId,
+    id: ConnectionId,
+    identity: &MemberIdentity,
+) -> Result<(), ConnectFailure> {
+    let connection = service
+        .store
+        .get_connection(tenant, id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the connection to reconnect failed");
+            ConnectFailure::Internal
+        })?;
+    match connection {
+        Some(c) if c.member_urn == identity.member_urn => Ok(()),
+        Some(_) => {
+            warn!(connection_id = %id, "a reconnect was allowed by another member; nothing stored");
+            Err(ConnectFailure::OtherMember)
+        }
+        None => Err(ConnectFailure::Internal),
+    }
 }
 
 fn identity_failure(error: &LinkedInError) -> ConnectFailure {

@@ -5,8 +5,8 @@ mod authorize;
 mod callback;
 mod connect;
 
-use authorize::authorize;
 pub use authorize::state_hash;
+use authorize::{authorize, reconnect};
 use callback::callback;
 
 use std::time::Duration;
@@ -61,6 +61,13 @@ impl OAuthService {
     }
 }
 
+/// The connection id of `/v1/connections/{id}/reconnect`.
+fn reconnect_target(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/connections/")?
+        .strip_suffix("/reconnect")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// Routes one API Gateway request. Every failure is already a response here.
 pub async fn handle(request: Request, service: &OAuthService) -> Response<Body> {
     let span = tracing::info_span!(
@@ -73,6 +80,10 @@ pub async fn handle(request: Request, service: &OAuthService) -> Response<Body> 
         let method = request.method().as_str().to_owned();
         let result = match (method.as_str(), request.raw_http_path()) {
             ("POST", AUTHORIZE_PATH) => authorize(&request, service).await,
+            ("POST", path) if reconnect_target(path).is_some() => {
+                let id = reconnect_target(path).unwrap_or_default().to_owned();
+                reconnect(&request, service, &id).await
+            }
             ("GET", CALLBACK_PATH) => Ok(callback(&request, service).await),
             (_, AUTHORIZE_PATH | CALLBACK_PATH) => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NoRoute),

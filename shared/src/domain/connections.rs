@@ -445,6 +445,10 @@ pub struct PendingAuthorization {
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// A reconnect of this connection (`POST /v1/connections/{id}/reconnect`): only its
+    /// member may renew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<ConnectionId>,
 }
 
 impl PendingAuthorization {
@@ -471,6 +475,7 @@ mod tests {
             scopes: vec![],
             created_at: now - Duration::minutes(10),
             expires_at: now,
+            reconnect: None,
         };
         assert!(pending.is_expired(now));
         assert!(!pending.is_expired(now - Duration::seconds(1)));

@@ -510,3 +510,69 @@ async fn an_unexchangeable_code_is_reported_as_rejected() {
     );
     assert!(stack.scan_table().await.unwrap().is_empty());
 }
+
+/// A connection is renewed in place by its own member (same id, its posts kept, revoked or
+/// not); another member's consent stores nothing.
+#[tokio::test]
+async fn a_reconnect_renews_the_same_connection_for_its_member_only() {
+    let (stack, connection) = connected(|_| {}).await;
+    let post = stack
+        .publish_text("acme", &connection, "kept across a reconnect")
+        .await;
+    stack
+        .wait_for_post("acme", &post, &["published"], SLOW)
+        .await;
+    assert_eq!(stack.disconnect("acme", &connection).await.0, 200);
+    let done = stack.gateway_url.join("/done").unwrap();
+
+    assert_eq!(
+        stack.reconnect("globex", &connection, json!({})).await.0,
+        404
+    );
+    let (status, body) = stack
+        .reconnect("acme", &connection, json!({"app": "pages"}))
+        .await;
+    assert_eq!((status, &body["error"]["field"]), (400, &json!("app")));
+
+    // Another member allows: refused, nothing stored.
+    let (status, started) = stack
+        .reconnect("acme", &connection, json!({"redirect_after": done}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let url = started["authorization_url"].as_str().unwrap();
+    let response = stack
+        .consent_and_return(url, Some("sim-grace-9q2w"), true)
+        .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("reconnect_member_mismatch"),
+        "{location}"
+    );
+    let connections = stack.connections("acme").await;
+    assert_eq!(connections.len(), 1, "no connection for the other member");
+    assert_eq!(connections[0]["status"], "revoked");
+
+    // Its member allows: the same connection, healthy again, its history kept.
+    let (_, started) = stack
+        .reconnect("acme", &connection, json!({"redirect_after": done}))
+        .await;
+    let url = started["authorization_url"].as_str().unwrap();
+    let response = stack.consent_and_return(url, None, true).await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        query_param(&location, "connection_id").as_deref(),
+        Some(connection.as_str())
+    );
+    let renewed = &stack.connections("acme").await[0];
+    assert_eq!(renewed["id"], json!(connection));
+    assert_eq!(renewed["status"], "healthy");
+    assert_eq!(renewed["connect_count"], 2);
+    assert_eq!(stack.post("acme", &post).await["status"], "published");
+    let again = stack
+        .publish_text("acme", &connection, "after the reconnect")
+        .await;
+    stack
+        .wait_for_post("acme", &again, &["published"], SLOW)
+        .await;
+}
