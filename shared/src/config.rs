@@ -66,6 +66,11 @@ pub const VARIABLES: &[&str] = &[
     "RETENTION_IDEMPOTENCY_KEY_DAYS",
     "RETENTION_FINISHED_POST_DAYS",
     "RETENTION_DLQ_RECORD_DAYS",
+    "WEBHOOK_QUEUE_URL",
+    "WEBHOOK_SIGNING_SECRET",
+    "WEBHOOK_SIGNING_SECRET_ARN",
+    "WEBHOOK_ALLOW_LOOPBACK",
+    "TENANT_WEBHOOK_ENDPOINTS_MAX",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -75,11 +80,11 @@ pub enum ConfigError {
     #[error("configuration: {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
     /// Secrets Manager could not be asked, or was throttled: the next cold start may succeed.
-    #[error("configuration: the LinkedIn client secret could not be read, retrying can help: {0}")]
+    #[error("configuration: a secret (Secrets Manager) could not be read, retrying can help: {0}")]
     SecretUnavailable(String),
     /// Secrets Manager refused (no such secret, access denied, no string value): retrying
     /// cannot help until the deployment is fixed.
-    #[error("configuration: the LinkedIn client secret was refused: {0}")]
+    #[error("configuration: a secret (Secrets Manager) was refused: {0}")]
     SecretRefused(String),
 }
 
@@ -168,6 +173,22 @@ pub struct Config {
     pub tenant_limits: TenantLimits,
     /// How LinkedIn's application limit is told from a member's (`LINKEDIN_APP_LIMIT_MEMBERS`).
     pub throttle: ThrottleSettings,
+    /// The webhook queue and the master secret endpoints' secrets derive from.
+    pub webhooks: WebhookSettings,
+}
+
+/// What the functions that register or deliver webhooks need (`api`, `notifier`).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_QUEUE_URL`: events and delayed attempts, consumed by the notifier.
+    pub queue_url: Option<String>,
+    /// The master signing secret: from Secrets Manager when `WEBHOOK_SIGNING_SECRET_ARN` is
+    /// set (filled by [`Config::load`]), else `WEBHOOK_SIGNING_SECRET` (local runs).
+    pub signing_secret: Option<SecretString>,
+    pub signing_secret_arn: Option<String>,
+    /// `WEBHOOK_ALLOW_LOOPBACK=true`: endpoints on this machine (http allowed) may be
+    /// registered and delivered to. Only the local stack sets it.
+    pub allow_loopback: bool,
 }
 
 /// LinkedIn's two posting dialects.
@@ -208,6 +229,23 @@ impl Config {
             .ok_or(ConfigError::Missing("HEALTH_QUEUE_URL"))
     }
 
+    /// The webhook queue's URL and the master signing secret, for `api` and `notifier`.
+    pub fn require_webhooks(&self) -> Result<(&str, &SecretString), ConfigError> {
+        let queue = self
+            .webhooks
+            .queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?;
+        let secret = self
+            .webhooks
+            .signing_secret
+            .as_ref()
+            .ok_or(ConfigError::Missing(
+                "WEBHOOK_SIGNING_SECRET_ARN (or WEBHOOK_SIGNING_SECRET locally)",
+            ))?;
+        Ok((queue, secret))
+    }
+
     /// The publish queue's URL, for the functions that need it (fails fast at cold start).
     pub fn require_publish_queue(&self) -> Result<&str, ConfigError> {
         self.publish_queue_url
@@ -227,7 +265,10 @@ impl Config {
             .pages
             .as_ref()
             .is_some_and(|p| p.client_secret_arn.is_some());
-        if config.linkedin.client_secret_arn.is_some() || pages_arn {
+        if config.linkedin.client_secret_arn.is_some()
+            || pages_arn
+            || config.webhooks.signing_secret_arn.is_some()
+        {
             config
                 .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(sdk))
                 .await?;
@@ -236,7 +277,8 @@ impl Config {
     }
 
     /// Reads the client secret from `store` when `LINKEDIN_CLIENT_SECRET_ARN` is set (else
-    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback); the same for the pages app's.
+    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback); the same for the pages app's
+    /// and for the webhook master secret (`WEBHOOK_SIGNING_SECRET_ARN`).
     pub async fn fetch_client_secret(
         &mut self,
         store: &impl SecretStore,
@@ -248,6 +290,9 @@ impl Config {
             if let Some(arn) = &pages.client_secret_arn {
                 pages.client_secret = Some(store.secret_string(arn).await?);
             }
+        }
+        if let Some(arn) = &self.webhooks.signing_secret_arn {
+            self.webhooks.signing_secret = Some(store.secret_string(arn).await?);
         }
         Ok(())
     }
@@ -349,6 +394,7 @@ impl Config {
             requests_per_second: count("TENANT_REQUESTS_PER_SECOND", defaults.requests_per_second)?,
             posts_per_day: count("TENANT_POSTS_PER_DAY", defaults.posts_per_day)?,
             scheduled_posts: count("TENANT_SCHEDULED_POSTS_MAX", defaults.scheduled_posts)?,
+            webhook_endpoints: count("TENANT_WEBHOOK_ENDPOINTS_MAX", defaults.webhook_endpoints)?,
         };
         let throttle = ThrottleSettings {
             app_members: count(
@@ -421,8 +467,27 @@ impl Config {
             retention,
             tenant_limits,
             throttle,
+            webhooks: webhook_settings(&get)?,
         })
     }
+}
+
+fn webhook_settings(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<WebhookSettings, ConfigError> {
+    let settings = WebhookSettings {
+        queue_url: get("WEBHOOK_QUEUE_URL"),
+        signing_secret: get("WEBHOOK_SIGNING_SECRET").map(SecretString::from),
+        signing_secret_arn: get("WEBHOOK_SIGNING_SECRET_ARN"),
+        allow_loopback: get("WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),
+    };
+    if settings.signing_secret.is_some() && settings.signing_secret_arn.is_some() {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOK_SIGNING_SECRET",
+            reason: "set WEBHOOK_SIGNING_SECRET_ARN or WEBHOOK_SIGNING_SECRET, not both".into(),
+        });
+    }
+    Ok(settings)
 }
 
 /// The second app, when `LINKEDIN_PAGES_CLIENT_ID` is set; a secret for it without it is a
@@ -614,7 +679,8 @@ mod tests {
             TenantLimits {
                 requests_per_second: 3,
                 posts_per_day: 40,
-                scheduled_posts: 5
+                scheduled_posts: 5,
+                webhook_endpoints: 10,
             }
         );
         assert_eq!(config.throttle.app_members, 2);
