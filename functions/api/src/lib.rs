@@ -7,6 +7,9 @@ mod edits;
 mod posts;
 mod requests;
 mod views;
+mod webhook_deliveries;
+mod webhook_views;
+mod webhooks;
 
 pub use views::{ConnectionView, PostView};
 
@@ -42,12 +45,31 @@ pub struct ApiService {
     pub admin_scope: String,
     /// The dialect the publisher posts in: what kinds of post it can carry.
     pub posts_api: connector::config::PostsApi,
+    /// Webhook endpoints and their delivery logs.
+    pub webhooks: connector::store::WebhookStore,
+    /// The webhook queue: test pings and resends go through the notifier.
+    pub events: connector::events::EventQueue,
+    /// Shows an endpoint's secret once (derived; nothing to decrypt, so no KMS rights).
+    pub signer: connector::webhooks::WebhookSigner,
+    /// Loopback endpoint URLs allowed (the local stack only).
+    pub webhook_allow_loopback: bool,
 }
 
 impl ApiService {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let (webhook_queue, signing_secret) = config.require_webhooks()?;
         Ok(Self {
+            webhooks: connector::store::WebhookStore::new(
+                dynamo.clone(),
+                config.table_name.clone(),
+            ),
+            events: connector::events::EventQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                webhook_queue.to_owned(),
+            ),
+            signer: connector::webhooks::WebhookSigner::new(signing_secret.clone()),
+            webhook_allow_loopback: config.webhooks.allow_loopback,
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
@@ -136,6 +158,33 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "webhooks"] => match request.method().as_str() {
+            "POST" => webhooks::create(request, service).await,
+            "GET" => webhooks::list(request, service).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        ["v1", "webhooks", id] => match request.method().as_str() {
+            "GET" => webhooks::get(request, service, id).await,
+            "PATCH" => webhooks::patch(request, service, id).await,
+            "DELETE" => webhooks::delete(request, service, id).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
+        ["v1", "webhooks", id, "test"] => {
+            only(request, "POST")?;
+            webhooks::test(request, service, id).await
+        }
+        ["v1", "webhooks", id, "rotate-secret"] => {
+            only(request, "POST")?;
+            webhooks::rotate_secret(request, service, id).await
+        }
+        ["v1", "webhooks", id, "deliveries"] => {
+            only(request, "GET")?;
+            webhook_deliveries::list(request, service, id).await
+        }
+        ["v1", "webhooks", id, "deliveries", delivery, "resend"] => {
+            only(request, "POST")?;
+            webhook_deliveries::resend(request, service, id, delivery).await
+        }
         ["v1", "admin", "tenants", tenant, "settings"] => {
             admin::settings(request, service, tenant).await
         }

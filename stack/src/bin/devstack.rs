@@ -58,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
     // EventBridge Scheduler, locally: scheduled posts, refresh windows, the 6-hourly health
     // round and the hourly reconciler fire on time.
     options.run_scheduler = Some(std::time::Duration::from_secs(1));
+    // Webhook events are delivered to the endpoints tenants register.
+    options.run_notifier = true;
     if let Some(region) = env("AWS_REGION") {
         options.region = region;
     }

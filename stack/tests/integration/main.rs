@@ -23,3 +23,4 @@ mod secrets;
 mod security;
 mod simulator;
 mod support;
+mod webhooks;
