@@ -29,7 +29,7 @@ wait_for_port() {
   return 1
 }
 
-cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler
+cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin notifier
 DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   DEV_SIMULATOR_ADDR=127.0.0.1:$sim_port DEV_SIMULATOR_PROPAGATION_MS=0 DEV_CDN_ADDR=127.0.0.1:${SAMPLES_CDN_PORT:-8190} \
   "${CARGO_TARGET_DIR:-target}/debug/devstack" >"$logs/devstack.log" 2>&1 &
@@ -52,6 +52,8 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   SCHEDULE_GROUP=linkedin-connector SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/linkedin-connector-scheduler \
   REFRESHER_ARN=arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher \
   HEALTH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-health \
+  WEBHOOK_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-webhooks \
+  WEBHOOK_SIGNING_SECRET_ARN=linkedin-connector/webhook-signing-secret \
   AWS_LAMBDA_LOG_FORMAT=JSON
 # Every function logs at TRACE here (Lambda's log-level setting): no secret may reach its
 # output even then (checked below).
@@ -86,6 +88,7 @@ refresher refresher-window.json outcome=disconnected
 health health-sqs.json failures=0
 health health-round-sqs.json failures=0
 reconciler reconciler-round.json found=0
+notifier notifier-sqs.json failures=0
 SAMPLES
 
 # An event carrying a bearer token and one carrying an OAuth code, at TRACE: neither may

@@ -1008,4 +1008,49 @@ mod tests {
         assert!(error.is_retryable());
         assert!(error.to_string().contains("retrying can help"));
     }
+
+    const WEBHOOK_ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks-AbCdEf";
+
+    #[tokio::test]
+    async fn the_webhook_master_secret_comes_from_the_store_or_the_local_variable_not_both() {
+        let config = load(&minimal()).unwrap();
+        assert!(!config.webhooks.allow_loopback);
+        assert_eq!(
+            config.require_webhooks().unwrap_err(),
+            ConfigError::Missing("WEBHOOK_QUEUE_URL")
+        );
+
+        let mut vars = minimal();
+        vars.insert("WEBHOOK_QUEUE_URL", "https://sqs.example/q");
+        vars.insert("WEBHOOK_SIGNING_SECRET_ARN", WEBHOOK_ARN);
+        let mut config = load(&vars).unwrap();
+        assert!(config.require_webhooks().is_err(), "not before the fetch");
+        let store = SecretsMap::with(WEBHOOK_ARN, "webhook-master");
+        config.fetch_client_secret(&store).await.unwrap();
+        assert_eq!(store.calls(), 1);
+        let (queue, secret) = config.require_webhooks().unwrap();
+        assert_eq!(
+            (queue, secret.expose_secret()),
+            ("https://sqs.example/q", "webhook-master")
+        );
+        assert!(!format!("{config:?}").contains("webhook-master"));
+
+        vars.insert("WEBHOOK_SIGNING_SECRET", "local");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "WEBHOOK_SIGNING_SECRET",
+                ..
+            })
+        ));
+        vars.remove("WEBHOOK_SIGNING_SECRET_ARN");
+        vars.insert("WEBHOOK_ALLOW_LOOPBACK", "true");
+        let config = load(&vars).unwrap();
+        assert!(config.webhooks.allow_loopback);
+        assert_eq!(
+            config.require_webhooks().unwrap().1.expose_secret(),
+            "local"
+        );
+    }
 }

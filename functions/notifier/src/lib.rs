@@ -152,3 +152,81 @@ async fn handle_message(message: &SqsMessage, notifier: &Notifier) -> bool {
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    /// A notifier whose AWS clients point nowhere: these tests must not reach them.
+    fn offline() -> Notifier {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        Notifier {
+            webhooks: WebhookStore::new(aws_sdk_dynamodb::Client::new(&sdk), "table"),
+            queue: EventQueue::new(aws_sdk_sqs::Client::new(&sdk), "http://127.0.0.1:9/q"),
+            signer: WebhookSigner::new(SecretString::from("master")),
+            allow_loopback: false,
+            timeout: DELIVERY_TIMEOUT,
+            max_delay: MAX_QUEUE_DELAY,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.into());
+        message.body = Some(body.into());
+        message
+    }
+
+    #[tokio::test]
+    async fn a_message_that_is_no_webhook_task_is_dropped_not_given_back() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("m1", "not json"),
+            message("m2", r#"{"task":"explode"}"#),
+        ];
+        let response = handle(event, &offline()).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+
+    #[test]
+    fn the_sample_event_carries_a_webhook_task() {
+        let sample: SqsEvent =
+            serde_json::from_str(include_str!("../../../events/notifier-sqs.json"))
+                .expect("an SQS event");
+        for record in sample.records {
+            let task: WebhookTask = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+            assert!(matches!(
+                task,
+                WebhookTask::Event {
+                    endpoint_id: None,
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn only_failures_a_retry_can_mend_give_a_message_back() {
+        let rows = [
+            (
+                NotifyError::Store(StoreError::Unavailable("x".into())),
+                true,
+            ),
+            (NotifyError::Store(StoreError::Conflict("x".into())), true),
+            (NotifyError::Store(StoreError::Invalid("x".into())), false),
+            (
+                NotifyError::Queue(QueueError::Unavailable("x".into())),
+                true,
+            ),
+            (NotifyError::Queue(QueueError::Refused("x".into())), false),
+        ];
+        for (error, retryable) in rows {
+            assert_eq!(error.is_retryable(), retryable, "{error:?}");
+        }
+    }
+}
