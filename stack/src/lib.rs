@@ -470,6 +470,14 @@ impl LocalStack {
         poller::poll_once(&sqs, url, &consumer, 10, 0).await
     }
 
+    /// Runs the notifier over what is on the webhook queue now, as Lambda's event source
+    /// mapping would (without waiting for messages); returns how many messages there were.
+    pub async fn run_webhook_queue(&self) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let consumer = poller::notifier(self.notifier.clone());
+        poller::poll_once(&sqs, self.notifier.queue.url(), &consumer, 10, 0).await
+    }
+
     /// Handles health tasks until the health queue stays empty; returns how many.
     pub async fn drain_health_queue(&self) -> anyhow::Result<usize> {
         let consumer = poller::health(self.health.clone());

@@ -471,3 +471,150 @@ async fn another_tenant_s_endpoint_answers_404_everywhere() {
     assert_eq!((status, still["enabled"].as_bool()), (200, Some(true)));
     assert_eq!(receiver.received().len(), 1);
 }
+
+/// Which of `secrets` the Python `standardwebhooks` package (PyPI, hash-pinned in
+/// requirements-dev.txt) accepts for `received`, as a tenant's Python app would check it.
+fn python_verifies(secrets: &[(&str, &str)], body: &str, received: &Received) -> Value {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let script = r#"
+import json, sys
+from standardwebhooks import Webhook
+asked = json.load(sys.stdin)
+answers = {}
+for name, secret in asked["secrets"].items():
+    try:
+        Webhook(secret).verify(asked["body"], asked["headers"])
+        answers[name] = True
+    except Exception:
+        answers[name] = False
+print(json.dumps(answers))
+"#;
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} (run make setup): {e}", python.display()));
+    let asked = json!({
+        "secrets": secrets.iter().copied().collect::<std::collections::HashMap<_, _>>(),
+        "body": body,
+        "headers": received.headers,
+    });
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(asked.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python: {out:?}");
+    serde_json::from_slice(&out.stdout).expect("the script's JSON answer")
+}
+
+#[tokio::test]
+async fn the_python_standardwebhooks_package_verifies_what_a_tenant_receives() {
+    let stack = webhook_stack(|_| {}).await;
+    let receiver = WebhookReceiver::start().await.unwrap();
+    let endpoint = stack
+        .register_webhook("acme", &receiver.url("/hooks"), &["post.published"])
+        .await;
+    let (_, rotated) = stack.rotate_webhook_secret("acme", id(&endpoint)).await;
+    stack
+        .emit_event(
+            "acme",
+            EventType::PostPublished,
+            json!({"id": "p1", "text": "héllo ✓"}),
+        )
+        .await;
+    let received = receiver.wait_for(1, WAIT).await;
+    let old = endpoint["secret"].as_str().unwrap();
+    let new = rotated["secret"].as_str().unwrap();
+    let stranger = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let answers = python_verifies(
+        &[("old", old), ("new", new), ("stranger", stranger)],
+        &received[0].body,
+        &received[0],
+    );
+    assert_eq!(
+        answers,
+        json!({"old": true, "new": true, "stranger": false})
+    );
+    let tampered = received[0].body.replace("p1", "p2");
+    let answers = python_verifies(&[("new", new)], &tampered, &received[0]);
+    assert_eq!(answers, json!({"new": false}));
+}
+
+/// What an event costs in AWS calls, counted by the stack's proxy: one Query for the tenant's
+/// endpoints, one PutItem per endpoint (its delivery record, first attempt included); a
+/// failed attempt adds one SendMessage (the next try) and, on the endpoint's first failure,
+/// one PutItem (when it started failing); a retry not yet due costs one SendMessage; a retry
+/// due two GetItems (endpoint, delivery) and one PutItem (plus a SendMessage if it fails).
+#[tokio::test]
+async fn an_event_costs_one_query_and_one_write_per_endpoint() {
+    let stack = test_stack(|_| {}).await;
+    let ok = WebhookReceiver::start().await.unwrap();
+    let failing = WebhookReceiver::start().await.unwrap();
+    failing.behave(Behaviour::FailWith(500));
+    for path in ["/a", "/b"] {
+        stack
+            .register_webhook("acme", &ok.url(path), &["post.published"])
+            .await;
+    }
+    stack
+        .emit_event("acme", EventType::PostPublished, json!({}))
+        .await;
+    stack.aws_calls().take();
+    assert_eq!(stack.run_webhook_queue().await, 1);
+    let calls = stack.aws_calls().take();
+    assert_eq!(ok.received().len(), 2);
+    assert_eq!(calls.get("DynamoDB.Query"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("DynamoDB.PutItem"), Some(&2), "{calls:?}");
+    assert_eq!(calls.get("DynamoDB.GetItem"), None, "{calls:?}");
+    assert_eq!(calls.get("SQS.SendMessage"), None, "{calls:?}");
+
+    let broken = stack
+        .register_webhook("acme", &failing.url("/c"), &["post.failed"])
+        .await;
+    stack
+        .emit_event("acme", EventType::PostFailed, json!({}))
+        .await;
+    stack.aws_calls().take();
+    stack.run_webhook_queue().await;
+    let calls = stack.aws_calls().take();
+    assert_eq!(calls.get("DynamoDB.Query"), Some(&1), "{calls:?}");
+    assert_eq!(
+        calls.get("DynamoDB.PutItem"),
+        Some(&2),
+        "record and failing_since: {calls:?}"
+    );
+    assert_eq!(
+        calls.get("SQS.SendMessage"),
+        Some(&1),
+        "the next try: {calls:?}"
+    );
+
+    // The next try, not yet due (the product's chain links are up to 15 min; the test
+    // stack's 1 s): one SendMessage, nothing read.
+    stack.aws_calls().take();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stack.run_webhook_queue().await;
+    let calls = stack.aws_calls().take();
+    assert_eq!(calls.get("SQS.SendMessage"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("DynamoDB.GetItem"), None, "{calls:?}");
+    assert_eq!(failing.received().len(), 1);
+
+    // The next try, due: the endpoint and the delivery read, the attempt recorded, and (it
+    // fails again) the try after it queued; the endpoint is not written again.
+    stack.advance(chrono::Duration::minutes(2));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stack.aws_calls().take();
+    stack.run_webhook_queue().await;
+    let calls = stack.aws_calls().take();
+    assert_eq!(failing.received().len(), 2);
+    assert_eq!(calls.get("DynamoDB.GetItem"), Some(&2), "{calls:?}");
+    assert_eq!(calls.get("DynamoDB.PutItem"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("SQS.SendMessage"), Some(&1), "{calls:?}");
+    let (_, shown) = stack.webhook("acme", id(&broken)).await;
+    assert!(shown["failing_since"].is_string());
+}
