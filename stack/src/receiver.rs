@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use url::Url;
 
 /// One request as the receiver got it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Received {
     pub path: String,
     pub headers: HashMap<String, String>,
@@ -81,7 +81,12 @@ impl Drop for WebhookReceiver {
 impl WebhookReceiver {
     /// Listens on a free loopback port.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0".parse().expect("literal")).await
+    }
+
+    /// Listens on `addr` (`make dev`'s receiver has a fixed port for the walkthrough).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let receiver = Self {
             addr: listener.local_addr()?,
             shared: Arc::default(),
@@ -93,6 +98,8 @@ impl WebhookReceiver {
 
     fn serve(&self, listener: TcpListener) {
         let app = Router::new()
+            // What was received, for a person to verify by hand (the walkthrough).
+            .route("/received", axum::routing::get(listing))
             .route("/{*path}", post(receive))
             .with_state(self.shared.clone());
         let server = tokio::spawn(async move {
@@ -157,6 +164,10 @@ impl WebhookReceiver {
     }
 }
 
+async fn listing(State(shared): State<Arc<Mutex<Shared>>>) -> axum::Json<Vec<Received>> {
+    axum::Json(shared.lock().expect("receiver lock").received.clone())
+}
+
 async fn receive(
     State(shared): State<Arc<Mutex<Shared>>>,
     uri: axum::http::Uri,
@@ -173,6 +184,11 @@ async fn receive(
                 .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
+        tracing::info!(
+            path = uri.path(),
+            webhook_id = headers.get("webhook-id").and_then(|v| v.to_str().ok()),
+            "webhook receiver: request received"
+        );
         shared.behaviour.unwrap_or(Behaviour::Answer)
     };
     match behaviour {
