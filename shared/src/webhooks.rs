@@ -231,4 +231,44 @@ mod tests {
             .verify(b"{\"a\":2}", &headers("evt_1", now.timestamp(), &after))
             .is_err());
     }
+
+    /// The SSRF guard runs at every delivery: an internal address is refused before any
+    /// connection, loopback too unless the local stack allows it (and then only loopback).
+    #[tokio::test]
+    async fn deliveries_to_internal_addresses_are_refused_without_connecting() {
+        let signer = WebhookSigner::new(SecretString::from("master"));
+        let event = Event::new(
+            TenantId::parse("acme").unwrap(),
+            EventType::Ping,
+            serde_json::json!({}),
+            Utc::now(),
+        );
+        let timeout = Duration::from_secs(1);
+        for (raw, allow_loopback) in [
+            ("http://127.0.0.1:9/in", false),
+            ("https://10.0.0.7/in", false),
+            ("https://10.0.0.7/in", true),
+            ("https://169.254.169.254/latest/meta-data", true),
+            ("https://[::ffff:192.168.0.1]/in", true),
+        ] {
+            let mut endpoint = endpoint("acme");
+            endpoint.url = Url::parse(raw).unwrap();
+            let sent = send(
+                &signer,
+                &endpoint,
+                &event,
+                Utc::now(),
+                allow_loopback,
+                timeout,
+            )
+            .await;
+            assert_eq!(sent.outcome, AttemptOutcome::AddressNotAllowed, "{raw}");
+            assert_eq!(sent.response_code, None);
+        }
+        // Loopback allowed: the guard lets it through; nothing listens on port 9.
+        let mut endpoint = endpoint("acme");
+        endpoint.url = Url::parse("http://127.0.0.1:9/in").unwrap();
+        let sent = send(&signer, &endpoint, &event, Utc::now(), true, timeout).await;
+        assert_eq!(sent.outcome, AttemptOutcome::ConnectionFailed);
+    }
 }

@@ -8,6 +8,7 @@ mod posts;
 mod requests;
 mod views;
 mod webhook_deliveries;
+mod webhook_routes;
 mod webhook_views;
 mod webhooks;
 
@@ -158,33 +159,7 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
-        ["v1", "webhooks"] => match request.method().as_str() {
-            "POST" => webhooks::create(request, service).await,
-            "GET" => webhooks::list(request, service).await,
-            _ => Err(ApiError::MethodNotAllowed),
-        },
-        ["v1", "webhooks", id] => match request.method().as_str() {
-            "GET" => webhooks::get(request, service, id).await,
-            "PATCH" => webhooks::patch(request, service, id).await,
-            "DELETE" => webhooks::delete(request, service, id).await,
-            _ => Err(ApiError::MethodNotAllowed),
-        },
-        ["v1", "webhooks", id, "test"] => {
-            only(request, "POST")?;
-            webhooks::test(request, service, id).await
-        }
-        ["v1", "webhooks", id, "rotate-secret"] => {
-            only(request, "POST")?;
-            webhooks::rotate_secret(request, service, id).await
-        }
-        ["v1", "webhooks", id, "deliveries"] => {
-            only(request, "GET")?;
-            webhook_deliveries::list(request, service, id).await
-        }
-        ["v1", "webhooks", id, "deliveries", delivery, "resend"] => {
-            only(request, "POST")?;
-            webhook_deliveries::resend(request, service, id, delivery).await
-        }
+        ["v1", "webhooks", rest @ ..] => webhook_routes::route(request, service, rest).await,
         ["v1", "admin", "tenants", tenant, "settings"] => {
             admin::settings(request, service, tenant).await
         }

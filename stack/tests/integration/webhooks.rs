@@ -618,3 +618,47 @@ async fn an_event_costs_one_query_and_one_write_per_endpoint() {
     let (_, shown) = stack.webhook("acme", id(&broken)).await;
     assert!(shown["failing_since"].is_string());
 }
+
+#[tokio::test]
+async fn the_delivery_log_pages_newest_first() {
+    let stack = webhook_stack(|_| {}).await;
+    let receiver = WebhookReceiver::start().await.unwrap();
+    let endpoint = stack
+        .register_webhook("acme", &receiver.url("/hooks"), &["post.published"])
+        .await;
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        let event = stack
+            .emit_event("acme", EventType::PostPublished, json!({ "n": n }))
+            .await;
+        sent.push(event.id.to_string());
+        receiver.wait_for(n + 1, WAIT).await;
+    }
+    stack
+        .wait_for_delivery("acme", id(&endpoint), WAIT, |d| d["id"] == sent[2].as_str())
+        .await;
+
+    let (status, first) = stack
+        .webhook_deliveries("acme", id(&endpoint), "limit=2")
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let ids = |page: &Value| -> Vec<String> {
+        page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first), [sent[2].clone(), sent[1].clone()]);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let (_, second) = stack
+        .webhook_deliveries("acme", id(&endpoint), &format!("limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(ids(&second), [sent[0].clone()]);
+    assert!(second["next_cursor"].is_null());
+    for bad in ["limit=0", "limit=101", "cursor=bm90LW91cnM"] {
+        let (status, answer) = stack.webhook_deliveries("acme", id(&endpoint), bad).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+}
