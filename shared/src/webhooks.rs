@@ -91,22 +91,50 @@ pub async fn send(
     timeout: Duration,
 ) -> Sent {
     let started = Instant::now();
+    let timeout = timeout.min(DELIVERY_TIMEOUT);
+    // One bound for the whole attempt, the name's lookup included (the resolver has none).
+    match tokio::time::timeout(
+        timeout,
+        attempt(signer, endpoint, event, clock, allow_loopback, timeout),
+    )
+    .await
+    {
+        Ok((outcome, response_code)) => Sent {
+            outcome,
+            response_code,
+            duration: started.elapsed(),
+        },
+        Err(_) => {
+            log(&endpoint.url, "no answer in time");
+            Sent {
+                outcome: AttemptOutcome::Timeout,
+                response_code: None,
+                duration: started.elapsed(),
+            }
+        }
+    }
+}
+
+/// One attempt's outcome and the answer's status, if one came.
+async fn attempt(
+    signer: &WebhookSigner,
+    endpoint: &WebhookEndpoint,
+    event: &Event,
+    clock: DateTime<Utc>,
+    allow_loopback: bool,
+    timeout: Duration,
+) -> (AttemptOutcome, Option<u16>) {
     let url = &endpoint.url;
-    let done = |outcome, response_code| Sent {
-        outcome,
-        response_code,
-        duration: started.elapsed(),
-    };
     let client = match guarded_client(url, allow_loopback && is_loopback(url)).await {
         Ok(client) => client,
         Err(Unguardable::Refused(MediaRefusal::AddressNotAllowed | MediaRefusal::NotAUrl)) => {
             log(url, "the address is not allowed");
-            return done(AttemptOutcome::AddressNotAllowed, None);
+            return (AttemptOutcome::AddressNotAllowed, None);
         }
-        Err(Unguardable::Refused(_)) => return done(AttemptOutcome::AddressNotAllowed, None),
+        Err(Unguardable::Refused(_)) => return (AttemptOutcome::AddressNotAllowed, None),
         Err(Unguardable::Unreachable(detail)) => {
             log(url, &detail);
-            return done(AttemptOutcome::Unreachable, None);
+            return (AttemptOutcome::Unreachable, None);
         }
     };
     let payload = event.payload();
@@ -115,7 +143,7 @@ pub async fn send(
     let signature = signer.signature(endpoint, clock, &message_id, timestamp, &payload);
     let answer = client
         .post(url.clone())
-        .timeout(timeout.min(DELIVERY_TIMEOUT))
+        .timeout(timeout)
         .header("content-type", "application/json")
         .header("user-agent", "linkedin-connector-webhooks/1")
         .header(standardwebhooks::HEADER_WEBHOOK_ID, &message_id)
@@ -133,15 +161,15 @@ pub async fn send(
             } else {
                 AttemptOutcome::HttpError
             };
-            done(outcome, Some(status.as_u16()))
+            (outcome, Some(status.as_u16()))
         }
         Err(e) if e.is_timeout() => {
             log(url, "no answer in time");
-            done(AttemptOutcome::Timeout, None)
+            (AttemptOutcome::Timeout, None)
         }
         Err(e) => {
             log(url, &e.without_url().to_string());
-            done(AttemptOutcome::ConnectionFailed, None)
+            (AttemptOutcome::ConnectionFailed, None)
         }
     }
 }
