@@ -63,10 +63,10 @@ pub const VARIABLES: &[&str] = &[
     "PUBLISH_DLQ_ARN",
     "REFRESHER_ARN",
     "HEALTH_QUEUE_URL",
+    "WEBHOOK_QUEUE_URL",
     "RETENTION_IDEMPOTENCY_KEY_DAYS",
     "RETENTION_FINISHED_POST_DAYS",
     "RETENTION_DLQ_RECORD_DAYS",
-    "WEBHOOK_QUEUE_URL",
     "WEBHOOK_SIGNING_SECRET",
     "WEBHOOK_SIGNING_SECRET_ARN",
     "WEBHOOK_ALLOW_LOOPBACK",
@@ -162,6 +162,8 @@ pub struct Config {
     pub publish_queue_url: Option<String>,
     /// The health queue; required by the `health` function.
     pub health_queue_url: Option<String>,
+    /// The webhook queue (events waiting for the notifier); required by the `events` function.
+    pub webhook_queue_url: Option<String>,
     /// Which LinkedIn posting API to use.
     pub posts_api: PostsApi,
     pub media: MediaSettings,
@@ -177,11 +179,10 @@ pub struct Config {
     pub webhooks: WebhookSettings,
 }
 
-/// What the functions that register or deliver webhooks need (`api`, `notifier`).
+/// What the functions that register or deliver webhooks need (`api`, `notifier`) beside
+/// the webhook queue ([`Config::webhook_queue_url`]).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookSettings {
-    /// `WEBHOOK_QUEUE_URL`: events and delayed attempts, consumed by the notifier.
-    pub queue_url: Option<String>,
     /// The master signing secret: from Secrets Manager when `WEBHOOK_SIGNING_SECRET_ARN` is
     /// set (filled by [`Config::load`]), else `WEBHOOK_SIGNING_SECRET` (local runs).
     pub signing_secret: Option<SecretString>,
@@ -231,11 +232,7 @@ impl Config {
 
     /// The webhook queue's URL and the master signing secret, for `api` and `notifier`.
     pub fn require_webhooks(&self) -> Result<(&str, &SecretString), ConfigError> {
-        let queue = self
-            .webhooks
-            .queue_url
-            .as_deref()
-            .ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))?;
+        let queue = self.require_webhook_queue()?;
         let secret = self
             .webhooks
             .signing_secret
@@ -244,6 +241,13 @@ impl Config {
                 "WEBHOOK_SIGNING_SECRET_ARN (or WEBHOOK_SIGNING_SECRET locally)",
             ))?;
         Ok((queue, secret))
+    }
+
+    /// The webhook queue's URL, for the functions that emit events.
+    pub fn require_webhook_queue(&self) -> Result<&str, ConfigError> {
+        self.webhook_queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("WEBHOOK_QUEUE_URL"))
     }
 
     /// The publish queue's URL, for the functions that need it (fails fast at cold start).
@@ -441,6 +445,7 @@ impl Config {
             oauth_state_ttl: seconds("OAUTH_STATE_TTL_SECONDS", 600)?,
             publish_queue_url: get("PUBLISH_QUEUE_URL"),
             health_queue_url: get("HEALTH_QUEUE_URL"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
             schedules: match (
                 get("SCHEDULE_GROUP"),
                 get("SCHEDULER_ROLE_ARN"),
@@ -476,7 +481,6 @@ fn webhook_settings(
     get: &impl Fn(&'static str) -> Option<String>,
 ) -> Result<WebhookSettings, ConfigError> {
     let settings = WebhookSettings {
-        queue_url: get("WEBHOOK_QUEUE_URL"),
         signing_secret: get("WEBHOOK_SIGNING_SECRET").map(SecretString::from),
         signing_secret_arn: get("WEBHOOK_SIGNING_SECRET_ARN"),
         allow_loopback: get("WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),

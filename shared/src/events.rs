@@ -1,21 +1,24 @@
-//! Events: what a tenant is told through its webhook endpoints, and the webhook queue that
-//! carries them to the `notifier` function.
+//! What a tenant is told (by webhook): events, and the queue they go on for delivery.
 //!
-//! A producer (a state change a tenant cares about) makes an [`Event`] and puts it on the
-//! queue with [`EventQueue::emit`]; the notifier delivers it to every enabled endpoint of the
-//! tenant subscribed to its type. What an endpoint receives is [`Event::payload`]:
-//! `{type, timestamp, data}`, `data` being the resource as the API shows it. The event's id
-//! is the Standard Webhooks `webhook-id`, the same on every attempt, so receivers can drop
-//! duplicates.
+//! The webhook queue carries events (a bare [`Event`], as producers emit them) and the
+//! notifier's own tasks ([`WebhookTask`]: a ping for one endpoint, a later attempt of a
+//! delivery); [`WebhookTask::parse`] reads either. What an endpoint receives is
+//! [`Event::payload`], `{type, timestamp, data}`; the event's id is its `webhook-id`.
+//!
+//! Most events come from the table's stream: a change to a post, a connection or a DLQ record is
+//! read back from DynamoDB Streams after it was written, so an event exists exactly when its
+//! change does (no second write that a crash could skip). See [`changes`].
 
-use chrono::{DateTime, SecondsFormat, Utc};
+pub mod changes;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::webhooks::{DeliveryId, WebhookEndpointId};
 use crate::domain::TenantId;
-use crate::queue::QueueError;
+use crate::queue::{PublishQueue, QueueError};
 
-/// Every kind of event a tenant can subscribe to (issue 13), by its wire name.
+/// The kinds of event, as tenants subscribe to them.
 #[derive(
     Debug,
     Clone,
@@ -27,8 +30,8 @@ use crate::queue::QueueError;
     Hash,
     Serialize,
     Deserialize,
-    strum::EnumString,
     strum::IntoStaticStr,
+    strum::EnumString,
     strum::VariantArray,
 )]
 pub enum EventType {
@@ -75,14 +78,12 @@ pub enum EventType {
     #[serde(rename = "post.approval_expired")]
     #[strum(serialize = "post.approval_expired")]
     PostApprovalExpired,
-    /// Sent to one endpoint by `POST /v1/webhooks/{id}/test`, whatever it subscribes to.
-    #[serde(rename = "ping")]
-    #[strum(serialize = "ping")]
-    Ping,
-    /// An endpoint was disabled after 24 h of failed deliveries.
     #[serde(rename = "webhook.disabled")]
     #[strum(serialize = "webhook.disabled")]
     WebhookDisabled,
+    #[serde(rename = "ping")]
+    #[strum(serialize = "ping")]
+    Ping,
 }
 
 impl EventType {
@@ -91,69 +92,32 @@ impl EventType {
     }
 }
 
-/// An event's id: `evt_` and a time-ordered UUID (v7), so a delivery log sorts by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId(uuid::Uuid);
-
-impl EventId {
-    pub fn new() -> Self {
-        Self(uuid::Uuid::now_v7())
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        uuid::Uuid::try_parse(raw.strip_prefix("evt_")?)
-            .ok()
-            .map(Self)
-    }
-}
-
-impl Default for EventId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for EventId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "evt_{}", self.0.simple())
-    }
-}
-
-impl Serialize for EventId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for EventId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not an event id"))
-    }
-}
-
-/// Something that happened to one tenant's resource.
+/// One event of one tenant. Its id is derived from the change that caused it, so a change
+/// read twice (streams deliver at least once) makes the same event, which the receiver's
+/// `webhook-id` check drops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub id: EventId,
+    pub id: String,
     pub tenant_id: TenantId,
     #[serde(rename = "type")]
     pub r#type: EventType,
     pub timestamp: DateTime<Utc>,
-    /// The resource as the API shows it (a post's or a connection's view, …).
+    /// The resource as the API shows it.
     pub data: serde_json::Value,
 }
 
 impl Event {
-    /// A new event of `type` about `data`, happening at `timestamp`.
-    pub fn new(
+    /// The event of `type` about the change named by `cause` (a record's key and version).
+    pub fn of(
         tenant_id: TenantId,
         r#type: EventType,
-        data: serde_json::Value,
+        cause: &str,
         timestamp: DateTime<Utc>,
+        data: serde_json::Value,
     ) -> Self {
+        let digest = crate::http::sha256_hex(format!("{cause}|{}", r#type.as_str()).as_bytes());
         Self {
-            id: EventId::new(),
+            id: format!("evt_{}", &digest[..32]),
             tenant_id,
             r#type,
             timestamp,
@@ -161,25 +125,65 @@ impl Event {
         }
     }
 
-    /// What the endpoint receives, byte for byte (the signature covers exactly these bytes).
-    pub fn payload(&self) -> String {
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            #[serde(rename = "type")]
-            r#type: EventType,
-            timestamp: String,
-            data: &'a serde_json::Value,
+    /// An event no change caused (a test ping, an endpoint disabled), with an id of its own.
+    pub fn new(
+        tenant_id: TenantId,
+        r#type: EventType,
+        data: serde_json::Value,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            tenant_id,
+            r#type,
+            timestamp,
+            data,
         }
-        serde_json::to_string(&Payload {
-            r#type: self.r#type,
-            timestamp: self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
-            data: &self.data,
+    }
+
+    /// What the tenant's endpoint receives: `{type, timestamp, data}`.
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.r#type,
+            "timestamp": self.timestamp,
+            "data": self.data,
         })
-        .expect("event payloads serialize")
     }
 }
 
-/// A message on the webhook queue.
+/// The webhook queue: events wait there for the notifier.
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    queue: PublishQueue,
+}
+
+impl EventQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            queue: PublishQueue::new(client, url),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.queue.url()
+    }
+
+    pub async fn emit(&self, event: &Event) -> Result<(), QueueError> {
+        let body = serde_json::to_string(event).expect("events serialize");
+        self.queue.send(body, std::time::Duration::ZERO).await
+    }
+
+    /// Sends one of the notifier's tasks, delivered after `delay` (at most SQS's 15 minutes).
+    pub async fn send(
+        &self,
+        task: &WebhookTask,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        self.queue.send(task.body(), delay).await
+    }
+}
+
+/// A message on the webhook queue, as the notifier reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "task", rename_all = "snake_case")]
 pub enum WebhookTask {
@@ -207,44 +211,19 @@ impl WebhookTask {
     pub fn body(&self) -> String {
         serde_json::to_string(self).expect("webhook tasks serialize")
     }
-}
 
-/// The webhook queue (SQS): events in, and the delayed attempts of deliveries that failed.
-#[derive(Debug, Clone)]
-pub struct EventQueue {
-    queue: crate::queue::PublishQueue,
-}
-
-impl EventQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            queue: crate::queue::PublishQueue::new(client, url),
-        }
-    }
-
-    pub fn url(&self) -> &str {
-        self.queue.url()
-    }
-
-    /// Puts `event` on the queue for every subscribed endpoint of its tenant (one SendMessage).
-    pub async fn emit(&self, event: &Event) -> Result<(), QueueError> {
-        self.send(
-            &WebhookTask::Event {
-                event: event.clone(),
+    /// A message body of the webhook queue: a task (it has `task`), or an event as producers
+    /// emit it, for every subscribed endpoint.
+    pub fn parse(body: &str) -> Result<Self, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(body)?;
+        if value.get("task").is_some() {
+            serde_json::from_value(value)
+        } else {
+            Ok(Self::Event {
+                event: serde_json::from_value(value)?,
                 endpoint_id: None,
-            },
-            std::time::Duration::ZERO,
-        )
-        .await
-    }
-
-    /// Sends `task`, delivered after `delay` (at most SQS's 15 minutes).
-    pub async fn send(
-        &self,
-        task: &WebhookTask,
-        delay: std::time::Duration,
-    ) -> Result<(), QueueError> {
-        self.queue.send(task.body(), delay).await
+            })
+        }
     }
 }
 
@@ -254,67 +233,74 @@ mod tests {
     use strum::VariantArray;
 
     #[test]
-    fn every_event_type_has_its_wire_name_both_ways() {
-        let names = [
-            "post.published",
-            "post.failed",
-            "post.deleted",
-            "post.edited",
-            "post.outcome_resolved",
-            "post.scheduled_missed",
-            "connection.connected",
-            "connection.attention",
-            "connection.healthy",
-            "connection.revoked",
-            "connection.reconnect_due",
-            "dlq.record_created",
-            "post.approval_requested",
-            "post.approval_expired",
-            "ping",
-            "webhook.disabled",
-        ];
-        assert_eq!(EventType::VARIANTS.len(), names.len());
-        for (kind, name) in EventType::VARIANTS.iter().zip(names) {
-            assert_eq!(kind.as_str(), name);
-            assert_eq!(name.parse::<EventType>().unwrap(), *kind);
-            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+    fn every_type_has_its_dotted_name_both_ways() {
+        for t in EventType::VARIANTS {
+            let name = serde_json::to_value(t).unwrap();
+            assert_eq!(name, serde_json::json!(t.as_str()));
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), *t);
+            assert!(t.as_str() == "ping" || t.as_str().contains('.'), "{t:?}");
         }
-        assert!("post.Published".parse::<EventType>().is_err());
-    }
-
-    #[test]
-    fn the_payload_is_type_timestamp_and_data_only() {
-        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let event = Event::new(
-            TenantId::parse("acme").unwrap(),
-            EventType::PostPublished,
-            serde_json::json!({"id": "p1"}),
-            at,
-        );
         assert_eq!(
-            event.payload(),
-            r#"{"type":"post.published","timestamp":"2026-12-07T10:00:00.000Z","data":{"id":"p1"}}"#
+            EventType::PostOutcomeResolved.as_str(),
+            "post.outcome_resolved"
         );
     }
 
     #[test]
-    fn tasks_and_event_ids_survive_the_queue() {
-        let event = Event::new(
-            TenantId::parse("acme").unwrap(),
-            EventType::Ping,
-            serde_json::json!({}),
-            Utc::now(),
+    fn the_same_change_makes_the_same_event_id() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let now = Utc::now();
+        let a = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
         );
-        assert!(event.id.to_string().starts_with("evt_"));
-        assert_eq!(EventId::parse(&event.id.to_string()), Some(event.id));
-        let task = WebhookTask::Event {
-            event,
+        let b = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
+        );
+        let other = Event::of(
+            tenant,
+            EventType::PostEdited,
+            "POST#1@3",
+            now,
+            serde_json::Value::Null,
+        );
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, other.id);
+        assert_eq!(a.payload()["type"], "post.published");
+    }
+
+    #[test]
+    fn the_queue_carries_emitted_events_and_the_notifier_s_tasks() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let event = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            Utc::now(),
+            serde_json::json!({"id": "p1"}),
+        );
+        let emitted = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            WebhookTask::parse(&emitted).unwrap(),
+            WebhookTask::Event {
+                event: event.clone(),
+                endpoint_id: None
+            }
+        );
+        let ping = WebhookTask::Event {
+            event: Event::new(tenant, EventType::Ping, serde_json::json!({}), Utc::now()),
             endpoint_id: Some(WebhookEndpointId::new()),
         };
-        let body = task.body();
-        assert!(body.contains(r#""task":"event""#), "{body}");
-        assert_eq!(serde_json::from_str::<WebhookTask>(&body).unwrap(), task);
+        assert!(ping.body().contains(r#""task":"event""#));
+        assert_eq!(WebhookTask::parse(&ping.body()).unwrap(), ping);
+        assert!(WebhookTask::parse("not json").is_err());
+        assert!(WebhookTask::parse(r#"{"task":"explode"}"#).is_err());
     }
 }

@@ -17,4 +17,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tokens;
 pub mod vault;
+pub mod views;
 pub mod webhooks;

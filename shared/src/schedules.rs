@@ -204,6 +204,27 @@ impl JobScheduler {
         }
     }
 
+    /// A post waiting for approval for later: its reminder an hour before its time, when
+    /// there is more than an hour to go (see [`Post::approval_reminder`]).
+    pub async fn schedule_approval_reminder(
+        &self,
+        post: &Post,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScheduleError> {
+        match post.approval_reminder(now) {
+            Some((at, job)) => {
+                self.enqueue_at(&post.id.reminder_schedule_name(), &job, at)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes a post's approval reminder; one already gone is fine.
+    pub async fn unschedule_approval_reminder(&self, id: PostId) -> Result<(), ScheduleError> {
+        self.delete(&id.reminder_schedule_name()).await
+    }
+
     /// Deletes a scheduled post's schedule; one already gone (fired, or never made) is fine.
     pub async fn unschedule_post(&self, id: PostId) -> Result<(), ScheduleError> {
         self.delete(&id.schedule_name()).await

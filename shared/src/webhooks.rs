@@ -137,8 +137,8 @@ async fn attempt(
             return (AttemptOutcome::Unreachable, None);
         }
     };
-    let payload = event.payload();
-    let message_id = event.id.to_string();
+    let payload = event.payload().to_string();
+    let message_id = event.id.clone();
     let timestamp = Utc::now().timestamp();
     let signature = signer.signature(endpoint, clock, &message_id, timestamp, &payload);
     let answer = client

@@ -111,6 +111,20 @@ const ROUTES: &[Route] = &[
         admin: false,
     },
     Route {
+        method: "POST",
+        path: "/v1/posts/{id}/approve",
+        function: Function::Api,
+        public: false,
+        admin: false,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/posts/{id}/reject",
+        function: Function::Api,
+        public: false,
+        admin: false,
+    },
+    Route {
         method: "GET",
         path: "/v1/dlq-records",
         function: Function::Api,

@@ -12,6 +12,7 @@ pub mod poller;
 pub mod provision;
 pub mod receiver;
 pub mod scheduler;
+pub mod stream;
 mod table;
 mod tenant_app;
 mod webhook_app;
@@ -128,6 +129,9 @@ pub struct LocalStack {
     pub reconciler: Arc<reconciler_function::Reconciler>,
     /// Delivers webhook events, on the stack's clock.
     pub notifier: Arc<notifier_function::Notifier>,
+    /// The events function, and the table's stream it reads (see [`LocalStack::run_events`]).
+    pub events: Arc<events_function::Events>,
+    pub stream: Arc<stream::TableStream>,
     /// EventBridge Scheduler, locally: fires moto's schedules on its own (advanceable) clock.
     pub scheduler: Arc<scheduler::LocalScheduler>,
     pub cdn: cdn::Cdn,
@@ -357,9 +361,20 @@ impl LocalStack {
             notifier.max_delay = max_delay;
         }
         let notifier = Arc::new(notifier);
+        let events = Arc::new(events_function::Events::from_config(&config, &sdk)?);
+        let stream = Arc::new(stream::TableStream::open(&sdk, &config.table_name).await?);
         let mut background = match options.run_scheduler {
             None => Vec::new(),
             Some(tick) => {
+                let (events, stream) = (events.clone(), stream.clone());
+                let events_consumer = tokio::spawn(async move {
+                    loop {
+                        if let Err(e) = stream.run_once(&events).await {
+                            tracing::warn!(error = %format!("{e:#}"), "reading the table's stream failed; reading again");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                });
                 let sqs = aws_sdk_sqs::Client::new(&sdk);
                 let health = health.clone();
                 let health_consumer = tokio::spawn(async move {
@@ -368,7 +383,11 @@ impl LocalStack {
                         poller::poll_once(&sqs, &health.queue_url, &consumer, 10, 1).await;
                     }
                 });
-                vec![scheduler.clone().spawn(tick), health_consumer]
+                vec![
+                    scheduler.clone().spawn(tick),
+                    health_consumer,
+                    events_consumer,
+                ]
             }
         };
         if options.run_notifier {
@@ -404,6 +423,8 @@ impl LocalStack {
             health,
             reconciler,
             notifier,
+            events,
+            stream,
             scheduler,
             cdn,
             http: tenant_app::http(),
@@ -476,6 +497,18 @@ impl LocalStack {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let consumer = poller::notifier(self.notifier.clone());
         poller::poll_once(&sqs, self.notifier.queue.url(), &consumer, 10, 0).await
+    }
+
+    /// Runs the events function over the table's stream until it has read everything written
+    /// so far, as Lambda's event source mapping would; returns how many records it handled.
+    pub async fn run_events(&self) -> anyhow::Result<usize> {
+        let mut handled = 0;
+        loop {
+            match self.stream.run_once(&self.events).await? {
+                0 => return Ok(handled),
+                n => handled += n,
+            }
+        }
     }
 
     /// Handles health tasks until the health queue stays empty; returns how many.

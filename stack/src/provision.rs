@@ -41,6 +41,14 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        // As the template: the events function reads every change with its images.
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .expect("complete stream spec"),
+        )
         .key_schema(key("PK", KeyType::Hash))
         .key_schema(key("SK", KeyType::Range))
         .attribute_definitions(attr("PK"))

@@ -16,8 +16,8 @@ use connector::tokens::mark_revoked;
 use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
-use crate::views::ConnectionView;
 use crate::{store_error, ApiService};
+use connector::views::ConnectionView;
 
 pub async fn disconnect(
     request: &Request,

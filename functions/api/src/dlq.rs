@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::views::PostView;
 use crate::{page_limit, store_error, ApiService};
+use connector::views::PostView;
 
 /// Records a `retry-failed` call looks at, at most: each costs a few AWS calls, and the call
 /// must answer within API Gateway's 30 s. `more` tells the caller to call again.
@@ -248,7 +248,7 @@ async fn redrive(
         Err(e) => return Err(store_error("putting a failed post back")(e)),
     }
     if let Err(e) = service.queue.enqueue(&job).await {
-        let back = next.redrive_withdrawn(&post, Utc::now());
+        let back = next.back_to(&post, Utc::now());
         if let Err(undo) = service.posts.replace(&back).await {
             // The post is queued with no job: the reconciler's sweep of stranded posts finds
             // it and puts it on the queue, which is what was asked for.

@@ -16,8 +16,8 @@ use lambda_http::{Body, Request, Response};
 use tracing::{info, warn};
 
 use crate::requests::{PostChange, PostPatch};
-use crate::views::PostView;
 use crate::{posts, store_error, ApiService};
+use connector::views::PostView;
 
 pub async fn patch(
     request: &Request,

@@ -1,18 +1,18 @@
 //! The `api` function: the calling tenant's connections and posts; for admins, tenant settings.
 
 mod admin;
+mod approvals;
 mod disconnect;
 mod dlq;
 mod edits;
 mod posts;
 mod requests;
-mod views;
 mod webhook_deliveries;
 mod webhook_routes;
 mod webhook_views;
 mod webhooks;
 
-pub use views::{ConnectionView, PostView};
+pub use connector::views::{ConnectionView, PostView};
 
 use connector::config::Config;
 use connector::domain::limits::{Limit, TenantLimits};
@@ -159,6 +159,14 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "posts", id, "approve"] => {
+            only(request, "POST")?;
+            approvals::approve(request, service, id).await
+        }
+        ["v1", "posts", id, "reject"] => {
+            only(request, "POST")?;
+            approvals::reject(request, service, id).await
+        }
         ["v1", "webhooks", rest @ ..] => webhook_routes::route(request, service, rest).await,
         ["v1", "admin", "tenants", tenant, "settings"] => {
             admin::settings(request, service, tenant).await

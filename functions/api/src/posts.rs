@@ -12,8 +12,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::requests::{IdempotencyKey, PostMove, PostRequest};
-use crate::views::{PostAccepted, PostView};
 use crate::{dependency_failure, page_limit, store_error, ApiService};
+use connector::views::{PostAccepted, PostView};
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -92,13 +92,11 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
     // A post for later gets its one-time schedule; a post for now goes on the queue. Either
     // way, if that fails the record is taken back: nothing may claim to be scheduled or queued
     // that will never run.
+    // A post waiting for approval goes nowhere yet; one for later still gets its schedule (its
+    // firing expires it unless it was approved) and a reminder an hour before.
     let handed_over = match post.scheduled_at {
-        Some(_) => service.scheduler.schedule_post(&post).await.map_err(|e| {
-            dependency_failure(
-                e.is_retryable(),
-                anyhow::Error::new(e).context("scheduling the post"),
-            )
-        }),
+        Some(_) => schedule(service, &post, now).await,
+        None if post.status == PostStatus::PendingApproval => Ok(()),
         None => service
             .queue
             .enqueue(&post.publish_job(now))
@@ -126,6 +124,29 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         "post accepted"
     );
     Ok(http::json(202, &PostAccepted::from(&post)))
+}
+
+/// The post's schedule, and its approval reminder when it waits for one.
+async fn schedule(
+    service: &ApiService,
+    post: &Post,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let failed = |context: &'static str| {
+        move |e: connector::schedules::ScheduleError| {
+            dependency_failure(e.is_retryable(), anyhow::Error::new(e).context(context))
+        }
+    };
+    service
+        .scheduler
+        .schedule_post(post)
+        .await
+        .map_err(failed("scheduling the post"))?;
+    service
+        .scheduler
+        .schedule_approval_reminder(post, now)
+        .await
+        .map_err(failed("scheduling the approval reminder"))
 }
 
 /// `PATCH /v1/posts/{id}` with `{scheduled_at}`: moves a scheduled post. The record moves
@@ -269,12 +290,15 @@ pub async fn delete(
     match post.request_delete(now) {
         DeleteDecision::Cancel(next) => {
             service.posts.replace(&next).await.map_err(conflict)?;
-            if post.status == PostStatus::Scheduled {
+            if post.holds_scheduled_slot() {
                 // If this fails, or the schedule fires in a race with this cancel, the
                 // publisher finds the post cancelled and does nothing.
                 if let Err(e) = service.scheduler.unschedule_post(id).await {
                     warn!(post_id = %id, error = %e, "could not delete a cancelled post's schedule; its firing will do nothing");
                 }
+            }
+            if post.status == PostStatus::PendingApproval {
+                crate::approvals::forget_reminder(service, &post).await;
             }
             info!(post_id = %id, "post cancelled");
             Ok(http::json(200, &PostView::from(&next)))

@@ -1,7 +1,8 @@
 //! `/v1/webhooks/{id}/deliveries`: an endpoint's delivery log, newest first, and resending one.
 
 use chrono::Utc;
-use connector::events::{EventId, WebhookTask};
+use connector::domain::webhooks::DeliveryId;
+use connector::events::WebhookTask;
 use connector::http::{self, ApiError};
 use connector::store::StoreError;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -51,7 +52,7 @@ pub async fn list(
 
 #[derive(Serialize)]
 struct Resend {
-    delivery_id: EventId,
+    delivery_id: DeliveryId,
     status: &'static str,
 }
 
@@ -65,7 +66,7 @@ pub async fn resend(
 ) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
     let endpoint = endpoint(service, &tenant, raw_id).await?;
-    let id = EventId::parse(raw_delivery).ok_or(ApiError::NotFound("delivery"))?;
+    let id = DeliveryId::parse(raw_delivery).ok_or(ApiError::NotFound("delivery"))?;
     let delivery = service
         .webhooks
         .delivery(&tenant, endpoint.id, id)
@@ -75,7 +76,7 @@ pub async fn resend(
     let task = WebhookTask::Attempt {
         tenant_id: tenant,
         endpoint_id: endpoint.id,
-        delivery_id: delivery.id,
+        delivery_id: delivery.id.clone(),
         due_at: Utc::now(),
         resend: true,
     };

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use connector::domain::webhooks::{
-    Attempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEndpointId,
+    Attempt, DeliveryId, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEndpointId,
 };
-use connector::events::{EventId, EventType};
+use connector::events::EventType;
 use serde::Serialize;
 
 /// `GET /v1/webhooks/{id}`, and each endpoint of the list.
@@ -50,8 +50,8 @@ impl<'a> From<&'a WebhookEndpoint> for EndpointView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct EventRef {
-    pub id: EventId,
+pub struct EventRef<'a> {
+    pub id: &'a str,
     #[serde(rename = "type")]
     pub r#type: EventType,
     pub timestamp: DateTime<Utc>,
@@ -61,8 +61,8 @@ pub struct EventRef {
 /// attempt's answer, the next try, and every attempt.
 #[derive(Debug, Serialize)]
 pub struct DeliveryView<'a> {
-    pub id: EventId,
-    pub event: EventRef,
+    pub id: &'a DeliveryId,
+    pub event: EventRef<'a>,
     pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempt: usize,
@@ -78,9 +78,9 @@ impl<'a> From<&'a WebhookDelivery> for DeliveryView<'a> {
     fn from(d: &'a WebhookDelivery) -> Self {
         let last = d.attempts.last();
         Self {
-            id: d.id,
+            id: &d.id,
             event: EventRef {
-                id: d.event.id,
+                id: &d.event.id,
                 r#type: d.event.r#type,
                 timestamp: d.event.timestamp,
             },

@@ -212,7 +212,7 @@ pub async fn test(
     Ok(http::json(
         202,
         &Queued {
-            event_id: event.id.to_string(),
+            event_id: event.id.clone(),
         },
     ))
 }

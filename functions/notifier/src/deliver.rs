@@ -83,7 +83,7 @@ pub async fn again(
         notifier.webhooks.endpoint(tenant, endpoint_id).await?,
         notifier
             .webhooks
-            .delivery(tenant, endpoint_id, delivery_id)
+            .delivery(tenant, endpoint_id, delivery_id.clone())
             .await?,
     ) else {
         // The endpoint was deleted (its deliveries expire), or the record has expired.
@@ -158,7 +158,7 @@ async fn after(
         let task = WebhookTask::Attempt {
             tenant_id: record.tenant_id.clone(),
             endpoint_id: record.endpoint_id,
-            delivery_id: record.id,
+            delivery_id: record.id.clone(),
             due_at,
             resend: false,
         };

@@ -105,7 +105,7 @@ async fn handle_message(message: &SqsMessage, notifier: &Notifier) -> bool {
         tenant_id = tracing::field::Empty,
     );
     async move {
-        let task: WebhookTask = match serde_json::from_str(message.body.as_deref().unwrap_or("")) {
+        let task = match WebhookTask::parse(message.body.as_deref().unwrap_or("")) {
             Ok(task) => task,
             Err(e) => {
                 // Retrying cannot mend a body; the queue's DLQ would only keep it.
@@ -199,7 +199,7 @@ mod tests {
             serde_json::from_str(include_str!("../../../events/notifier-sqs.json"))
                 .expect("an SQS event");
         for record in sample.records {
-            let task: WebhookTask = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+            let task = WebhookTask::parse(record.body.as_deref().unwrap()).unwrap();
             assert!(matches!(
                 task,
                 WebhookTask::Event {

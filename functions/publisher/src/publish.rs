@@ -15,6 +15,33 @@ use crate::body;
 use crate::crashed;
 use crate::{Delivery, Disposition, Publisher};
 
+/// A job fired for a post still waiting for approval: at its time it expires (it does not go
+/// out), an hour before it records the reminder; anything else does nothing. A lost race (an
+/// approval, a reject or a cancel written meanwhile) is handed back to be looked at again.
+async fn approval_job(
+    publisher: &Publisher,
+    post: &connector::domain::posts::Post,
+    job: &connector::domain::posts::Job,
+    now: chrono::DateTime<Utc>,
+) -> Disposition {
+    use connector::domain::posts::ApprovalJob;
+    let (next, what) = match post.on_approval_job(job, now) {
+        ApprovalJob::Expire(next) => (next, "approval expired: the post did not go out"),
+        ApprovalJob::Remind(next) => (next, "reminder to approve the post recorded"),
+        ApprovalJob::Nothing => return Disposition::Done,
+    };
+    match publisher.posts.replace(&next).await {
+        Ok(()) => {
+            info!(status = next.status.as_str(), "{what}");
+            Disposition::Done
+        }
+        Err(connector::store::StoreError::Conflict(_)) => {
+            Disposition::RetryAfter(Duration::from_secs(1))
+        }
+        Err(e) => crashed("recording an approval's expiry or reminder")(e),
+    }
+}
+
 /// No image fetch starts with less time than this for it.
 const MIN_FETCH: Duration = Duration::from_secs(1);
 
@@ -63,6 +90,9 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
                     anyhow::Error::new(e).context("enqueueing the first comment"),
                 ),
             };
+        }
+        Claim::NotClaimable(post) if post.status == PostStatus::PendingApproval => {
+            return approval_job(publisher, &post, job, now).await;
         }
         Claim::NotClaimable(post) => {
             // A duplicate delivery, a cancelled post, a scheduled post's firing for a time it

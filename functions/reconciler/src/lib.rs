@@ -4,13 +4,14 @@
 //! a publisher killed mid-batch, a job that went to the SQS DLQ after crashing), and puts them
 //! on the publish queue. A post rescued three times fails as STRANDED with a DLQ record, so
 //! nothing loops forever. It reads the sparse ScheduledDue and StrandedDue indexes, never the
-//! whole table, and says what it found.
+//! whole table, and says what it found. The first round of each UTC day also reviews the
+//! previous day's DLQ records ([`review`]).
+
+pub mod review;
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
-use connector::domain::posts::{
-    FailureCode, JobAction, Post, PostError, PostId, PostStatus, Stranded,
-};
+use connector::domain::posts::{FailureCode, JobAction, Post, PostError, PostId, Stranded};
 use connector::domain::TenantId;
 use connector::queue::PublishQueue;
 use connector::store::{DlqRecord, PostStore, StoreError, INDEX_SHARDS};
@@ -75,6 +76,9 @@ pub struct Reconciled {
     pub rescued: usize,
     /// Of those, failed as STRANDED after too many rescues.
     pub gave_up: usize,
+    /// The previous day's DLQ review, in the first round of a day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlq_review: Option<review::DlqReview>,
 }
 
 pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Result<Reconciled> {
@@ -98,7 +102,9 @@ pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Re
                 let Some(post) = reconciler.posts.get(&tenant, id).await? else {
                     continue;
                 };
-                let missed = post.status == PostStatus::Scheduled
+                // A post still waiting for approval at its time is missed too: the job
+                // expires it.
+                let missed = post.holds_scheduled_slot()
                     && post.scheduled_at.is_some_and(|at| at <= missed_by);
                 if !missed {
                     result.skipped += 1;
@@ -124,6 +130,8 @@ pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Re
         }
     }
     rescue_stranded(reconciler, as_of, &mut result).await?;
+    let reviewed = review::review_previous_day(&reconciler.posts, as_of).await?;
+    result.dlq_review = reviewed.day.is_some().then_some(reviewed);
     info!(
         found = result.found,
         enqueued = result.enqueued,

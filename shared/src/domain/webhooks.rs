@@ -20,7 +20,7 @@ use url::{Host, Url};
 use uuid::Uuid;
 
 use crate::domain::TenantId;
-use crate::events::{Event, EventId, EventType};
+use crate::events::{Event, EventType};
 
 /// How long a rotated-out secret still signs deliveries (beside the new one).
 pub const SECRET_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
@@ -68,8 +68,60 @@ impl fmt::Display for WebhookEndpointId {
     }
 }
 
-/// A delivery is one event to one endpoint: within the endpoint, the event's id names it.
-pub type DeliveryId = EventId;
+/// A delivery is one event to one endpoint, named within the endpoint by the event's time and
+/// id (`{milliseconds}.{event id}`): an endpoint's log sorts by time, and a second copy of the
+/// event (queues deliver at least once) finds the first one's record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeliveryId {
+    at_ms: i64,
+    event: String,
+}
+
+impl DeliveryId {
+    pub fn of(event: &Event) -> Self {
+        Self {
+            at_ms: event.timestamp.timestamp_millis().max(0),
+            event: event.id.clone(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (at, event) = raw.split_once('.')?;
+        let ok = at.len() == 13
+            && at.bytes().all(|b| b.is_ascii_digit())
+            && event.starts_with("evt_")
+            && event.len() <= 64
+            && event
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ok {
+            return None;
+        }
+        Some(Self {
+            at_ms: at.parse().ok()?,
+            event: event.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:013}.{}", self.at_ms, self.event)
+    }
+}
+
+impl Serialize for DeliveryId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeliveryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("not a delivery id"))
+    }
+}
 
 /// A tenant's webhook endpoint, as stored (no secret: see the module's docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,7 +387,7 @@ impl WebhookDelivery {
         let blank = Self {
             tenant_id: endpoint.tenant_id.clone(),
             endpoint_id: endpoint.id,
-            id: event.id,
+            id: DeliveryId::of(event),
             event: event.clone(),
             status: DeliveryStatus::Pending,
             attempts: Vec::new(),
@@ -595,5 +647,36 @@ mod tests {
             (DeliveryStatus::Failed, None)
         );
         assert_eq!(resent.expires_at(), at(0) + chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn delivery_ids_sort_by_time_and_name_their_event() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let early = Event::of(
+            tenant.clone(),
+            EventType::PostFailed,
+            "b",
+            at(0),
+            serde_json::json!({}),
+        );
+        let late = Event::new(tenant, EventType::Ping, serde_json::json!({}), at(1));
+        let (a, b) = (DeliveryId::of(&early), DeliveryId::of(&late));
+        assert!(a.to_string() < b.to_string());
+        assert!(a.to_string().ends_with(&early.id));
+        assert_eq!(DeliveryId::parse(&a.to_string()), Some(a.clone()));
+        assert_eq!(
+            serde_json::from_value::<DeliveryId>(serde_json::to_value(&b).unwrap()).unwrap(),
+            b
+        );
+        for bad in [
+            "",
+            "1.evt_x",
+            "1796666902351",
+            "1796666902351.x",
+            "179666690235a.evt_x",
+            "1796666902351.evt_#",
+        ] {
+            assert_eq!(DeliveryId::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -13,9 +13,17 @@
 //!
 //! A retried record stays, marked `retried` with the times it was retried, until its TTL
 //! (`RETENTION_DLQ_RECORD_DAYS` from its creation); a dismissed one is deleted.
+//!
+//! The daily review counts records as they are written, in the same transaction, so the
+//! reconciler reads a day's counts with one query instead of scanning tenants:
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | records of a day | `DLQDAY#{YYYY-MM-DD}` | `COUNT#{tenant}#{error code}` (`n`) |
+//! | the day reviewed | `DLQDAY#{YYYY-MM-DD}` | `REVIEWED` |
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,6 +36,20 @@ use crate::domain::posts::{FailureCode, JobAction, Post, PostId};
 use crate::domain::{ConnectionId, TenantId};
 
 const SK_PREFIX: &str = "DLQ#";
+/// How long a day's counts are kept: long enough for any late review.
+const DAY_COUNTS_KEPT: chrono::Duration = chrono::Duration::days(40);
+
+fn day_pk(day: NaiveDate) -> String {
+    format!("DLQDAY#{day}")
+}
+
+/// New DLQ records of one tenant with one error code on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DlqDayCount {
+    pub tenant_id: TenantId,
+    pub error_code: FailureCode,
+    pub n: u64,
+}
 
 /// A DLQ record's id (a UUIDv7, ordered by its creation time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,16 +221,100 @@ pub(crate) fn dlq_item(record: &DlqRecord, retention: &Retention) -> Result<Item
 }
 
 impl PostStore {
+    /// Writes the record and counts it toward its day's review, in one transaction.
     pub async fn put_dlq_record(&self, record: &DlqRecord) -> Result<(), StoreError> {
-        let item = dlq_item(record, &self.retention)?;
-        self.client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(dlq_item(record, &self.retention)?))
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let day = record.created_at.date_naive();
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(day_pk(day)))
+            .key(
+                "SK",
+                AttributeValue::S(format!("COUNT#{}#{}", record.tenant_id, record.error_code)),
+            )
+            .update_expression(
+                "ADD n :one SET tenant_id = :tenant, error_code = :code, #ttl = :ttl",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":tenant", AttributeValue::S(record.tenant_id.to_string()))
+            .expression_attribute_values(":code", AttributeValue::S(record.error_code.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N(
+                    (record.created_at + DAY_COUNTS_KEPT)
+                        .timestamp()
+                        .to_string(),
+                ),
+            )
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
             .send()
             .await
-            .map_err(|e| classify("PutItem DLQ record", e))?;
+            .map_err(|e| classify("TransactWriteItems DLQ record and its day's count", e))?;
         Ok(())
+    }
+
+    /// Takes `day`'s review: `true` for the one caller that marks it first (so a day is
+    /// reviewed once however many rounds run after it).
+    pub async fn take_dlq_review(&self, day: NaiveDate) -> Result<bool, StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", AttributeValue::S(day_pk(day)))
+            .item("SK", AttributeValue::S("REVIEWED".into()))
+            .item(
+                "ttl",
+                AttributeValue::N(
+                    (day.and_time(chrono::NaiveTime::MIN).and_utc() + DAY_COUNTS_KEPT)
+                        .timestamp()
+                        .to_string(),
+                ),
+            )
+            .condition_expression("attribute_not_exists(SK)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem DLQ review mark", e));
+        match written {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `day`'s new DLQ records by tenant and error code.
+    pub async fn dlq_day_counts(&self, day: NaiveDate) -> Result<Vec<DlqDayCount>, StoreError> {
+        let mut counts = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :count)")
+                .expression_attribute_values(":pk", AttributeValue::S(day_pk(day)))
+                .expression_attribute_values(":count", AttributeValue::S("COUNT#".into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query DLQ day counts", e))?;
+            for item in out.items.unwrap_or_default() {
+                counts.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(counts);
+            }
+        }
     }
 
     /// One page of the tenant's DLQ records that `filter` lets through, newest first, and the

@@ -20,7 +20,7 @@ use crate::aws_errors::{self, AwsError};
 pub use connections::{
     Change, ConnectionStore, StoredConnection, Updated, HEALTH_INDEX, UPDATE_TRIES,
 };
-pub use dlq::{DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
+pub use dlq::{DlqDayCount, DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
 pub use limits::{Admission, LimitStore};
 pub use posts::{Claim, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX};
 pub use tenants::TenantStore;
@@ -271,6 +271,12 @@ where
         StoreError::Unavailable,
         StoreError::Invalid,
     )
+}
+
+/// A post's item as the store writes it, for tests of what reads items elsewhere.
+#[cfg(test)]
+pub(crate) fn post_item_for_tests(post: &crate::domain::posts::Post) -> Item {
+    posts::post_item(post, &Retention::default()).expect("posts encode")
 }
 
 #[cfg(test)]

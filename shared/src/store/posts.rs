@@ -123,7 +123,12 @@ struct PostIndexes {
 fn is_finished(p: &Post) -> bool {
     matches!(
         p.status,
-        PostStatus::Published | PostStatus::Failed | PostStatus::Cancelled | PostStatus::Deleted
+        PostStatus::Published
+            | PostStatus::Failed
+            | PostStatus::Cancelled
+            | PostStatus::Deleted
+            | PostStatus::Rejected
+            | PostStatus::ApprovalExpired
     ) && p.delete_requested_at.is_none()
 }
 
@@ -134,11 +139,12 @@ fn idempotency_sk(key: &str) -> String {
     format!("IDEMPOTENCY#{key}")
 }
 
-fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
+pub(super) fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
     let shard = |prefix: &str| format!("{prefix}#{}", shard_of(&p.id.to_string(), INDEX_SHARDS));
     let indexes = PostIndexes {
-        scheduled_shard: (p.status == PostStatus::Scheduled && p.scheduled_at.is_some())
-            .then(|| shard("SCHEDULED")),
+        // Posts waiting for approval with a time are in it too: the reconciler expires one
+        // whose schedule was lost.
+        scheduled_shard: p.holds_scheduled_slot().then(|| shard("SCHEDULED")),
         active_shard: p.stranded_from().map(|_| shard("ACTIVE")),
         stranded_at: p.stranded_from(),
         expiry: Expiry {
@@ -151,7 +157,7 @@ fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreError> {
 /// The limits a new post counts toward.
 fn counted_limits(post: &Post) -> Vec<Limit> {
     let mut limits = vec![Limit::RequestsPerSecond, Limit::PostsPerDay];
-    if post.status == PostStatus::Scheduled {
+    if post.holds_scheduled_slot() {
         limits.push(Limit::ScheduledPosts);
     }
     limits
@@ -377,7 +383,7 @@ impl PostStore {
         if let Some(key) = idempotency_key {
             write = write.transact_items(delete(idempotency_sk(key), None)?);
         }
-        if post.status == PostStatus::Scheduled {
+        if post.holds_scheduled_slot() {
             write = write.transact_items(release_scheduled_slot(&self.table, post)?);
         }
         write

@@ -34,7 +34,7 @@ fn deliveries_prefix(endpoint: WebhookEndpointId) -> String {
     format!("WHDELIVERY#{endpoint}#")
 }
 
-fn delivery_sk(endpoint: WebhookEndpointId, id: DeliveryId) -> String {
+fn delivery_sk(endpoint: WebhookEndpointId, id: &DeliveryId) -> String {
     format!("{}{id}", deliveries_prefix(endpoint))
 }
 
@@ -234,7 +234,7 @@ impl WebhookStore {
         to_item(
             &Keyed::new(
                 tenant_pk(&delivery.tenant_id),
-                delivery_sk(delivery.endpoint_id, delivery.id),
+                delivery_sk(delivery.endpoint_id, &delivery.id),
                 "webhook_delivery",
                 delivery,
             )
@@ -281,7 +281,7 @@ impl WebhookStore {
             .get_item()
             .table_name(&self.table)
             .key("PK", AttributeValue::S(tenant_pk(tenant)))
-            .key("SK", AttributeValue::S(delivery_sk(endpoint, id)))
+            .key("SK", AttributeValue::S(delivery_sk(endpoint, &id)))
             .consistent_read(true)
             .send()
             .await

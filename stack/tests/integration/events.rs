@@ -78,8 +78,10 @@ fn every_file_in_events_is_named_by_a_test() {
             "api-list-connections.json",
             "api-move-post.json",
             "api-schedule-post.json",
+            "events-stream.json",
             "health-round-sqs.json",
             "health-sqs.json",
+            "notifier-sqs.json",
             "oauth-authorize.json",
             "oauth-callback.json",
             "publisher-scheduled-sqs.json",
@@ -169,5 +171,44 @@ async fn the_health_sample_is_a_check_task_it_understands() {
     ));
     let response =
         health_function::handle(round, &stack.health, connector::deadline::Deadline::none()).await;
+    assert!(response.batch_item_failures.is_empty());
+}
+
+/// The events sample is a stream batch the events function reads: a post that went from
+/// publishing to published is told as `post.published`.
+#[tokio::test]
+async fn the_events_sample_is_a_stream_batch_it_understands() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/events-stream.json");
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let change = events_function::change_of(&event.records[0]).unwrap();
+    let told = connector::events::changes::events_of(&change);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].r#type.as_str(), "post.published");
+    assert_eq!(
+        told[0].data["linkedin_urn"],
+        "urn:li:share:7000000000000000001"
+    );
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let (response, handled) = events_function::handle(&event.records, &stack.events).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((handled.records, handled.events), (1, 1));
+}
+
+/// The notifier's sample is an event as the events function queues it; for a tenant without
+/// endpoints it is handled (nothing to send) and not given back.
+#[tokio::test]
+async fn the_notifier_sample_is_an_event_it_understands() {
+    let event = sqs_event("notifier-sqs.json");
+    let body = event.records[0].body.as_deref().unwrap();
+    assert!(matches!(
+        connector::events::WebhookTask::parse(body).unwrap(),
+        connector::events::WebhookTask::Event {
+            endpoint_id: None,
+            ..
+        }
+    ));
+    let stack = test_stack(|_| {}).await;
+    let response = notifier_function::handle(event, &stack.notifier).await;
     assert!(response.batch_item_failures.is_empty());
 }

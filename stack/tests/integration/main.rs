@@ -1,6 +1,7 @@
 //! Integration tests: the functions behind the local gateway, against moto and the LinkedIn
 //! simulator. One test binary, so one moto serves every test (each test has its own table).
 
+mod approvals;
 mod aws_faults;
 mod aws_guarantees;
 mod browser;
@@ -23,4 +24,5 @@ mod secrets;
 mod security;
 mod simulator;
 mod support;
+mod told;
 mod webhooks;

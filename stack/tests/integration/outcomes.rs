@@ -616,8 +616,10 @@ async fn a_token_expiring_on_the_last_attempt_is_refreshed_and_the_post_goes_out
     let id = stack
         .publish_text("acme", &connection, "late but fine")
         .await;
+    // Four backoffs (about 30 s in all) come before the fifth attempt: a loaded machine needs
+    // more than SLOW for them.
     let post = stack
-        .wait_for_post("acme", &id, &["published", "failed"], SLOW)
+        .wait_for_post("acme", &id, &["published", "failed"], SLOW * 3)
         .await;
     assert_eq!(post["status"], "published", "{post}");
     assert_eq!(post["attempts"], 5);

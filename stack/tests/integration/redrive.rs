@@ -294,3 +294,33 @@ async fn deliver(
 fn urlencoding(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
+
+/// The first reconciler round of a UTC day reviews the day before: its new DLQ records by
+/// tenant and error code, read from the counts written with them; later rounds of the day
+/// review nothing again.
+#[tokio::test]
+async fn the_first_round_of_a_day_reviews_the_day_before_once() {
+    let (stack, acme) = connected(|_| {}).await;
+    let globex = stack.connect("globex", None).await;
+    refused_once(&stack, 3);
+    for (tenant, connection, text) in [
+        ("acme", &acme, "one"),
+        ("acme", &acme, "two"),
+        ("globex", &globex, "three"),
+    ] {
+        let post = stack.publish_text(tenant, connection, text).await;
+        stack.wait_for_post(tenant, &post, &["failed"], SLOW).await;
+    }
+    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    let run = reconciler_function::handle(tomorrow, &stack.reconciler)
+        .await
+        .unwrap();
+    let review = run.dlq_review.expect("reviewed");
+    assert_eq!(review.day, Some(Utc::now().date_naive()));
+    assert_eq!((review.records, review.tenants), (3, 2));
+    let again =
+        reconciler_function::handle(tomorrow + chrono::Duration::hours(1), &stack.reconciler)
+            .await
+            .unwrap();
+    assert_eq!(again.dlq_review, None, "once a day");
+}

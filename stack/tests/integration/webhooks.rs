@@ -374,7 +374,7 @@ async fn a_delivery_can_be_resent_with_the_same_webhook_id() {
         .await;
     assert_eq!(resent["attempts"][1]["resend"], true);
     assert_eq!(resent["status"], "succeeded");
-    let missing = "evt_0190c5a0000070008000000000000000";
+    let missing = "1796666902351.evt_0190c5a0000070008000000000000000";
     assert_eq!(
         stack
             .resend_delivery("acme", id(&endpoint), missing)
@@ -635,7 +635,9 @@ async fn the_delivery_log_pages_newest_first() {
         receiver.wait_for(n + 1, WAIT).await;
     }
     stack
-        .wait_for_delivery("acme", id(&endpoint), WAIT, |d| d["id"] == sent[2].as_str())
+        .wait_for_delivery("acme", id(&endpoint), WAIT, |d| {
+            d["event"]["id"] == sent[2].as_str()
+        })
         .await;
 
     let (status, first) = stack
@@ -647,7 +649,7 @@ async fn the_delivery_log_pages_newest_first() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .map(|d| d["event"]["id"].as_str().unwrap().to_owned())
             .collect()
     };
     assert_eq!(ids(&first), [sent[2].clone(), sent[1].clone()]);
@@ -661,4 +663,31 @@ async fn the_delivery_log_pages_newest_first() {
         let (status, answer) = stack.webhook_deliveries("acme", id(&endpoint), bad).await;
         assert_eq!(status, 400, "{bad}: {answer}");
     }
+}
+
+/// The whole path: a post published, its change read from the table's stream by the events
+/// function, the event delivered by the notifier, signed, with the post as the API shows it.
+#[tokio::test]
+async fn a_published_post_reaches_the_endpoint_as_a_signed_post_published_event() {
+    let (stack, connection) = connected(|o| o.run_notifier = true).await;
+    let receiver = WebhookReceiver::start().await.unwrap();
+    let endpoint = stack
+        .register_webhook("acme", &receiver.url("/hooks"), &["post.published"])
+        .await;
+    let post = stack
+        .publish_text("acme", &connection, "told by webhook")
+        .await;
+    stack
+        .wait_for_post("acme", &post, &["published"], SLOW)
+        .await;
+
+    assert!(stack.run_events().await.unwrap() > 0);
+    let received = receiver.wait_for(1, WAIT).await;
+    let body = received[0].json();
+    assert_eq!(body["type"], "post.published", "{body}");
+    assert_eq!(body["data"]["id"], post.as_str());
+    assert_eq!(body["data"]["status"], "published");
+    assert!(verifies(&endpoint["secret"], &received[0]));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.received().len(), 1, "only the type subscribed to");
 }

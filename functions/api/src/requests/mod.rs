@@ -74,6 +74,8 @@ pub struct PostRequest {
     pub first_comment: Option<RawComment>,
     pub visibility: Option<String>,
     pub scheduled_at: Option<String>,
+    /// Hold the post as `pending_approval` until `POST /v1/posts/{id}/approve`.
+    pub requires_approval: Option<bool>,
 }
 
 /// `PATCH /v1/posts/{id}`: move a scheduled post.
@@ -119,6 +121,7 @@ const POST_FIELDS: &[&str] = &[
     "first_comment",
     "visibility",
     "scheduled_at",
+    "requires_approval",
 ];
 
 /// `media`, read item by item and refused at the first item past [`MAX_IMAGES`]: the rest of
@@ -303,6 +306,7 @@ impl PostRequest {
             first_comment,
             visibility,
             scheduled_at,
+            requires_approval: self.requires_approval.unwrap_or(false),
             ..PostDraft::new(connection_id, author, text)
         };
         // What the connection cannot do is refused now, naming the field that asks for it.

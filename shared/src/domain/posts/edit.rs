@@ -65,7 +65,7 @@ impl Post {
             PostStatus::Scheduled | PostStatus::Queued if self.delete_requested_at.is_some() => {
                 EditDecision::Refuse("the post is being cancelled")
             }
-            PostStatus::Scheduled | PostStatus::Queued => {
+            PostStatus::PendingApproval | PostStatus::Scheduled | PostStatus::Queued => {
                 if self.text == text {
                     return EditDecision::Unchanged;
                 }
@@ -100,9 +100,13 @@ impl Post {
                 });
                 EditDecision::AtLinkedIn(next)
             }
-            PostStatus::Failed | PostStatus::Cancelled | PostStatus::Deleted => {
-                EditDecision::Refuse("only a scheduled, queued or published post can be edited")
-            }
+            PostStatus::Failed
+            | PostStatus::Cancelled
+            | PostStatus::Deleted
+            | PostStatus::Rejected
+            | PostStatus::ApprovalExpired => EditDecision::Refuse(
+                "only a post waiting for approval, scheduled, queued or published can be edited",
+            ),
         }
     }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::{Connection, ConnectionId, MemberUrn, TenantId};
 
+mod approval;
 mod content;
 mod edit;
 mod failure;
@@ -17,6 +18,7 @@ mod next_step;
 mod redrive;
 mod warnings;
 
+pub use approval::ApprovalJob;
 pub use content::{
     Article, CommentStatus, FirstComment, MediaItem, MediaKind, Poll, PollDuration, PostKind,
     PostWarning, ResolvedCard, MAX_ALT_TEXT_CHARS, MAX_ARTICLE_DESCRIPTION_CHARS,
@@ -59,6 +61,11 @@ impl PostId {
         format!("post-{self}")
     }
 
+    /// The name of the reminder to approve the post, an hour before its time.
+    pub fn reminder_schedule_name(self) -> String {
+        format!("post-{self}-reminder")
+    }
+
     pub fn new() -> Self {
         Self(Uuid::new_v4())
     }
@@ -93,6 +100,8 @@ impl std::fmt::Display for PostId {
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum PostStatus {
+    /// Waiting for the tenant's approval before it may go out (`requires_approval`).
+    PendingApproval,
     Scheduled,
     Queued,
     Publishing,
@@ -100,6 +109,10 @@ pub enum PostStatus {
     Failed,
     Cancelled,
     Deleted,
+    /// Not approved: it never goes out.
+    Rejected,
+    /// Still waiting for approval at its time: it did not go out.
+    ApprovalExpired,
 }
 
 impl PostStatus {
@@ -208,6 +221,8 @@ pub struct PostDraft {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// What the tenant should know before the post goes out (it is accepted).
     pub warnings: Vec<PostWarning>,
+    /// Held as `pending_approval` until the tenant approves it.
+    pub requires_approval: bool,
 }
 
 impl PostDraft {
@@ -224,6 +239,7 @@ impl PostDraft {
             visibility: Visibility::Public,
             scheduled_at: None,
             warnings: Vec::new(),
+            requires_approval: false,
         }
     }
 }
@@ -332,6 +348,14 @@ pub struct Post {
     /// Changes of the text, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<PostEdit>,
+    /// Created with `requires_approval`: held until approved.
+    #[serde(default)]
+    pub requires_approval: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When the reminder to approve it went out (an hour before its time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_reminded_at: Option<DateTime<Utc>>,
     /// While the first comment is being posted: until when the attempt owns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_lease_until: Option<DateTime<Utc>>,
@@ -356,11 +380,16 @@ impl Post {
             first_comment: draft.first_comment.map(FirstComment::pending),
             warnings: draft.warnings,
             visibility: draft.visibility,
-            status: if draft.scheduled_at.is_some() {
+            status: if draft.requires_approval {
+                PostStatus::PendingApproval
+            } else if draft.scheduled_at.is_some() {
                 PostStatus::Scheduled
             } else {
                 PostStatus::Queued
             },
+            requires_approval: draft.requires_approval,
+            approved_at: None,
+            approval_reminded_at: None,
             scheduled_at: draft.scheduled_at,
             linkedin_urn: None,
             attempts: 0,
@@ -403,10 +432,18 @@ impl Post {
         PostKind::of(&self.media, self.article.as_ref(), self.poll.as_ref())
     }
 
-    /// Whether this version takes the post out of `scheduled` (it goes out, or is
-    /// cancelled): its tenant's count of scheduled posts outstanding goes down with it.
+    /// Whether the post holds one of its tenant's scheduled-post slots: scheduled, or waiting
+    /// for approval with a time.
+    pub fn holds_scheduled_slot(&self) -> bool {
+        holds_slot(self.status, self.scheduled_at)
+    }
+
+    /// Whether this version gives up the post's scheduled-post slot (it goes out, is
+    /// cancelled, rejected or expired): its tenant's count goes down with it.
     pub fn leaves_scheduled(&self) -> bool {
-        self.made_from == Some(PostStatus::Scheduled) && self.status != PostStatus::Scheduled
+        self.made_from
+            .is_some_and(|before| holds_slot(before, self.scheduled_at))
+            && !self.holds_scheduled_slot()
     }
 
     /// Takes the post for one publish attempt, if nobody holds it: a queued post, one whose
@@ -621,7 +658,7 @@ impl Post {
                 next.delete_requested_at = Some(now);
                 DeleteDecision::ResolveThenDelete(next)
             }
-            PostStatus::Scheduled | PostStatus::Queued => {
+            PostStatus::PendingApproval | PostStatus::Scheduled | PostStatus::Queued => {
                 let mut next = self.next(now);
                 next.status = PostStatus::Cancelled;
                 DeleteDecision::Cancel(next)
@@ -631,9 +668,11 @@ impl Post {
                 next.delete_requested_at = Some(now);
                 DeleteDecision::DeleteAtLinkedIn(next)
             }
-            PostStatus::Published | PostStatus::Cancelled | PostStatus::Deleted => {
-                DeleteDecision::Unchanged
-            }
+            PostStatus::Published
+            | PostStatus::Cancelled
+            | PostStatus::Deleted
+            | PostStatus::Rejected
+            | PostStatus::ApprovalExpired => DeleteDecision::Unchanged,
             PostStatus::Publishing => DeleteDecision::Refuse(
                 "the post is being published right now; try again in a minute",
             ),
@@ -679,6 +718,11 @@ impl Post {
         next.last_error = None;
         next
     }
+}
+
+fn holds_slot(status: PostStatus, scheduled_at: Option<DateTime<Utc>>) -> bool {
+    status == PostStatus::Scheduled
+        || (status == PostStatus::PendingApproval && scheduled_at.is_some())
 }
 
 /// What becomes of a stranded post (see [`Post::after_stranded`]).

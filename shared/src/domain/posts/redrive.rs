@@ -35,9 +35,10 @@ impl Post {
         }
     }
 
-    /// Undoes a redrive whose job could not be queued: the post as it was `before`, as the
-    /// next version of this one (so the write is conditional like every other).
-    pub fn redrive_withdrawn(&self, before: &Post, now: DateTime<Utc>) -> Self {
+    /// Undoes a change whose job could not be queued (a redrive, an approval): the post as it
+    /// was `before`, as the next version of this one (so the write is conditional like every
+    /// other).
+    pub fn back_to(&self, before: &Post, now: DateTime<Utc>) -> Self {
         let next = self.next(now);
         Self {
             version: next.version,
@@ -243,13 +244,13 @@ mod tests {
     }
 
     #[test]
-    fn a_redrive_withdrawn_is_the_post_as_it_was_one_version_on() {
+    fn a_back_to_is_the_post_as_it_was_one_version_on() {
         let now = Utc::now();
         let before = failed(false);
         let Redrive::Again(next, _) = before.redrive(JobAction::Publish, now) else {
             panic!("not redriven");
         };
-        let back = next.redrive_withdrawn(&before, now);
+        let back = next.back_to(&before, now);
         assert_eq!(back.status, PostStatus::Failed);
         assert_eq!(back.attempts, before.attempts);
         assert_eq!(back.last_error, before.last_error);

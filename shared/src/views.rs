@@ -2,15 +2,15 @@
 //! field (versions, leases, write tokens, uploaded media URNs) can never leak into it by being
 //! added to the record.
 
-use chrono::{DateTime, Utc};
-use connector::domain::capabilities::Capabilities;
-use connector::domain::posts::{
+use crate::domain::capabilities::Capabilities;
+use crate::domain::posts::{
     Article, FirstComment, MediaItem, PendingEdit, Poll, Post, PostEdit, PostError, PostId,
     PostStatus, PostWarning, Visibility,
 };
-use connector::domain::{
+use crate::domain::{
     Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization,
 };
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// `GET /v1/posts/{id}`, and each post of a list.
@@ -50,6 +50,14 @@ pub struct PostView<'a> {
     pub edits: &'a [PostEdit],
     /// A published post's edit LinkedIn has not taken yet.
     pub pending_edit: Option<&'a PendingEdit>,
+    /// Created to wait for the tenant's approval (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub requires_approval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When the reminder to approve it went out, an hour before its time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_reminded_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -79,6 +87,9 @@ impl<'a> From<&'a Post> for PostView<'a> {
             deleted_at: p.deleted_at,
             edits: &p.edits,
             pending_edit: p.pending_edit.as_ref(),
+            requires_approval: p.requires_approval,
+            approved_at: p.approved_at,
+            approval_reminded_at: p.approval_reminded_at,
         }
     }
 }
@@ -180,7 +191,7 @@ mod tests {
     /// The connection shows what it can do, what LinkedIn left out, and until when it lasts.
     #[test]
     fn a_connection_shows_its_capabilities_missing_scopes_and_reconnect_date() {
-        let mut c = connector::domain::examples::connection();
+        let mut c = crate::domain::examples::connection();
         c.scopes = vec!["w_member_social".into(), "w_organization_social".into()];
         c.missing_scopes = vec!["w_member_social_feed".into()];
         c.organizations[0].name = Some("Acme".into());
@@ -210,14 +221,12 @@ mod tests {
     /// not add it here.
     #[test]
     fn a_post_shows_its_public_fields_only() {
-        let draft = connector::domain::posts::PostDraft::new(
+        let draft = crate::domain::posts::PostDraft::new(
             ConnectionId::new(),
-            connector::domain::posts::Author::Member(connector::domain::MemberUrn::from_member_id(
-                "abc",
-            )),
+            crate::domain::posts::Author::Member(crate::domain::MemberUrn::from_member_id("abc")),
             "Hello",
         );
-        let tenant = connector::domain::TenantId::parse("acme").unwrap();
+        let tenant = crate::domain::TenantId::parse("acme").unwrap();
         let post = Post::new(PostId::new(), tenant, draft, Utc::now());
         let json = serde_json::to_value(PostView::from(&post)).unwrap();
         let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
