@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::posts::Expiry;
 use super::{
-    classify, decode_cursor, encode_cursor, from_item, tenant_pk, to_item, Item, Keyed, PostStore,
+    classify, decode_cursor, from_item, page, tenant_pk, to_item, Item, Keyed, PostStore,
     Retention, StoreError,
 };
 use crate::domain::posts::{FailureCode, JobAction, Post, PostId};
@@ -382,19 +382,7 @@ impl PostStore {
             .send()
             .await
             .map_err(|e| classify("Query DLQ records", e))?;
-        let next = out
-            .last_evaluated_key
-            .as_ref()
-            .and_then(|k| k.get("SK"))
-            .and_then(|v| v.as_s().ok())
-            .map(|sk| encode_cursor(sk));
-        let records = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((records, next))
+        page(out, from_item)
     }
 
     pub async fn dlq_record(

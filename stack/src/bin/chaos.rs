@@ -34,7 +34,14 @@ use serde_json::{json, Value};
 /// Longer than one attempt (LinkedIn's 3 s timeout plus AWS calls and the SDK's retries).
 const CLAIM_LEASE: Duration = Duration::from_secs(15);
 
-const TERMINAL: &[&str] = &["published", "failed", "cancelled", "deleted"];
+const TERMINAL: &[&str] = &[
+    "published",
+    "failed",
+    "cancelled",
+    "deleted",
+    "rejected",
+    "approval_expired",
+];
 
 /// The run's logs, kept in memory to search them for secrets and to write them out.
 #[derive(Clone, Default)]
@@ -65,6 +72,8 @@ struct Asked {
     tenant: String,
     id: String,
     scheduled: bool,
+    /// Created to wait for approval.
+    held: bool,
 }
 
 /// The tenant's HTTP calls, counting the API's 500s.
@@ -179,6 +188,7 @@ impl Run {
                 tenant: tenant.to_owned(),
                 id: id.clone(),
                 scheduled: body.get("scheduled_at").is_some(),
+                held: body.get("requires_approval").is_some(),
             });
         }
         Some(id)
@@ -250,6 +260,7 @@ impl Run {
                     tenant: tenant.clone(),
                     id,
                     scheduled: false,
+                    held: false,
                 });
             }
         }
@@ -264,6 +275,110 @@ impl Run {
             json!({ "connection_id": connection, "text": text, "scheduled_at": rfc3339(at) });
         let key = uuid::Uuid::new_v4().to_string();
         self.create(body, &key, &tenant).await;
+    }
+
+    /// A post held for approval, for now or (half the time) for a few minutes ahead.
+    async fn hold_for_approval(&mut self) {
+        self.count("hold for approval");
+        let (tenant, connection) = self.connection();
+        let text = self.text("held");
+        let mut body =
+            json!({ "connection_id": connection, "text": text, "requires_approval": true });
+        if self.rng.random_bool(0.5) {
+            let at = self.stack.now() + chrono::Duration::seconds(self.rng.random_range(60..600));
+            body["scheduled_at"] = rfc3339(at).into();
+        }
+        let key = uuid::Uuid::new_v4().to_string();
+        self.create(body, &key, &tenant).await;
+    }
+
+    /// A decision on a held post: approve, reject, cancel, or an approve and a cancel at once
+    /// (one of them wins).
+    async fn decide(&mut self) {
+        let held: Vec<Asked> = self.asked.iter().filter(|a| a.held).cloned().collect();
+        if held.is_empty() {
+            return;
+        }
+        let post = held[self.rng.random_range(0..held.len())].clone();
+        let choice = self.rng.random_range(0..4);
+        self.count(
+            [
+                "approve",
+                "reject",
+                "cancel held",
+                "approve racing a cancel",
+            ][choice],
+        );
+        let path = |what: &str| format!("/v1/posts/{}/{what}", post.id);
+        let post_path = format!("/v1/posts/{}", post.id);
+        let (stack, tenant, owner) = (&self.stack, &self.tenant, post.tenant.as_str());
+        let call = |method: reqwest::Method, path: String| async move {
+            tenant.call(stack, method, owner, &path, None, None).await
+        };
+        match choice {
+            0 => drop(call(reqwest::Method::POST, path("approve")).await),
+            1 => drop(call(reqwest::Method::POST, path("reject")).await),
+            2 => drop(call(reqwest::Method::DELETE, post_path).await),
+            _ => drop(tokio::join!(
+                call(reqwest::Method::POST, path("approve")),
+                call(reqwest::Method::DELETE, post_path.clone()),
+            )),
+        }
+    }
+
+    /// Retries one of a tenant's open DLQ records (a failed post put back for the same post).
+    async fn retry_failed(&mut self) {
+        self.count("retry a DLQ record");
+        let (tenant, _) = self.connection();
+        let (status, page) = self
+            .tenant
+            .call(
+                &self.stack,
+                reqwest::Method::GET,
+                &tenant,
+                "/v1/dlq-records?status=open&action=publish",
+                None,
+                None,
+            )
+            .await;
+        let records = page["records"].as_array().cloned().unwrap_or_default();
+        if status != 200 || records.is_empty() {
+            return;
+        }
+        let record = &records[self.rng.random_range(0..records.len())];
+        let Some(id) = record["id"].as_str() else {
+            return;
+        };
+        tracing::info!(dlq_record_id = id, "chaos: retry a DLQ record");
+        self.tenant
+            .call(
+                &self.stack,
+                reqwest::Method::POST,
+                &tenant,
+                &format!("/v1/dlq-records/{id}/retry"),
+                None,
+                None,
+            )
+            .await;
+    }
+
+    /// Before settling, every post still held without a time is decided (a post held for a
+    /// time expires at it), so every post reaches an end.
+    async fn decide_the_rest(&mut self) {
+        let held: Vec<Asked> = self.asked.iter().filter(|a| a.held).cloned().collect();
+        for (i, post) in held.iter().enumerate() {
+            let what = if i % 2 == 0 { "approve" } else { "reject" };
+            self.tenant
+                .call(
+                    &self.stack,
+                    reqwest::Method::POST,
+                    &post.tenant,
+                    &format!("/v1/posts/{}/{what}", post.id),
+                    None,
+                    None,
+                )
+                .await;
+        }
     }
 
     fn pick(&mut self, scheduled_only: bool, recent: usize) -> Option<Asked> {
@@ -493,16 +608,19 @@ impl Run {
                 self.rotate_aws();
             }
             match self.rng.random_range(0..100) {
-                0..=27 => self.publish(false).await,
-                28..=37 => self.publish(true).await,
-                38..=43 => self.publish_twice(false).await,
-                44..=47 => self.publish_twice(true).await,
-                48..=59 => self.schedule().await,
-                60..=65 => self.move_scheduled().await,
-                66..=72 => self.delete("cancel", 4).await,
-                73..=79 => self.delete("delete", 30).await,
-                80..=85 => self.duplicate_delivery().await,
-                86..=88 => self.expire_tokens(),
+                0..=23 => self.publish(false).await,
+                24..=31 => self.publish(true).await,
+                32..=37 => self.publish_twice(false).await,
+                38..=41 => self.publish_twice(true).await,
+                42..=51 => self.schedule().await,
+                52..=56 => self.move_scheduled().await,
+                57..=62 => self.delete("cancel", 4).await,
+                63..=69 => self.delete("delete", 30).await,
+                70..=75 => self.duplicate_delivery().await,
+                76..=78 => self.expire_tokens(),
+                79..=82 => self.hold_for_approval().await,
+                83..=87 => self.decide().await,
+                88..=90 => self.retry_failed().await,
                 _ => self.tick().await,
             }
             tokio::time::sleep(Duration::from_millis(self.rng.random_range(20..120))).await;
@@ -698,6 +816,18 @@ async fn check(stack: &LocalStack, logs: &[u8], api_500s: usize) -> anyhow::Resu
     );
 
     figures.add(
+        "live but never approved",
+        posts
+            .iter()
+            .filter(|p| {
+                ["rejected", "approval_expired", "pending_approval"].contains(&p.status.as_str())
+            })
+            .filter(|p| sim_posts.iter().any(|l| l.commentary == p.text))
+            .map(|p| format!("{} {} {}", p.tenant, p.id, p.status))
+            .collect(),
+    );
+
+    figures.add(
         "false failures",
         posts
             .iter()
@@ -866,6 +996,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     run.operate(ops).await;
+    run.decide_the_rest().await;
     let operated = started.elapsed();
     let steps = settle(&run.stack, Duration::from_secs(100), CLAIM_LEASE).await?;
     let settled = started.elapsed();

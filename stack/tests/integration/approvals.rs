@@ -42,34 +42,12 @@ async fn fired(stack: &local_stack::LocalStack) -> Vec<String> {
 /// The types of the events told about post `id` so far (and consumed from the queue).
 async fn told(stack: &local_stack::LocalStack, id: &str) -> Vec<String> {
     stack.run_events().await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let url = stack.config.webhook_queue_url.clone().unwrap();
-    let mut types = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return types;
-        }
-        for m in messages {
-            let event: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
-            if event["data"]["id"] == id {
-                types.push(event["type"].as_str().unwrap().to_owned());
-            }
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    queued_events(stack)
+        .await
+        .into_iter()
+        .filter(|e| e.data["id"] == id)
+        .map(|e| e.r#type.as_str().to_owned())
+        .collect()
 }
 
 #[tokio::test]

@@ -25,7 +25,12 @@ fn id(v: &Value) -> String {
 
 #[tokio::test]
 async fn a_failed_post_retried_from_its_record_publishes_once_and_the_record_keeps_its_history() {
-    let (stack, connection) = connected(|_| {}).await;
+    // Many requests in a row: above the default per-tenant rate, which is not under test here.
+    let (stack, connection) = connected(|o| {
+        o.settings
+            .insert("TENANT_REQUESTS_PER_SECOND".into(), "1000".into());
+    })
+    .await;
     refused_once(&stack, 1);
     let post = stack
         .publish_text("acme", &connection, "refused, then fixed")

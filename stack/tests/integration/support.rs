@@ -211,3 +211,33 @@ impl TestStack for LocalStack {
             .await
     }
 }
+
+/// Takes every event waiting on the stack's webhook queue, oldest first (the events function's
+/// output; run `stack.run_events()` first).
+pub async fn queued_events(stack: &LocalStack) -> Vec<connector::events::Event> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let url = stack.config.require_webhook_queue().unwrap().to_owned();
+    let mut events = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return events;
+        }
+        for m in messages {
+            events.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}

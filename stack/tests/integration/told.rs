@@ -6,40 +6,12 @@
 use std::collections::HashSet;
 
 use connector::events::{Event, EventType};
+
 use linkedin_simulator::Fault;
 use local_stack::counting::{AwsFault, AwsFaultKind};
 use serde_json::json;
 
 use crate::support::*;
-
-/// Takes every event waiting on the stack's webhook queue, oldest first.
-async fn queued_events(stack: &local_stack::LocalStack) -> Vec<Event> {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let url = stack.config.webhook_queue_url.clone().unwrap();
-    let mut events = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return events;
-        }
-        for m in messages {
-            events.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
 
 fn types(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.r#type.as_str()).collect()
