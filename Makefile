@@ -43,4 +43,4 @@ bench-media: setup
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup
-	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin events
+	cargo lambda build --release --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin events --bin notifier

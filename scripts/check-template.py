@@ -39,6 +39,10 @@ SECRET_RESOURCES = [
     {"Ref": "LinkedInClientSecretArn"},
     {"Fn::If": ["HasPagesApp", {"Ref": "LinkedInPagesClientSecretArn"}, {"Ref": "AWS::NoValue"}]},
 ]
+# The functions that sign webhook deliveries or show an endpoint's secret (derived from the
+# webhook master secret), and that secret.
+WEBHOOK_SECRET_READERS = {"ApiFunction", "NotifierFunction"}
+WEBHOOK_SECRET_RESOURCES = [{"Ref": "WebhookSigningSecret"}]
 # Who may use the token key, and for what (shared/src/vault.rs: GenerateDataKey to seal,
 # Decrypt to open, with the context {purpose, tenant_id, connection_id}).
 KEY_USERS = {
@@ -223,32 +227,44 @@ def the_refresher_has_reserved_concurrency(cfn: dict) -> list[str]:
 
 
 def the_client_secret_reaches_only_the_functions_that_call_linkedin(cfn: dict) -> list[str]:
+    """Each secret (the LinkedIn apps' client secrets; the webhook master secret) reaches only
+    the functions that need it: its ARN in their environment, GetSecretValue on it alone."""
     problems = []
     functions = resources(cfn, "AWS::Lambda::Function")
     role_to_function = function_of_role(cfn)
     for name, f in functions.items():
         variables = f["Properties"].get("Environment", {}).get("Variables", {})
-        if "LINKEDIN_CLIENT_SECRET" in variables:
-            problems.append(f"{name} has the client secret itself in its environment")
+        for secret in ("LINKEDIN_CLIENT_SECRET", "WEBHOOK_SIGNING_SECRET"):
+            if secret in variables:
+                problems.append(f"{name} has the secret {secret} itself in its environment")
         for variable, parameter in SECRET_ARNS.items():
             has_arn = variables.get(variable) == {"Ref": parameter}
             if has_arn != (name in SECRET_READERS):
                 problems.append(f"{name} {'has' if has_arn else 'lacks'} {variable}")
+        has_webhook_arn = variables.get("WEBHOOK_SIGNING_SECRET_ARN") == WEBHOOK_SECRET_RESOURCES[0]
+        if has_webhook_arn != (name in WEBHOOK_SECRET_READERS):
+            problems.append(f"{name} {'has' if has_webhook_arn else 'lacks'} WEBHOOK_SIGNING_SECRET_ARN")
     for role in resources(cfn, "AWS::IAM::Role"):
         grants = [
             s for s in role_statements(cfn, role)
             if any(str(a).lower().startswith("secretsmanager:") for a in as_list(s.get("Action", [])))
         ]
-        needs = role_to_function.get(role) in SECRET_READERS
-        if needs and not grants:
-            problems.append(f"{role} cannot read the client secret")
+        function = role_to_function.get(role)
+        wanted = {
+            "the LinkedIn client secret": (function in SECRET_READERS, SECRET_RESOURCES),
+            "the webhook signing secret": (function in WEBHOOK_SECRET_READERS, WEBHOOK_SECRET_RESOURCES),
+        }
+        for what, (needs, resource) in wanted.items():
+            granted = any(as_list(s["Resource"]) == resource for s in grants)
+            if needs and not granted:
+                problems.append(f"{role} cannot read {what}")
+            if granted and not needs:
+                problems.append(f"{role} may read {what}, which it does not need")
         for s in grants:
-            if not needs:
-                problems.append(f"{role} may read secrets it does not need")
             if as_list(s["Action"]) != ["secretsmanager:GetSecretValue"]:
                 problems.append(f"{role} has secretsmanager actions beyond GetSecretValue")
-            if as_list(s["Resource"]) != SECRET_RESOURCES:
-                problems.append(f"{role} reads secrets other than the LinkedIn apps' client secrets")
+            if as_list(s["Resource"]) not in (SECRET_RESOURCES, WEBHOOK_SECRET_RESOURCES):
+                problems.append(f"{role} reads secrets other than the LinkedIn apps' client secrets and the webhook signing secret")
     if "NoEcho" in repr(cfn["Parameters"]):
         problems.append("a NoEcho parameter: secrets do not pass through CloudFormation")
     return problems
@@ -380,6 +396,17 @@ MUTATIONS: list[tuple[Callable, str, Callable[[dict], None]]] = [
     (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the oauth function cannot read it",
      lambda t: policy_statements(t, "OAuthFunction").remove(
          next(s for s in policy_statements(t, "OAuthFunction") if s.get("Sid") == "ReadClientSecret"))),
+    (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the reconciler may read the webhook secret",
+     lambda t: policy_statements(t, "ReconcilerFunction").append(
+         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "WebhookSigningSecret"}})),
+    (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the notifier cannot read the webhook secret",
+     lambda t: policy_statements(t, "NotifierFunction").remove(
+         next(s for s in policy_statements(t, "NotifierFunction") if s.get("Sid") == "ReadWebhookSigningSecret"))),
+    (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the refresher given the webhook secret's ARN",
+     lambda t: props(t, "RefresherFunction")["Environment"]["Variables"].update(
+         WEBHOOK_SIGNING_SECRET_ARN={"Ref": "WebhookSigningSecret"})),
+    (every_sqs_source_has_maximum_concurrency, "the webhook queue unbounded",
+     lambda t: props(t, "NotifierFunction")["Events"]["Tasks"]["Properties"].pop("ScalingConfig")),
     (the_client_secret_reaches_only_the_functions_that_call_linkedin, "the secret in the environment",
      lambda t: props(t, "HealthFunction")["Environment"]["Variables"].update(LINKEDIN_CLIENT_SECRET="shh")),
     (only_the_functions_that_need_it_use_the_token_key, "administrators may decrypt",

@@ -29,7 +29,7 @@ wait_for_port() {
   return 1
 }
 
-cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin events
+cargo build --quiet --bin devstack --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin events --bin notifier
 DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   DEV_SIMULATOR_ADDR=127.0.0.1:$sim_port DEV_SIMULATOR_PROPAGATION_MS=0 DEV_CDN_ADDR=127.0.0.1:${SAMPLES_CDN_PORT:-8190} \
   "${CARGO_TARGET_DIR:-target}/debug/devstack" >"$logs/devstack.log" 2>&1 &
@@ -53,6 +53,7 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=us-east-1 \
   REFRESHER_ARN=arn:aws:lambda:us-east-1:123456789012:function:linkedin-connector-refresher \
   HEALTH_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-health \
   WEBHOOK_QUEUE_URL=http://127.0.0.1:$moto_port/123456789012/linkedin-connector-publish-webhooks \
+  WEBHOOK_SIGNING_SECRET_ARN=linkedin-connector/webhook-signing-secret \
   AWS_LAMBDA_LOG_FORMAT=JSON
 # Every function logs at TRACE here (Lambda's log-level setting): no secret may reach its
 # output even then (checked below).
@@ -88,6 +89,7 @@ health health-sqs.json failures=0
 health health-round-sqs.json failures=0
 reconciler reconciler-round.json found=0
 events events-stream.json failures=0
+notifier notifier-sqs.json failures=0
 SAMPLES
 
 # An event carrying a bearer token and one carrying an OAuth code, at TRACE: neither may
@@ -109,7 +111,7 @@ PY
 cargo lambda invoke api -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/api-secret.json" >/dev/null 2>&1 || true
 cargo lambda invoke oauth -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/oauth-secret.json" >/dev/null 2>&1 || true
 sleep 1
-checks=16
+checks=17
 if grep -q "$bearer" "$logs/watch.log" || grep -q "$code" "$logs/watch.log"; then
   echo "invoke-samples: a bearer token or an OAuth code reached the functions' TRACE output" >&2
   failed=$((failed + 1))

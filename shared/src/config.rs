@@ -67,6 +67,10 @@ pub const VARIABLES: &[&str] = &[
     "RETENTION_IDEMPOTENCY_KEY_DAYS",
     "RETENTION_FINISHED_POST_DAYS",
     "RETENTION_DLQ_RECORD_DAYS",
+    "WEBHOOK_SIGNING_SECRET",
+    "WEBHOOK_SIGNING_SECRET_ARN",
+    "WEBHOOK_ALLOW_LOOPBACK",
+    "TENANT_WEBHOOK_ENDPOINTS_MAX",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -76,11 +80,11 @@ pub enum ConfigError {
     #[error("configuration: {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
     /// Secrets Manager could not be asked, or was throttled: the next cold start may succeed.
-    #[error("configuration: the LinkedIn client secret could not be read, retrying can help: {0}")]
+    #[error("configuration: a secret (Secrets Manager) could not be read, retrying can help: {0}")]
     SecretUnavailable(String),
     /// Secrets Manager refused (no such secret, access denied, no string value): retrying
     /// cannot help until the deployment is fixed.
-    #[error("configuration: the LinkedIn client secret was refused: {0}")]
+    #[error("configuration: a secret (Secrets Manager) was refused: {0}")]
     SecretRefused(String),
 }
 
@@ -171,6 +175,21 @@ pub struct Config {
     pub tenant_limits: TenantLimits,
     /// How LinkedIn's application limit is told from a member's (`LINKEDIN_APP_LIMIT_MEMBERS`).
     pub throttle: ThrottleSettings,
+    /// The webhook queue and the master secret endpoints' secrets derive from.
+    pub webhooks: WebhookSettings,
+}
+
+/// What the functions that register or deliver webhooks need (`api`, `notifier`) beside
+/// the webhook queue ([`Config::webhook_queue_url`]).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// The master signing secret: from Secrets Manager when `WEBHOOK_SIGNING_SECRET_ARN` is
+    /// set (filled by [`Config::load`]), else `WEBHOOK_SIGNING_SECRET` (local runs).
+    pub signing_secret: Option<SecretString>,
+    pub signing_secret_arn: Option<String>,
+    /// `WEBHOOK_ALLOW_LOOPBACK=true`: endpoints on this machine (http allowed) may be
+    /// registered and delivered to. Only the local stack sets it.
+    pub allow_loopback: bool,
 }
 
 /// LinkedIn's two posting dialects.
@@ -211,6 +230,19 @@ impl Config {
             .ok_or(ConfigError::Missing("HEALTH_QUEUE_URL"))
     }
 
+    /// The webhook queue's URL and the master signing secret, for `api` and `notifier`.
+    pub fn require_webhooks(&self) -> Result<(&str, &SecretString), ConfigError> {
+        let queue = self.require_webhook_queue()?;
+        let secret = self
+            .webhooks
+            .signing_secret
+            .as_ref()
+            .ok_or(ConfigError::Missing(
+                "WEBHOOK_SIGNING_SECRET_ARN (or WEBHOOK_SIGNING_SECRET locally)",
+            ))?;
+        Ok((queue, secret))
+    }
+
     /// The webhook queue's URL, for the functions that emit events.
     pub fn require_webhook_queue(&self) -> Result<&str, ConfigError> {
         self.webhook_queue_url
@@ -237,7 +269,10 @@ impl Config {
             .pages
             .as_ref()
             .is_some_and(|p| p.client_secret_arn.is_some());
-        if config.linkedin.client_secret_arn.is_some() || pages_arn {
+        if config.linkedin.client_secret_arn.is_some()
+            || pages_arn
+            || config.webhooks.signing_secret_arn.is_some()
+        {
             config
                 .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(sdk))
                 .await?;
@@ -246,7 +281,8 @@ impl Config {
     }
 
     /// Reads the client secret from `store` when `LINKEDIN_CLIENT_SECRET_ARN` is set (else
-    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback); the same for the pages app's.
+    /// keeps `LINKEDIN_CLIENT_SECRET`'s, the local fallback); the same for the pages app's
+    /// and for the webhook master secret (`WEBHOOK_SIGNING_SECRET_ARN`).
     pub async fn fetch_client_secret(
         &mut self,
         store: &impl SecretStore,
@@ -258,6 +294,9 @@ impl Config {
             if let Some(arn) = &pages.client_secret_arn {
                 pages.client_secret = Some(store.secret_string(arn).await?);
             }
+        }
+        if let Some(arn) = &self.webhooks.signing_secret_arn {
+            self.webhooks.signing_secret = Some(store.secret_string(arn).await?);
         }
         Ok(())
     }
@@ -359,6 +398,7 @@ impl Config {
             requests_per_second: count("TENANT_REQUESTS_PER_SECOND", defaults.requests_per_second)?,
             posts_per_day: count("TENANT_POSTS_PER_DAY", defaults.posts_per_day)?,
             scheduled_posts: count("TENANT_SCHEDULED_POSTS_MAX", defaults.scheduled_posts)?,
+            webhook_endpoints: count("TENANT_WEBHOOK_ENDPOINTS_MAX", defaults.webhook_endpoints)?,
         };
         let throttle = ThrottleSettings {
             app_members: count(
@@ -432,8 +472,26 @@ impl Config {
             retention,
             tenant_limits,
             throttle,
+            webhooks: webhook_settings(&get)?,
         })
     }
+}
+
+fn webhook_settings(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<WebhookSettings, ConfigError> {
+    let settings = WebhookSettings {
+        signing_secret: get("WEBHOOK_SIGNING_SECRET").map(SecretString::from),
+        signing_secret_arn: get("WEBHOOK_SIGNING_SECRET_ARN"),
+        allow_loopback: get("WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),
+    };
+    if settings.signing_secret.is_some() && settings.signing_secret_arn.is_some() {
+        return Err(ConfigError::Invalid {
+            name: "WEBHOOK_SIGNING_SECRET",
+            reason: "set WEBHOOK_SIGNING_SECRET_ARN or WEBHOOK_SIGNING_SECRET, not both".into(),
+        });
+    }
+    Ok(settings)
 }
 
 /// The second app, when `LINKEDIN_PAGES_CLIENT_ID` is set; a secret for it without it is a
@@ -625,7 +683,8 @@ mod tests {
             TenantLimits {
                 requests_per_second: 3,
                 posts_per_day: 40,
-                scheduled_posts: 5
+                scheduled_posts: 5,
+                webhook_endpoints: 10,
             }
         );
         assert_eq!(config.throttle.app_members, 2);
@@ -952,5 +1011,50 @@ mod tests {
 
         assert!(error.is_retryable());
         assert!(error.to_string().contains("retrying can help"));
+    }
+
+    const WEBHOOK_ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks-AbCdEf";
+
+    #[tokio::test]
+    async fn the_webhook_master_secret_comes_from_the_store_or_the_local_variable_not_both() {
+        let config = load(&minimal()).unwrap();
+        assert!(!config.webhooks.allow_loopback);
+        assert_eq!(
+            config.require_webhooks().unwrap_err(),
+            ConfigError::Missing("WEBHOOK_QUEUE_URL")
+        );
+
+        let mut vars = minimal();
+        vars.insert("WEBHOOK_QUEUE_URL", "https://sqs.example/q");
+        vars.insert("WEBHOOK_SIGNING_SECRET_ARN", WEBHOOK_ARN);
+        let mut config = load(&vars).unwrap();
+        assert!(config.require_webhooks().is_err(), "not before the fetch");
+        let store = SecretsMap::with(WEBHOOK_ARN, "webhook-master");
+        config.fetch_client_secret(&store).await.unwrap();
+        assert_eq!(store.calls(), 1);
+        let (queue, secret) = config.require_webhooks().unwrap();
+        assert_eq!(
+            (queue, secret.expose_secret()),
+            ("https://sqs.example/q", "webhook-master")
+        );
+        assert!(!format!("{config:?}").contains("webhook-master"));
+
+        vars.insert("WEBHOOK_SIGNING_SECRET", "local");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "WEBHOOK_SIGNING_SECRET",
+                ..
+            })
+        ));
+        vars.remove("WEBHOOK_SIGNING_SECRET_ARN");
+        vars.insert("WEBHOOK_ALLOW_LOOPBACK", "true");
+        let config = load(&vars).unwrap();
+        assert!(config.webhooks.allow_loopback);
+        assert_eq!(
+            config.require_webhooks().unwrap().1.expose_secret(),
+            "local"
+        );
     }
 }

@@ -1,5 +1,10 @@
 //! What a tenant is told (by webhook): events, and the queue they go on for delivery.
 //!
+//! The webhook queue carries events (a bare [`Event`], as producers emit them) and the
+//! notifier's own tasks ([`WebhookTask`]: a ping for one endpoint, a later attempt of a
+//! delivery); [`WebhookTask::parse`] reads either. What an endpoint receives is
+//! [`Event::payload`], `{type, timestamp, data}`; the event's id is its `webhook-id`.
+//!
 //! Most events come from the table's stream: a change to a post, a connection or a DLQ record is
 //! read back from DynamoDB Streams after it was written, so an event exists exactly when its
 //! change does (no second write that a crash could skip). See [`changes`].
@@ -9,6 +14,7 @@ pub mod changes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::webhooks::{DeliveryId, WebhookEndpointId};
 use crate::domain::TenantId;
 use crate::queue::{PublishQueue, QueueError};
 
@@ -19,6 +25,8 @@ use crate::queue::{PublishQueue, QueueError};
     Copy,
     PartialEq,
     Eq,
+    PartialOrd,
+    Ord,
     Hash,
     Serialize,
     Deserialize,
@@ -117,6 +125,22 @@ impl Event {
         }
     }
 
+    /// An event no change caused (a test ping, an endpoint disabled), with an id of its own.
+    pub fn new(
+        tenant_id: TenantId,
+        r#type: EventType,
+        data: serde_json::Value,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            tenant_id,
+            r#type,
+            timestamp,
+            data,
+        }
+    }
+
     /// What the tenant's endpoint receives: `{type, timestamp, data}`.
     pub fn payload(&self) -> serde_json::Value {
         serde_json::json!({
@@ -140,9 +164,66 @@ impl EventQueue {
         }
     }
 
+    pub fn url(&self) -> &str {
+        self.queue.url()
+    }
+
     pub async fn emit(&self, event: &Event) -> Result<(), QueueError> {
         let body = serde_json::to_string(event).expect("events serialize");
         self.queue.send(body, std::time::Duration::ZERO).await
+    }
+
+    /// Sends one of the notifier's tasks, delivered after `delay` (at most SQS's 15 minutes).
+    pub async fn send(
+        &self,
+        task: &WebhookTask,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        self.queue.send(task.body(), delay).await
+    }
+}
+
+/// A message on the webhook queue, as the notifier reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum WebhookTask {
+    /// Deliver `event` to the tenant's endpoints subscribed to its type, or only to
+    /// `endpoint_id` (a test ping goes to the one endpoint whatever it subscribes to).
+    Event {
+        event: Event,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint_id: Option<WebhookEndpointId>,
+    },
+    /// Try a recorded delivery again once `due_at` has come (by the notifier's clock). SQS
+    /// delays a message by 15 minutes at most, so a longer wait is a chain of such messages.
+    Attempt {
+        tenant_id: TenantId,
+        endpoint_id: WebhookEndpointId,
+        delivery_id: DeliveryId,
+        due_at: DateTime<Utc>,
+        /// Asked for by the tenant (`…/resend`): one attempt, whatever the delivery's state.
+        #[serde(default)]
+        resend: bool,
+    },
+}
+
+impl WebhookTask {
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("webhook tasks serialize")
+    }
+
+    /// A message body of the webhook queue: a task (it has `task`), or an event as producers
+    /// emit it, for every subscribed endpoint.
+    pub fn parse(body: &str) -> Result<Self, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(body)?;
+        if value.get("task").is_some() {
+            serde_json::from_value(value)
+        } else {
+            Ok(Self::Event {
+                event: serde_json::from_value(value)?,
+                endpoint_id: None,
+            })
+        }
     }
 }
 
@@ -193,5 +274,33 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, other.id);
         assert_eq!(a.payload()["type"], "post.published");
+    }
+
+    #[test]
+    fn the_queue_carries_emitted_events_and_the_notifier_s_tasks() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let event = Event::of(
+            tenant.clone(),
+            EventType::PostPublished,
+            "POST#1@3",
+            Utc::now(),
+            serde_json::json!({"id": "p1"}),
+        );
+        let emitted = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            WebhookTask::parse(&emitted).unwrap(),
+            WebhookTask::Event {
+                event: event.clone(),
+                endpoint_id: None
+            }
+        );
+        let ping = WebhookTask::Event {
+            event: Event::new(tenant, EventType::Ping, serde_json::json!({}), Utc::now()),
+            endpoint_id: Some(WebhookEndpointId::new()),
+        };
+        assert!(ping.body().contains(r#""task":"event""#));
+        assert_eq!(WebhookTask::parse(&ping.body()).unwrap(), ping);
+        assert!(WebhookTask::parse("not json").is_err());
+        assert!(WebhookTask::parse(r#"{"task":"explode"}"#).is_err());
     }
 }

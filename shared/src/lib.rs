@@ -18,3 +18,4 @@ pub mod telemetry;
 pub mod tokens;
 pub mod vault;
 pub mod views;
+pub mod webhooks;

@@ -10,10 +10,12 @@ pub mod gateway;
 pub mod moto;
 pub mod poller;
 pub mod provision;
+pub mod receiver;
 pub mod scheduler;
 pub mod stream;
 mod table;
 mod tenant_app;
+mod webhook_app;
 
 pub use table::{contains, item_bytes, Item};
 pub use tenant_app::{http, query_param, rfc3339};
@@ -68,6 +70,13 @@ pub struct StackOptions {
     /// How long a publish attempt owns a post (the publisher's claim lease); `None` keeps the
     /// product's. A chaos run shortens it so expired claims are retaken within the run.
     pub claim_lease: Option<std::time::Duration>,
+    /// Run the notifier from the webhook queue, as Lambda's event source mapping would. Off
+    /// by default so the tests that count AWS calls or inject SQS faults see only their own;
+    /// `make dev` and the webhook tests turn it on.
+    pub run_notifier: bool,
+    /// The longest delay of one message of a webhook retry chain; `None` keeps the product's
+    /// (15 min). Tests shorten it so that a clock they move ahead is seen at once.
+    pub webhook_max_delay: Option<std::time::Duration>,
 }
 
 impl Default for StackOptions {
@@ -93,6 +102,8 @@ impl Default for StackOptions {
             token_propagation_window: connector::tokens::PROPAGATION_WINDOW,
             run_scheduler: None,
             claim_lease: None,
+            run_notifier: false,
+            webhook_max_delay: None,
         }
     }
 }
@@ -116,6 +127,8 @@ pub struct LocalStack {
     pub refresher: Arc<refresher_function::Refresher>,
     pub health: Arc<health_function::Health>,
     pub reconciler: Arc<reconciler_function::Reconciler>,
+    /// Delivers webhook events, on the stack's clock.
+    pub notifier: Arc<notifier_function::Notifier>,
     /// The events function, and the table's stream it reads (see [`LocalStack::run_events`]).
     pub events: Arc<events_function::Events>,
     pub stream: Arc<stream::TableStream>,
@@ -178,6 +191,8 @@ impl LocalStack {
             ("REDIRECT_ALLOW_LIST".into(), gateway_url.to_string()),
             // The local image host is on loopback; production keeps the SSRF guard on.
             ("MEDIA_ALLOW_PRIVATE_HOSTS".into(), "true".into()),
+            // The stand-in webhook receivers too (http on loopback, nothing else internal).
+            ("WEBHOOK_ALLOW_LOOPBACK".into(), "true".into()),
         ]);
         settings.extend(options.settings.clone());
 
@@ -238,7 +253,7 @@ impl LocalStack {
         settings
             .entry("HEALTH_QUEUE_URL".into())
             .or_insert(health_queue_url);
-        let webhook_queue_url = provision::ensure_webhook_queue(
+        let (webhook_queue_url, _) = provision::ensure_webhook_queue(
             &sdk,
             &format!("{}-webhooks", settings["PUBLISH_QUEUE_NAME"]),
         )
@@ -246,6 +261,19 @@ impl LocalStack {
         settings
             .entry("WEBHOOK_QUEUE_URL".into())
             .or_insert(webhook_queue_url);
+        // The master secret webhook secrets derive from, in Secrets Manager as in AWS (where
+        // the template generates it): a random one per table.
+        let webhook_secret = settings.remove("WEBHOOK_SIGNING_SECRET");
+        if !settings.contains_key("WEBHOOK_SIGNING_SECRET_ARN") {
+            let name = format!("{}/webhook-signing-secret", settings["TABLE_NAME"]);
+            let value = webhook_secret.unwrap_or_else(|| {
+                use rand::Rng;
+                let bytes: [u8; 32] = rand::rng().random();
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            });
+            let arn = provision::ensure_client_secret(&sdk, &name, &value).await?;
+            settings.insert("WEBHOOK_SIGNING_SECRET_ARN".into(), arn);
+        }
         let queues = provision::ensure_queues(
             &sdk,
             &settings["PUBLISH_QUEUE_NAME"],
@@ -326,9 +354,16 @@ impl LocalStack {
             schedules.group.clone(),
             functions(&refresher, &reconciler),
         ));
+        let mut notifier = notifier_function::Notifier::from_config(&config, &sdk)?;
+        let clock = scheduler.clone();
+        notifier.clock = Arc::new(move || clock.now());
+        if let Some(max_delay) = options.webhook_max_delay {
+            notifier.max_delay = max_delay;
+        }
+        let notifier = Arc::new(notifier);
         let events = Arc::new(events_function::Events::from_config(&config, &sdk)?);
         let stream = Arc::new(stream::TableStream::open(&sdk, &config.table_name).await?);
-        let background = match options.run_scheduler {
+        let mut background = match options.run_scheduler {
             None => Vec::new(),
             Some(tick) => {
                 let (events, stream) = (events.clone(), stream.clone());
@@ -355,6 +390,14 @@ impl LocalStack {
                 ]
             }
         };
+        if options.run_notifier {
+            background.push(poller::spawn(
+                aws_sdk_sqs::Client::new(&sdk),
+                notifier.queue.url().to_owned(),
+                poller::notifier(notifier.clone()),
+                10,
+            ));
+        }
         let cdn = cdn::Cdn::start(options.cdn_addr).await?;
         let gateway = gateway::serve(
             listener,
@@ -379,6 +422,7 @@ impl LocalStack {
             refresher,
             health,
             reconciler,
+            notifier,
             events,
             stream,
             scheduler,
@@ -445,6 +489,14 @@ impl LocalStack {
             .expect("the stack sets the publish queue");
         let consumer = poller::publisher(self.publisher.clone());
         poller::poll_once(&sqs, url, &consumer, 10, 0).await
+    }
+
+    /// Runs the notifier over what is on the webhook queue now, as Lambda's event source
+    /// mapping would (without waiting for messages); returns how many messages there were.
+    pub async fn run_webhook_queue(&self) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let consumer = poller::notifier(self.notifier.clone());
+        poller::poll_once(&sqs, self.notifier.queue.url(), &consumer, 10, 0).await
     }
 
     /// Runs the events function over the table's stream until it has read everything written
@@ -560,6 +612,8 @@ pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
     options
         .settings
         .insert("SCHEDULE_GROUP".into(), format!("test-{unique}"));
+    // A webhook retry due after a clock moved ahead goes out within a second.
+    options.webhook_max_delay = Some(std::time::Duration::from_secs(1));
     adjust(&mut options);
     LocalStack::start(options).await.expect("local stack")
 }

@@ -44,6 +44,16 @@ pub fn health(health: Arc<health_function::Health>) -> Consumer {
     })
 }
 
+/// The notifier function's timeout in the template.
+pub const NOTIFIER_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn notifier(notifier: Arc<notifier_function::Notifier>) -> Consumer {
+    Arc::new(move |event| {
+        let n = notifier.clone();
+        Box::pin(async move { notifier_function::handle(event, &n).await })
+    })
+}
+
 /// Receives one batch and hands it to `consumer`; returns how many messages there were.
 pub async fn poll_once(
     sqs: &aws_sdk_sqs::Client,

@@ -202,13 +202,30 @@ pub async fn ensure_health_queue(
     sdk: &aws_config::SdkConfig,
     name: &str,
 ) -> anyhow::Result<(String, String)> {
+    ensure_queue_with_dlq(sdk, name).await
+}
+
+/// The webhook queue (events and delayed attempts, for the notifier) and its DLQ; returns
+/// its URL and ARN.
+pub async fn ensure_webhook_queue(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    ensure_queue_with_dlq(sdk, name).await
+}
+
+/// A queue whose messages go to `{name}-dlq` after 5 receives.
+async fn ensure_queue_with_dlq(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dlq_url = sqs
         .create_queue()
         .queue_name(format!("{name}-dlq"))
         .send()
         .await
-        .context("creating the health DLQ")?
+        .with_context(|| format!("creating {name}-dlq"))?
         .queue_url
         .context("CreateQueue returned no URL")?;
     let redrive = serde_json::json!({ "deadLetterTargetArn": queue_arn(&sqs, &dlq_url).await?, "maxReceiveCount": 5 });
@@ -219,26 +236,11 @@ pub async fn ensure_health_queue(
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await
-        .context("creating the health queue")?
+        .with_context(|| format!("creating {name}"))?
         .queue_url
         .context("CreateQueue returned no URL")?;
     let arn = queue_arn(&sqs, &url).await?;
     Ok((url, arn))
-}
-
-/// The webhook queue (events waiting for the notifier); returns its URL.
-pub async fn ensure_webhook_queue(
-    sdk: &aws_config::SdkConfig,
-    name: &str,
-) -> anyhow::Result<String> {
-    aws_sdk_sqs::Client::new(sdk)
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .context("creating the webhook queue")?
-        .queue_url
-        .context("CreateQueue returned no URL")
 }
 
 /// The schedule group one-time schedules go in.
@@ -365,7 +367,7 @@ pub async fn ensure_client_secret(
     let created = secrets
         .create_secret()
         .name(name)
-        .description("LinkedIn app client secret (local)")
+        .description("a secret of the local stack")
         .secret_string(value)
         .send()
         .await;

@@ -39,7 +39,7 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 /// The answer's status and JSON body (`Null` when it has none).
-async fn answer(request: RequestBuilder) -> (u16, Value) {
+pub(crate) async fn answer(request: RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the gateway answers");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

@@ -1,4 +1,5 @@
-//! Every log line of a whole connect flow holds no token, authorization code or client secret.
+//! Every log line of a whole connect flow holds no token, authorization code or client secret
+//! (nor a webhook secret).
 //! Its own test binary, so that one global subscriber captures every thread.
 
 use std::io::Write;
@@ -58,6 +59,12 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
             "LINKEDIN_PAGES_CLIENT_SECRET".into(),
             "sekrit-pages-secret-0043".into(),
         );
+        // Webhooks: the master secret and the endpoints' secrets stay out of the logs too.
+        o.settings.insert(
+            "WEBHOOK_SIGNING_SECRET".into(),
+            "sekrit-webhook-master-0044".into(),
+        );
+        o.run_notifier = true;
     })
     .await;
     let done = stack.gateway_url.join("/done").unwrap();
@@ -107,7 +114,27 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
         "the pages app's flow ran"
     );
 
+    // A webhook endpoint registered, pinged, rotated, pinged again, failing once.
+    let receiver = local_stack::receiver::WebhookReceiver::start()
+        .await
+        .unwrap();
+    let endpoint = stack
+        .register_webhook("acme", &receiver.url("/hooks"), &["post.published"])
+        .await;
+    let webhook = endpoint["id"].as_str().unwrap();
+    stack.test_webhook("acme", webhook).await;
+    receiver.wait_for(1, Duration::from_secs(20)).await;
+    let (_, rotated) = stack.rotate_webhook_secret("acme", webhook).await;
+    receiver.behave(local_stack::receiver::Behaviour::FailWith(500));
+    stack.test_webhook("acme", webhook).await;
+    receiver.wait_for(2, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("webhook attempt"),
+        "the capture saw the notifier's logs"
+    );
     assert!(
         logs.contains("connection stored"),
         "the capture saw the product's logs"
@@ -119,13 +146,18 @@ async fn the_logs_of_a_whole_connect_flow_hold_no_token_code_or_client_secret() 
     let mut secrets = vec![
         "sekrit-client-secret-0042".to_owned(),
         "sekrit-pages-secret-0043".to_owned(),
+        "sekrit-webhook-master-0044".to_owned(),
     ];
+    for shown in [&endpoint["secret"], &rotated["secret"]] {
+        let shown = shown.as_str().expect("a webhook secret");
+        secrets.push(shown.trim_start_matches("whsec_").to_owned());
+    }
     for t in stack.simulator().issued_tokens() {
         secrets.push(t.access_token);
         secrets.extend(t.refresh_token);
     }
     secrets.extend(stack.simulator().issued_codes());
-    assert!(secrets.len() >= 7);
+    assert!(secrets.len() >= 10);
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),

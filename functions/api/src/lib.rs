@@ -7,6 +7,10 @@ mod dlq;
 mod edits;
 mod posts;
 mod requests;
+mod webhook_deliveries;
+mod webhook_routes;
+mod webhook_views;
+mod webhooks;
 
 pub use connector::views::{ConnectionView, PostView};
 
@@ -42,12 +46,31 @@ pub struct ApiService {
     pub admin_scope: String,
     /// The dialect the publisher posts in: what kinds of post it can carry.
     pub posts_api: connector::config::PostsApi,
+    /// Webhook endpoints and their delivery logs.
+    pub webhooks: connector::store::WebhookStore,
+    /// The webhook queue: test pings and resends go through the notifier.
+    pub events: connector::events::EventQueue,
+    /// Shows an endpoint's secret once (derived; nothing to decrypt, so no KMS rights).
+    pub signer: connector::webhooks::WebhookSigner,
+    /// Loopback endpoint URLs allowed (the local stack only).
+    pub webhook_allow_loopback: bool,
 }
 
 impl ApiService {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let (webhook_queue, signing_secret) = config.require_webhooks()?;
         Ok(Self {
+            webhooks: connector::store::WebhookStore::new(
+                dynamo.clone(),
+                config.table_name.clone(),
+            ),
+            events: connector::events::EventQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                webhook_queue.to_owned(),
+            ),
+            signer: connector::webhooks::WebhookSigner::new(signing_secret.clone()),
+            webhook_allow_loopback: config.webhooks.allow_loopback,
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             limits: LimitStore::new(dynamo.clone(), config.table_name.clone()),
             tenant_limits: config.tenant_limits,
@@ -144,6 +167,7 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             only(request, "POST")?;
             approvals::reject(request, service, id).await
         }
+        ["v1", "webhooks", rest @ ..] => webhook_routes::route(request, service, rest).await,
         ["v1", "admin", "tenants", tenant, "settings"] => {
             admin::settings(request, service, tenant).await
         }

@@ -24,6 +24,8 @@ pub struct TenantLimits {
     pub requests_per_second: u32,
     pub posts_per_day: u32,
     pub scheduled_posts: u32,
+    /// Webhook endpoints a tenant may have registered.
+    pub webhook_endpoints: u32,
 }
 
 impl Default for TenantLimits {
@@ -32,6 +34,7 @@ impl Default for TenantLimits {
             requests_per_second: 25,
             posts_per_day: 5_000,
             scheduled_posts: 10_000,
+            webhook_endpoints: 10,
         }
     }
 }
@@ -43,6 +46,7 @@ pub enum Limit {
     RequestsPerSecond,
     PostsPerDay,
     ScheduledPosts,
+    WebhookEndpoints,
 }
 
 impl Limit {
@@ -55,6 +59,7 @@ impl Limit {
             Self::RequestsPerSecond => limits.requests_per_second,
             Self::PostsPerDay => limits.posts_per_day,
             Self::ScheduledPosts => limits.scheduled_posts,
+            Self::WebhookEndpoints => limits.webhook_endpoints,
         }
     }
 
@@ -65,6 +70,7 @@ impl Limit {
             Self::RequestsPerSecond => format!("LIMIT#requests_per_second#{}", now.timestamp()),
             Self::PostsPerDay => format!("LIMIT#posts_per_day#{}", now.format("%Y-%m-%d")),
             Self::ScheduledPosts => "LIMIT#scheduled_posts".into(),
+            Self::WebhookEndpoints => "LIMIT#webhook_endpoints".into(),
         }
     }
 
@@ -73,7 +79,7 @@ impl Limit {
         match self {
             Self::RequestsPerSecond => Some(now + chrono::Duration::minutes(2)),
             Self::PostsPerDay => Some(next_utc_midnight(now) + chrono::Duration::days(1)),
-            Self::ScheduledPosts => None,
+            Self::ScheduledPosts | Self::WebhookEndpoints => None,
         }
     }
 
@@ -85,7 +91,8 @@ impl Limit {
             Self::PostsPerDay => {
                 crate::linkedin::until_next_utc_midnight(now).max(Duration::from_secs(1))
             }
-            Self::ScheduledPosts => Duration::from_secs(60),
+            // A slot frees only when the tenant deletes an endpoint.
+            Self::ScheduledPosts | Self::WebhookEndpoints => Duration::from_secs(60),
         }
     }
 
@@ -101,6 +108,9 @@ impl Limit {
             }
             Self::ScheduledPosts => {
                 format!("this tenant has reached its limit of {max} scheduled posts outstanding")
+            }
+            Self::WebhookEndpoints => {
+                format!("this tenant has reached its limit of {max} webhook endpoints; delete one first")
             }
         }
     }
@@ -248,11 +258,13 @@ mod tests {
             requests_per_second: 7,
             posts_per_day: 8,
             scheduled_posts: 9,
+            webhook_endpoints: 6,
         };
         for (limit, name, max) in [
             (Limit::RequestsPerSecond, "requests_per_second", "7"),
             (Limit::PostsPerDay, "posts_per_day", "8"),
             (Limit::ScheduledPosts, "scheduled_posts", "9"),
+            (Limit::WebhookEndpoints, "webhook_endpoints", "6"),
         ] {
             assert_eq!(limit.name(), name);
             assert!(limit.message(&limits).contains(max), "{name}");

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod posts;
 mod refresh_windows;
 mod tenants;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod examples;

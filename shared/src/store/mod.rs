@@ -6,6 +6,7 @@ mod dlq;
 mod limits;
 mod posts;
 mod tenants;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -23,6 +24,7 @@ pub use dlq::{DlqDayCount, DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
 pub use limits::{Admission, LimitStore};
 pub use posts::{Claim, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX};
 pub use tenants::TenantStore;
+pub use webhooks::WebhookStore;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -58,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
     // EventBridge Scheduler, locally: scheduled posts, refresh windows, the 6-hourly health
     // round and the hourly reconciler fire on time.
     options.run_scheduler = Some(std::time::Duration::from_secs(1));
+    // Webhook events are delivered to the endpoints tenants register.
+    options.run_notifier = true;
     if let Some(region) = env("AWS_REGION") {
         options.region = region;
     }
@@ -71,6 +73,14 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let stack = LocalStack::start(options).await?;
+    // A stand-in for a tenant's webhook endpoint: answers 204 and lists what it received.
+    let receiver_addr = env("DEV_WEBHOOK_RECEIVER_ADDR")
+        .unwrap_or_else(|| "127.0.0.1:8091".into())
+        .parse()
+        .context("DEV_WEBHOOK_RECEIVER_ADDR must be host:port")?;
+    let receiver = local_stack::receiver::WebhookReceiver::start_on(receiver_addr)
+        .await
+        .with_context(|| format!("starting the webhook receiver on {receiver_addr}"))?;
     let token = stack.token_for("demo");
     let state_dir = Path::new(".devstack");
     std::fs::create_dir_all(state_dir)?;
@@ -92,6 +102,7 @@ LinkedIn connector — local stack is up
   AWS        {aws} (table {table}, key {key})
   LinkedIn   {linkedin}
   images     {cdn}/img/<any-name>.png (a stand-in for your app's image host)
+  webhooks   http://{receiver}/<any-path> (a stand-in endpoint; GET /received lists what came)
 
 A dev token for tenant "demo" (24 h) is in .devstack/token, an admin token (scope
 {admin_scope}, for /v1/admin/tenants/…) in .devstack/admin-token. In another terminal:
@@ -109,6 +120,7 @@ Ctrl-C stops everything."#,
         table = stack.config.table_name,
         key = stack.config.token_key_id,
         cdn = stack.cdn.base_url.as_str().trim_end_matches('/'),
+        receiver = receiver.addr,
     );
     tokio::signal::ctrl_c().await?;
     println!("stopping");

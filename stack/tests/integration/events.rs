@@ -81,6 +81,7 @@ fn every_file_in_events_is_named_by_a_test() {
             "events-stream.json",
             "health-round-sqs.json",
             "health-sqs.json",
+            "notifier-sqs.json",
             "oauth-authorize.json",
             "oauth-callback.json",
             "publisher-scheduled-sqs.json",
@@ -192,4 +193,22 @@ async fn the_events_sample_is_a_stream_batch_it_understands() {
     let (response, handled) = events_function::handle(&event.records, &stack.events).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((handled.records, handled.events), (1, 1));
+}
+
+/// The notifier's sample is an event as the events function queues it; for a tenant without
+/// endpoints it is handled (nothing to send) and not given back.
+#[tokio::test]
+async fn the_notifier_sample_is_an_event_it_understands() {
+    let event = sqs_event("notifier-sqs.json");
+    let body = event.records[0].body.as_deref().unwrap();
+    assert!(matches!(
+        connector::events::WebhookTask::parse(body).unwrap(),
+        connector::events::WebhookTask::Event {
+            endpoint_id: None,
+            ..
+        }
+    ));
+    let stack = test_stack(|_| {}).await;
+    let response = notifier_function::handle(event, &stack.notifier).await;
+    assert!(response.batch_item_failures.is_empty());
 }

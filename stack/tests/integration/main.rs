@@ -25,3 +25,4 @@ mod security;
 mod simulator;
 mod support;
 mod told;
+mod webhooks;
