@@ -153,7 +153,9 @@ async fn scheduled_posts_outstanding_are_limited_and_a_slot_frees_when_one_goes_
 async fn linkedin_s_application_limit_pauses_publishing_until_the_reset_and_resumes() {
     let stack = test_stack(|o| {
         o.simulator.app_daily_post_limit = 1;
-        o.simulator.daily_limit_retry_after = Some(Duration::from_secs(6));
+        // Long enough that no throttled post is retried while the test counts what was sent
+        // (a loaded machine takes seconds for the three refusals).
+        o.simulator.daily_limit_retry_after = Some(Duration::from_secs(20));
     })
     .await;
     let members = ["sim-m1", "sim-m2", "sim-m3", "sim-m4", "sim-m5"];
@@ -216,7 +218,9 @@ async fn linkedin_s_application_limit_pauses_publishing_until_the_reset_and_resu
         .simulator()
         .configure(|c| c.app_daily_post_limit = 100);
     for id in waiting.iter().chain([&held]) {
-        stack.wait_for_post("acme", id, &["published"], SLOW).await;
+        stack
+            .wait_for_post("acme", id, &["published"], SLOW * 2)
+            .await;
     }
     assert_eq!(stack.simulator().live_posts().len(), 5);
 }
