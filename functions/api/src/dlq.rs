@@ -259,7 +259,7 @@ async fn redrive(
         ));
     }
     let retried = record.retried(now);
-    if let Err(e) = service.posts.replace_dlq_record(record, &retried).await {
+    if let Err(e) = service.posts.mark_dlq_retried(&retried).await {
         // The job is on its way; only the record's mark is missing (a second retry of it
         // finds the post no longer failed).
         warn!(dlq_record_id = %record.id, error = %e, "could not mark a DLQ record retried");

@@ -77,8 +77,8 @@ impl DlqRecordId {
         format!("{SK_PREFIX}{}", self.0.hyphenated())
     }
 
-    /// The lowest (`fill` 0) or highest (`fill` all ones) id a record made in `at`'s
-    /// millisecond can have: the bounds of a time range.
+    /// The lowest (or, with `highest`, the highest) id a record made in `at`'s millisecond can
+    /// have: the bounds of a time range.
     fn bound(at: DateTime<Utc>, highest: bool) -> String {
         let ms = u128::from(u64::try_from(at.timestamp_millis()).unwrap_or_default());
         let rest: u128 = if highest { (1 << 80) - 1 } else { 0 };
@@ -403,28 +403,17 @@ impl PostStore {
         out.item.map(from_item).transpose()
     }
 
-    /// Writes `next` (a record marked retried) if the stored record is still as `before`
-    /// was: two retries of one record never both count.
-    pub async fn replace_dlq_record(
-        &self,
-        before: &DlqRecord,
-        next: &DlqRecord,
-    ) -> Result<(), StoreError> {
-        let mut put = self
-            .client
+    /// Writes `retried` (the record marked retried) if the stored record is still open: two
+    /// retries of one record never both count.
+    pub async fn mark_dlq_retried(&self, retried: &DlqRecord) -> Result<(), StoreError> {
+        self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(dlq_item(next, &self.retention)?))
-            .expression_attribute_names("#status", "status");
-        put = match before.status {
-            DlqStatus::Open => put
-                .condition_expression("attribute_exists(SK) AND #status = :open")
-                .expression_attribute_values(":open", AttributeValue::S("open".into())),
-            DlqStatus::Retried => put
-                .condition_expression("attribute_exists(SK) AND #status = :retried")
-                .expression_attribute_values(":retried", AttributeValue::S("retried".into())),
-        };
-        put.send()
+            .set_item(Some(dlq_item(retried, &self.retention)?))
+            .condition_expression("attribute_exists(SK) AND #status = :open")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":open", AttributeValue::S("open".into()))
+            .send()
             .await
             .map(|_| ())
             .map_err(|e| classify("PutItem DLQ record retried", e))

@@ -408,29 +408,8 @@ async fn a_rescued_post_publishes_once() {
 
 /// Receives and deletes every message on the publish queue (a lost job).
 async fn drain_publish_queue(stack: &local_stack::LocalStack) {
-    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let url = stack.config.publish_queue_url.clone().unwrap();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return;
-        }
-        for m in messages {
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    take_messages(stack, &url).await;
 }
 
 /// Every way a connection can fail after LinkedIn applied the create ends `published`, with

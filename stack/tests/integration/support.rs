@@ -212,32 +212,41 @@ impl TestStack for LocalStack {
     }
 }
 
-/// Takes every event waiting on the stack's webhook queue, oldest first (the events function's
-/// output; run `stack.run_events()` first).
-pub async fn queued_events(stack: &LocalStack) -> Vec<connector::events::Event> {
+/// Receives and deletes every message waiting on the queue at `url`; their bodies, oldest first.
+pub async fn take_messages(stack: &LocalStack, url: &str) -> Vec<String> {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-    let url = stack.config.require_webhook_queue().unwrap().to_owned();
-    let mut events = Vec::new();
+    let mut bodies = Vec::new();
     loop {
         let out = sqs
             .receive_message()
-            .queue_url(&url)
+            .queue_url(url)
             .max_number_of_messages(10)
             .send()
             .await
             .unwrap();
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
-            return events;
+            return bodies;
         }
         for m in messages {
-            events.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            bodies.push(m.body.unwrap_or_default());
             sqs.delete_message()
-                .queue_url(&url)
+                .queue_url(url)
                 .receipt_handle(m.receipt_handle.unwrap())
                 .send()
                 .await
                 .unwrap();
         }
     }
+}
+
+/// Takes every event waiting on the stack's webhook queue, oldest first (the events function's
+/// output; run `stack.run_events()` first).
+pub async fn queued_events(stack: &LocalStack) -> Vec<connector::events::Event> {
+    let url = stack.config.require_webhook_queue().unwrap().to_owned();
+    take_messages(stack, &url)
+        .await
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect()
 }
