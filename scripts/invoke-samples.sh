@@ -35,6 +35,13 @@ DEV_GATEWAY_ADDR=127.0.0.1:$gateway_port DEV_MOTO_PORT=$moto_port \
   "${CARGO_TARGET_DIR:-target}/debug/devstack" >"$logs/devstack.log" 2>&1 &
 devstack_pid=$!
 wait_for_port "$gateway_port" devstack
+# The gateway's port opens before the stack is provisioned (queues, secrets, table): a function
+# started now could find no client secret yet. Wait for devstack to say it is up.
+for _ in $(seq 1 300); do
+  grep -q "local stack is up" "$logs/devstack.log" && break
+  sleep 0.5
+done
+grep -q "local stack is up" "$logs/devstack.log" || { echo "invoke-samples: devstack never came up" >&2; cat "$logs/devstack.log" >&2; exit 1; }
 
 # The functions read the same configuration as in Lambda, pointed at the local stack; the
 # client secret from Secrets Manager (the secret devstack put in moto; a name works as well
