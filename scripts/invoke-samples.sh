@@ -92,6 +92,7 @@ publisher publisher-sqs.json failures=0
 publisher publisher-scheduled-sqs.json failures=0
 publisher publisher-video-sqs.json failures=0
 refresher refresher-window.json outcome=disconnected
+refresher refresher-runway.json outcome=disconnected
 health health-sqs.json failures=0
 health health-round-sqs.json failures=0
 reconciler reconciler-round.json found=0
@@ -118,7 +119,7 @@ PY
 cargo lambda invoke api -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/api-secret.json" >/dev/null 2>&1 || true
 cargo lambda invoke oauth -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/oauth-secret.json" >/dev/null 2>&1 || true
 sleep 1
-checks=17
+checks=18
 if grep -q "$bearer" "$logs/watch.log" || grep -q "$code" "$logs/watch.log"; then
   echo "invoke-samples: a bearer token or an OAuth code reached the functions' TRACE output" >&2
   failed=$((failed + 1))

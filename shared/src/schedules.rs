@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws_errors::{self, AwsError};
 use crate::domain::posts::{Job, Post, PostId};
-use crate::domain::{as_of, windows_ahead, ConnectionId, RefreshWindow, TenantId};
+use crate::domain::{
+    as_of, runways_ahead, windows_ahead, ConnectionId, ReconnectRunway, RefreshWindow, TenantId,
+};
 
 /// EventBridge Scheduler replaces this in a target's input with the time the schedule was due.
 pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
@@ -61,6 +63,34 @@ impl RefreshRequest {
     pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         as_of(self.scheduled_time.as_deref(), now)
     }
+}
+
+/// What the refresher receives when a connection's reconnect runway comes (14, 7, 1 days
+/// before the member must reconnect, and at the deadline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunwayRequest {
+    pub tenant_id: TenantId,
+    pub connection_id: ConnectionId,
+    pub runway: ReconnectRunway,
+    /// When the runway came, as the scheduler fills it in ([`SCHEDULED_TIME`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<String>,
+}
+
+impl RunwayRequest {
+    /// The time to reason about the runway at (see [`as_of`]).
+    pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        as_of(self.scheduled_time.as_deref(), now)
+    }
+}
+
+/// Everything the refresher's schedules send it: a refresh window or a reconnect runway
+/// (told apart by their `window` or `runway` field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RefresherEvent {
+    Window(RefreshRequest),
+    Runway(RunwayRequest),
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +145,42 @@ impl JobScheduler {
             .expect("requests serialize");
             let target = self.target(&refresher, input, 6 * 3600)?;
             // Refreshes may run anywhere in the half hour after the window opens.
+            self.put(&name, *at, self.flexible(30)?, target).await?;
+        }
+        Ok(ahead.len())
+    }
+
+    /// Puts the connection's reconnect runways in place for a member who must reconnect by
+    /// `reconnect_by`: like the refresh windows, each runway's schedule is replaced, and
+    /// those already past are removed (a reconnect moves the deadline). Returns how many
+    /// runways are scheduled.
+    pub async fn put_reconnect_runways(
+        &self,
+        tenant: &TenantId,
+        connection: ConnectionId,
+        reconnect_by: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ScheduleError> {
+        let refresher = self
+            .settings
+            .refresher_arn
+            .clone()
+            .ok_or_else(|| ScheduleError::Refused("REFRESHER_ARN is not configured".into()))?;
+        let ahead = runways_ahead(reconnect_by, now);
+        for runway in ReconnectRunway::ALL {
+            let name = runway.schedule_name(connection);
+            let Some((_, at)) = ahead.iter().find(|(r, _)| *r == runway) else {
+                self.delete(&name).await?;
+                continue;
+            };
+            let input = serde_json::to_string(&RunwayRequest {
+                tenant_id: tenant.clone(),
+                connection_id: connection,
+                runway,
+                scheduled_time: Some(SCHEDULED_TIME.into()),
+            })
+            .expect("requests serialize");
+            let target = self.target(&refresher, input, 6 * 3600)?;
             self.put(&name, *at, self.flexible(30)?, target).await?;
         }
         Ok(ahead.len())
@@ -230,13 +296,15 @@ impl JobScheduler {
         self.delete(&id.schedule_name()).await
     }
 
-    /// Removes the connection's refresh windows (disconnect).
-    pub async fn delete_refresh_windows(
+    /// Removes the connection's refresh windows and reconnect runways (disconnect).
+    pub async fn delete_connection_schedules(
         &self,
         connection: ConnectionId,
     ) -> Result<(), ScheduleError> {
-        for window in RefreshWindow::ALL {
-            self.delete(&window.schedule_name(connection)).await?;
+        let windows = RefreshWindow::ALL.map(|w| w.schedule_name(connection));
+        let runways = ReconnectRunway::ALL.map(|r| r.schedule_name(connection));
+        for name in windows.iter().chain(&runways) {
+            self.delete(name).await?;
         }
         Ok(())
     }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Connection, ConnectionId, ConnectionReason, ConnectionStatus, TenantId};
+use crate::domain::{
+    same_deadline, Connection, ConnectionId, ConnectionReason, ConnectionStatus, TenantId,
+};
 use crate::linkedin::{LinkedInClient, LinkedInError};
 use crate::schedules::JobScheduler;
 use crate::store::{Change, ConnectionStore, StoreError, StoredConnection, Updated};
@@ -290,6 +292,21 @@ impl TokenKeeper {
                         .await
                     {
                         tracing::warn!(connection_id = %next.id, error = %e, "could not re-plan the refresh windows");
+                    }
+                    // LinkedIn never extends a refresh token, so the deadline stays; should
+                    // a refresh move it all the same, its runways move with it.
+                    if !same_deadline(leased.reconnect_by(), next.reconnect_by()) {
+                        if let Err(e) = windows
+                            .put_reconnect_runways(
+                                &next.tenant_id,
+                                next.id,
+                                next.reconnect_by(),
+                                now,
+                            )
+                            .await
+                        {
+                            tracing::warn!(connection_id = %next.id, error = %e, "could not re-plan the reconnect runways");
+                        }
                     }
                 }
                 Ok(RefreshOutcome::Refreshed)

@@ -8,7 +8,7 @@ use crate::domain::posts::{
     PostStatus, PostWarning, Visibility,
 };
 use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization,
+    Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization, ReconnectDue,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -58,6 +58,9 @@ pub struct PostView<'a> {
     /// When the reminder to approve it went out, an hour before its time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_reminded_at: Option<DateTime<Utc>>,
+    /// When its time was found passed without its schedule firing (it went out late).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_missed_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -90,6 +93,7 @@ impl<'a> From<&'a Post> for PostView<'a> {
             requires_approval: p.requires_approval,
             approved_at: p.approved_at,
             approval_reminded_at: p.approval_reminded_at,
+            schedule_missed_at: p.schedule_missed_at,
         }
     }
 }
@@ -138,6 +142,11 @@ pub struct ConnectionView<'a> {
     pub capabilities: Capabilities,
     /// The member must reconnect by then (the refresh token's end, else the access token's).
     pub reconnect_by: DateTime<Utc>,
+    /// The last reconnect runway the tenant was told of (14, 7, 1 days before the deadline,
+    /// and at it) with the scheduled posts that fall after the deadline; none since the
+    /// last connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnect_due: Option<&'a ReconnectDue>,
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     pub authorized_at: DateTime<Utc>,
@@ -169,6 +178,7 @@ impl<'a> From<&'a Connection> for ConnectionView<'a> {
             missing_scopes: &c.missing_scopes,
             reconnect_by: capabilities.reconnect_by,
             capabilities,
+            reconnect_due: c.reconnect_due.as_ref(),
             access_token_expires_at: c.access_token_expires_at,
             refresh_token_expires_at: c.refresh_token_expires_at,
             authorized_at: c.authorized_at,

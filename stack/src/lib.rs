@@ -543,10 +543,18 @@ fn functions(
             Arc::new(move |input: String| {
                 let refresher = refresher.clone();
                 Box::pin(async move {
-                    let request: connector::schedules::RefreshRequest =
+                    let event: connector::schedules::RefresherEvent =
                         serde_json::from_str(&input).context("refresher event")?;
-                    let as_of = request.as_of(chrono::Utc::now());
-                    refresher_function::handle(&request, &refresher, as_of).await?;
+                    match event {
+                        connector::schedules::RefresherEvent::Window(request) => {
+                            let as_of = request.as_of(chrono::Utc::now());
+                            refresher_function::handle(&request, &refresher, as_of).await?;
+                        }
+                        connector::schedules::RefresherEvent::Runway(request) => {
+                            let as_of = request.as_of(chrono::Utc::now());
+                            refresher_function::runway::handle(&request, &refresher, as_of).await?;
+                        }
+                    }
                     Ok(())
                 }) as futures::future::BoxFuture<'static, anyhow::Result<()>>
             }) as scheduler::Invoke,

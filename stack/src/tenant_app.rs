@@ -193,6 +193,13 @@ impl LocalStack {
             .clone()
     }
 
+    /// `GET /v1/connections/{id}` as `tenant` (the answer must be 200).
+    pub async fn connection(&self, tenant: &str, id: &str) -> Value {
+        let (status, body) = self.get(tenant, &format!("/v1/connections/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// `DELETE /v1/connections/{id}` as `tenant`.
     pub async fn disconnect(&self, tenant: &str, id: &str) -> (u16, Value) {
         answer(self.request(Method::DELETE, tenant, &format!("/v1/connections/{id}"))).await

@@ -56,10 +56,10 @@ pub async fn disconnect(
         // Disconnected meanwhile by another request.
         return Ok(http::json(200, &ConnectionView::from(&stored.connection)));
     };
-    // A window left behind is harmless: a refresh of a revoked connection stores nothing and
-    // revokes what it obtained.
-    if let Err(e) = service.scheduler.delete_refresh_windows(id).await {
-        warn!(connection_id = %id, error = %e, "could not delete the refresh windows");
+    // A window or runway left behind is harmless: a refresh of a revoked connection stores
+    // nothing and revokes what it obtained; a runway of a revoked connection tells nothing.
+    if let Err(e) = service.scheduler.delete_connection_schedules(id).await {
+        warn!(connection_id = %id, error = %e, "could not delete the refresh windows and reconnect runways");
     }
     let job = RevokeJob {
         tenant_id: tenant.clone(),

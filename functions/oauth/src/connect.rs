@@ -88,7 +88,8 @@ pub(crate) async fn connect(
             tracing::error!(error = format!("{e:#}"), "storing the connection failed");
             ConnectFailure::Internal
         })?;
-    // Not fatal: the connection works, and the health check re-plans missing windows.
+    // Not fatal: the connection works (a publish's 401 still refreshes its token); the
+    // failure is logged for an operator, and the member's next connect plans them again.
     if let Err(e) = service
         .windows
         .put_refresh_windows(
@@ -100,6 +101,14 @@ pub(crate) async fn connect(
         .await
     {
         warn!(error = %e, "could not plan the refresh windows");
+    }
+    // Not fatal either, and logged the same way.
+    if let Err(e) = service
+        .windows
+        .put_reconnect_runways(tenant, connection.id, connection.reconnect_by(), Utc::now())
+        .await
+    {
+        warn!(error = %e, "could not plan the reconnect runways");
     }
     Ok(connection)
 }

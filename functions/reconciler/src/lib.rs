@@ -110,6 +110,20 @@ pub async fn handle(as_of: DateTime<Utc>, reconciler: &Reconciler) -> anyhow::Re
                     result.skipped += 1;
                     continue;
                 }
+                // The miss is recorded once (the tenant is told: `post.scheduled_missed`); a
+                // post changed meanwhile (its schedule fired after all, a cancel) is left to
+                // what changed it.
+                let post = match post.schedule_missed(as_of) {
+                    Some(missed) => match reconciler.posts.replace(&missed).await {
+                        Ok(()) => missed,
+                        Err(StoreError::Conflict(_)) => {
+                            result.skipped += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => post,
+                };
                 result.found += 1;
                 // The job is made for the post's time, so it claims the post exactly like the
                 // lost schedule would have; if that schedule fires after all, one of them wins.

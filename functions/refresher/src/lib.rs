@@ -1,11 +1,16 @@
 //! The `refresher` function: when a refresh window opens (T-7d, T-1d, T-12h before the access
 //! token expires), refresh the connection's token through the one single-flight path, plan the
-//! next windows, and say plainly when a person must reconnect.
+//! next windows, and say plainly when a person must reconnect; when a reconnect runway comes
+//! (T-14d, T-7d, T-1d before the member must reconnect, and at the deadline), tell the tenant
+//! ([`runway`]).
+
+pub mod runway;
 
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::domain::{ConnectionReason, ConnectionStatus};
-use connector::schedules::RefreshRequest;
+use connector::schedules::{RefreshRequest, RefresherEvent};
+use connector::store::PostStore;
 use connector::tokens::{KeeperError, RefreshOutcome, TokenKeeper};
 use serde::Serialize;
 use tracing::{info, Instrument};
@@ -18,13 +23,48 @@ const EARLY: chrono::Duration = chrono::Duration::minutes(5);
 
 pub struct Refresher {
     pub keeper: TokenKeeper,
+    /// Read by a reconnect runway for the posts at risk.
+    pub posts: PostStore,
 }
 
 impl Refresher {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self {
             keeper: TokenKeeper::from_config(config, sdk)?,
+            posts: PostStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table_name.clone(),
+            )
+            .with_retention(config.retention),
         })
+    }
+}
+
+/// What one invocation did: a window's outcome or a runway's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Window(WindowOutcome),
+    Runway(runway::RunwayOutcome),
+}
+
+/// One invocation from the refresher's schedules, at the time it was due (see
+/// [`RefreshRequest::as_of`]), within the invocation's `deadline`.
+pub async fn handle_event(
+    event: &RefresherEvent,
+    refresher: &Refresher,
+    now: DateTime<Utc>,
+    deadline: connector::deadline::Deadline,
+) -> Result<Outcome, RetryableFailure> {
+    match event {
+        RefresherEvent::Window(request) => {
+            handle_within(request, refresher, request.as_of(now), deadline)
+                .await
+                .map(Outcome::Window)
+        }
+        RefresherEvent::Runway(request) => runway::handle(request, refresher, request.as_of(now))
+            .await
+            .map(Outcome::Runway),
     }
 }
 

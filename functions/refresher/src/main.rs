@@ -1,6 +1,7 @@
-//! Wires the `refresher` function: EventBridge Scheduler invokes it when a refresh window opens.
+//! Wires the `refresher` function: EventBridge Scheduler invokes it when a refresh window opens
+//! or a reconnect runway comes.
 
-use connector::schedules::RefreshRequest;
+use connector::schedules::RefresherEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -13,11 +14,11 @@ async fn main() -> Result<(), Error> {
     let refresher = refresher_function::Refresher::from_config(&config, &sdk)?;
     let refresher = &refresher;
     run(service_fn(
-        move |event: LambdaEvent<RefreshRequest>| async move {
-            let outcome = refresher_function::handle_within(
+        move |event: LambdaEvent<RefresherEvent>| async move {
+            let outcome = refresher_function::handle_event(
                 &event.payload,
                 refresher,
-                event.payload.as_of(chrono::Utc::now()),
+                chrono::Utc::now(),
                 connector::deadline::Deadline::from_epoch_millis(event.context.deadline),
             )
             .await?;

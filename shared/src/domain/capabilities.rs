@@ -75,7 +75,7 @@ impl Capabilities {
             comments: has(MEMBER_COMMENTS),
             member_analytics: has(MEMBER_ANALYTICS),
             refresh_token: refresh_expiry.is_some(),
-            reconnect_by: refresh_expiry.unwrap_or(connection.access_token_expires_at),
+            reconnect_by: connection.reconnect_by(),
             organizations: connection
                 .organizations
                 .iter()

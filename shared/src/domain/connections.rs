@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
+use super::reconnect_runways::ReconnectDue;
 use super::TenantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -191,6 +192,9 @@ pub struct Connection {
     /// back instead of sending them into the same refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_until: Option<DateTime<Utc>>,
+    /// The last reconnect runway the tenant was told of (none since the last connect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_due: Option<ReconnectDue>,
     pub version: u64,
 }
 
@@ -272,7 +276,7 @@ pub const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(30);
 /// A connection's life. Each change is a new version, written by the store's one
 /// read-modify-conditional-write helper (`ConnectionStore::update`); no handler edits fields.
 impl Connection {
-    fn next(&self, now: DateTime<Utc>) -> Self {
+    pub(super) fn next(&self, now: DateTime<Utc>) -> Self {
         Self {
             updated_at: now,
             version: self.version + 1,
@@ -317,6 +321,8 @@ impl Connection {
             refresh_lease_until: None,
             // LinkedIn's limit is the member's, whatever their connection.
             throttled_until: existing.and_then(|c| c.throttled_until),
+            // A new deadline: its runways are told afresh.
+            reconnect_due: None,
             version: existing.map_or(1, |c| c.version + 1),
         }
     }

@@ -6,6 +6,7 @@ pub mod capabilities;
 mod connections;
 pub mod limits;
 pub mod posts;
+mod reconnect_runways;
 mod refresh_windows;
 mod tenants;
 pub mod webhooks;
@@ -17,6 +18,9 @@ pub use connections::{
     missing_scopes, Connection, ConnectionId, ConnectionReason, ConnectionStatus, Grant,
     LinkedInApp, MemberIdentity, MemberUrn, Organization, PendingAuthorization, HEALTH_INTERVAL,
     PLATFORM, REFRESH_LEASE,
+};
+pub use reconnect_runways::{
+    runways_ahead, same_deadline, ReconnectDue, ReconnectRunway, RunwayFiring, MAX_POSTS_AT_RISK,
 };
 pub use refresh_windows::{as_of, windows_ahead, RefreshWindow};
 pub use tenants::{

@@ -127,12 +127,15 @@ fn post_changes(old: &Post, new: &Post) -> Vec<EventType> {
     if became(PostStatus::ApprovalExpired) {
         types.push(EventType::PostApprovalExpired);
     }
+    if new.schedule_missed_at.is_some() && old.schedule_missed_at.is_none() {
+        types.push(EventType::PostScheduledMissed);
+    }
     types
 }
 
 fn connection_events(old: Option<&Connection>, new: &Connection) -> Vec<Event> {
     let connected = old.is_none_or(|o| new.connect_count > o.connect_count);
-    let r#type = if connected && new.status != ConnectionStatus::Revoked {
+    let status = if connected && new.status != ConnectionStatus::Revoked {
         Some(EventType::ConnectionConnected)
     } else {
         match (old.map(|o| o.status), new.status) {
@@ -145,17 +148,27 @@ fn connection_events(old: Option<&Connection>, new: &Connection) -> Vec<Event> {
             _ => None,
         }
     };
-    r#type
+    // A reconnect runway recorded (a new one: a runway told again records nothing).
+    let runway = (new.reconnect_due.is_some()
+        && old.is_none_or(|o| o.reconnect_due != new.reconnect_due))
+    .then_some(EventType::ConnectionReconnectDue);
+    let types: Vec<EventType> = status.into_iter().chain(runway).collect();
+    if types.is_empty() {
+        return Vec::new();
+    }
+    let data = serde_json::to_value(ConnectionView::from(new)).unwrap_or(Value::Null);
+    let cause = format!("connection#{}@{}", new.id, new.version);
+    types
+        .into_iter()
         .map(|t| {
             Event::of(
                 new.tenant_id.clone(),
                 t,
-                &format!("connection#{}@{}", new.id, new.version),
+                &cause,
                 new.updated_at,
-                serde_json::to_value(ConnectionView::from(new)).unwrap_or(Value::Null),
+                data.clone(),
             )
         })
-        .into_iter()
         .collect()
 }
 
@@ -274,7 +287,17 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let approved = pending.approve(now).unwrap();
+        let scheduled = approved.clone();
+        let missed = scheduled
+            .schedule_missed(at + chrono::Duration::minutes(20))
+            .unwrap();
         let rows: Vec<Row> = vec![
+            (
+                "missed its time",
+                post(&scheduled),
+                post(&missed),
+                vec!["post.scheduled_missed"],
+            ),
             (
                 "waits for approval",
                 None,
@@ -316,6 +339,16 @@ mod tests {
         reconnected.connect_count += 1;
         let mut checked = healthy.clone();
         checked.last_health_check_at = Some(Utc::now());
+        let runway = crate::domain::ReconnectRunway::SevenDays;
+        let told = healthy.reconnect_told(runway, Vec::new(), Utc::now());
+        let told_later = told.reconnect_told(
+            crate::domain::ReconnectRunway::OneDay,
+            Vec::new(),
+            Utc::now(),
+        );
+        let told_in_attention = attention.reconnect_told(runway, Vec::new(), Utc::now());
+        let mut checked_after_told = told.clone();
+        checked_after_told.last_health_check_at = Some(Utc::now());
         let rows: Vec<Row> = vec![
             (
                 "connected",
@@ -348,6 +381,36 @@ mod tests {
                 vec!["connection.connected"],
             ),
             ("health checked", conn(&healthy), conn(&checked), vec![]),
+            (
+                "reconnect due",
+                conn(&healthy),
+                conn(&told),
+                vec!["connection.reconnect_due"],
+            ),
+            (
+                "the next runway",
+                conn(&told),
+                conn(&told_later),
+                vec!["connection.reconnect_due"],
+            ),
+            (
+                "due while in attention",
+                conn(&attention),
+                conn(&told_in_attention),
+                vec!["connection.reconnect_due"],
+            ),
+            (
+                "another change after a notice",
+                conn(&told),
+                conn(&checked_after_told),
+                vec![],
+            ),
+            (
+                "attention and due in one write",
+                conn(&healthy),
+                conn(&told_in_attention),
+                vec!["connection.attention", "connection.reconnect_due"],
+            ),
         ];
         for (name, old, new, want) in rows {
             assert_eq!(types(old, new), want, "{name}");

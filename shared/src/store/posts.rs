@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
@@ -516,6 +516,59 @@ impl PostStore {
         }
         let out = query.send().await.map_err(|e| classify("Query posts", e))?;
         page(out, post_from_item)
+    }
+
+    /// The connection's posts waiting for a time (scheduled, or waiting for approval with a
+    /// time) that falls after `after`, as (time, id): a reconnect runway's posts at risk. One
+    /// query of the tenant's posts, paged, with only those fields read back.
+    pub async fn scheduled_after(
+        &self,
+        tenant: &TenantId,
+        connection: ConnectionId,
+        after: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, PostId)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Waiting {
+            post_id: PostId,
+            scheduled_at: Option<DateTime<Utc>>,
+        }
+        let mut found = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let out = tenant_query(
+                &self.client,
+                &self.table,
+                tenant,
+                "POST#",
+                1000,
+                cursor.as_deref(),
+            )?
+            .filter_expression("connection_id = :c AND #status IN (:scheduled, :pending)")
+            .projection_expression("post_id, scheduled_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":c", AttributeValue::S(connection.to_string()))
+            .expression_attribute_values(
+                ":scheduled",
+                AttributeValue::S(PostStatus::Scheduled.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(PostStatus::PendingApproval.as_str().into()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("Query scheduled posts of a connection", e))?;
+            let (waiting, next) = page(out, from_item::<Waiting>)?;
+            found.extend(waiting.into_iter().filter_map(|w| {
+                w.scheduled_at
+                    .filter(|at| *at > after)
+                    .map(|at| (at, w.post_id))
+            }));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(found),
+            }
+        }
     }
 
     /// One page of shard `shard`'s scheduled posts whose time is at or before `as_of`, from the

@@ -190,6 +190,7 @@ async fn seed_one(
         token_issued_at: now - chrono::Duration::hours(1),
         refresh_lease_until: None,
         throttled_until: None,
+        reconnect_due: None,
         version: 1,
     };
     let sealed = stack

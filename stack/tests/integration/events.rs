@@ -88,6 +88,7 @@ fn every_file_in_events_is_named_by_a_test() {
             "publisher-sqs.json",
             "publisher-video-sqs.json",
             "reconciler-round.json",
+            "refresher-runway.json",
             "refresher-window.json"
         ]
     );
@@ -149,6 +150,26 @@ async fn the_refresher_sample_is_a_window_it_understands() {
         .await
         .unwrap();
     assert_eq!(outcome, refresher_function::WindowOutcome::Disconnected);
+}
+
+#[tokio::test]
+async fn the_refresher_runway_sample_is_a_runway_it_understands() {
+    let stack = test_stack(|o| o.run_publisher = false).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/refresher-runway.json");
+    let event: connector::schedules::RefresherEvent =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let connector::schedules::RefresherEvent::Runway(request) = event else {
+        panic!("a runway, not a window: {event:?}");
+    };
+    // Its connection does not exist here.
+    let outcome =
+        refresher_function::runway::handle(&request, &stack.refresher, chrono::Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(
+        outcome,
+        refresher_function::runway::RunwayOutcome::Disconnected
+    );
 }
 
 #[tokio::test]

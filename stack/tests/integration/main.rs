@@ -19,6 +19,7 @@ mod oauth_binding;
 mod outcomes;
 mod publish;
 mod redrive;
+mod runways;
 mod schedule;
 mod secrets;
 mod security;

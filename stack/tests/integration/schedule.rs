@@ -286,9 +286,19 @@ async fn the_reconciler_enqueues_a_post_whose_schedule_was_lost() {
     // The hourly round fires on the local clock and finds it.
     stack.advance(chrono::Duration::minutes(61));
     assert!(fired(&stack).await.contains(&"reconcile-round".to_owned()));
-    stack.wait_for_post("acme", &id, &["published"], SLOW).await;
+    let published = stack.wait_for_post("acme", &id, &["published"], SLOW).await;
+    assert!(published["schedule_missed_at"].is_string(), "{published}");
     assert_eq!(stack.post("acme", &on_time).await["status"], "scheduled");
     assert_eq!(stack.simulator().live_posts().len(), 1);
+    // The tenant is told it missed its time (once), then that it went out.
+    stack.run_events().await.unwrap();
+    let told: Vec<String> = queued_events(&stack)
+        .await
+        .into_iter()
+        .filter(|e| e.data["id"] == id.as_str())
+        .map(|e| e.r#type.as_str().to_owned())
+        .collect();
+    assert_eq!(told, ["post.scheduled_missed", "post.published"]);
     // Counted: a later run finds nothing left.
     let later = reconcile(stack.now()).await.unwrap();
     assert_eq!((later.found, later.enqueued), (0, 0));

@@ -356,6 +356,10 @@ pub struct Post {
     /// When the reminder to approve it went out (an hour before its time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_reminded_at: Option<DateTime<Utc>>,
+    /// When the reconciler found the post's time passed without its schedule firing (and
+    /// put it on the queue late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_missed_at: Option<DateTime<Utc>>,
     /// While the first comment is being posted: until when the attempt owns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_lease_until: Option<DateTime<Utc>>,
@@ -413,6 +417,7 @@ impl Post {
             pending_edit: None,
             edits: Vec::new(),
             comment_lease_until: None,
+            schedule_missed_at: None,
             made_from: None,
         }
     }
@@ -436,6 +441,20 @@ impl Post {
     /// for approval with a time.
     pub fn holds_scheduled_slot(&self) -> bool {
         holds_slot(self.status, self.scheduled_at)
+    }
+
+    /// A scheduled post whose time passed without its schedule firing, found at `now`: the
+    /// miss is recorded once (tenants are told from the change). A post waiting for approval
+    /// is not: its time passing expires it.
+    pub fn schedule_missed(&self, now: DateTime<Utc>) -> Option<Self> {
+        let missed = self.status == PostStatus::Scheduled
+            && self.schedule_missed_at.is_none()
+            && self.scheduled_at.is_some_and(|at| at <= now);
+        missed.then(|| {
+            let mut next = self.next(now);
+            next.schedule_missed_at = Some(now);
+            next
+        })
     }
 
     /// Whether this version gives up the post's scheduled-post slot (it goes out, is
@@ -1051,6 +1070,49 @@ mod tests {
         };
         assert!(cancelled.claim(now, lease, new_job.scheduled_at).is_none());
         assert!(cancelled.moved(at, now).is_none());
+    }
+
+    #[test]
+    fn a_missed_schedule_is_recorded_once_and_only_on_a_scheduled_post_whose_time_passed() {
+        let c = examples::connection();
+        let now = Utc::now();
+        let at = now + chrono::Duration::hours(1);
+        let later = at + chrono::Duration::minutes(15);
+        let scheduled = Post::new(PostId::new(), c.tenant_id.clone(), draft(&c, Some(at)), now);
+        let missed = scheduled.schedule_missed(later).expect("its time passed");
+        assert_eq!(missed.schedule_missed_at, Some(later));
+        assert_eq!(missed.status, PostStatus::Scheduled);
+        assert_eq!(missed.version, scheduled.version + 1);
+        let pending = Post::new(
+            PostId::new(),
+            c.tenant_id.clone(),
+            PostDraft {
+                requires_approval: true,
+                ..draft(&c, Some(at))
+            },
+            now,
+        );
+        let queued = queued_post();
+        let rows: Vec<(&str, &Post, DateTime<Utc>, bool)> = vec![
+            ("time passed", &scheduled, later, true),
+            ("time not come", &scheduled, now, false),
+            ("recorded already", &missed, later, false),
+            (
+                "waiting for approval: it expires instead",
+                &pending,
+                later,
+                false,
+            ),
+            ("queued now", &queued, later, false),
+        ];
+        for (name, post, at, expected) in rows {
+            assert_eq!(post.schedule_missed(at).is_some(), expected, "{name}");
+        }
+        // The recorded miss does not keep the job made for its time from claiming it.
+        let job = missed.publish_job(later);
+        assert!(missed
+            .claim(later, Duration::from_secs(90), job.scheduled_at)
+            .is_some());
     }
 
     #[test]
