@@ -5,7 +5,7 @@
 use crate::domain::capabilities::Capabilities;
 use crate::domain::posts::{
     Article, FirstComment, MediaItem, PendingEdit, Poll, Post, PostEdit, PostError, PostId,
-    PostStatus, PostWarning, Visibility,
+    PostMetrics, PostStatus, PostWarning, Visibility,
 };
 use crate::domain::{
     Connection, ConnectionId, ConnectionStatus, LinkedInApp, MemberUrn, Organization, ReconnectDue,
@@ -61,6 +61,10 @@ pub struct PostView<'a> {
     /// When its time was found passed without its schedule firing (it went out late).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_missed_at: Option<DateTime<Utc>>,
+    /// The latest engagement metrics, read every 24 hours while the post is young enough
+    /// (`status: unavailable` with the reason when they cannot be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<&'a PostMetrics>,
 }
 
 impl<'a> From<&'a Post> for PostView<'a> {
@@ -94,6 +98,7 @@ impl<'a> From<&'a Post> for PostView<'a> {
             approved_at: p.approved_at,
             approval_reminded_at: p.approval_reminded_at,
             schedule_missed_at: p.schedule_missed_at,
+            metrics: p.metrics.as_ref(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one LinkedIn client: OAuth (www host) and the REST API (api host). It knows LinkedIn's
 //! wire formats and quirks; callers see domain types and a classified [`LinkedInError`].
 
+mod analytics;
 mod edits;
 mod error;
 mod little_text;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 use url::Url;
 
+pub use analytics::{MemberPostCounts, ShareCounts, SHARE_STATISTICS_BATCH};
 pub use edits::{can_read_post, PostReading};
 pub(crate) use error::classify_api_failure;
 use error::{classify_oauth_failure, parse_retry_after};

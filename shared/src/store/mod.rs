@@ -4,6 +4,7 @@
 mod connections;
 mod dlq;
 mod limits;
+mod metrics;
 mod posts;
 mod tenants;
 mod webhooks;
@@ -22,6 +23,7 @@ pub use connections::{
 };
 pub use dlq::{DlqDayCount, DlqFilter, DlqRecord, DlqRecordId, DlqStatus};
 pub use limits::{Admission, LimitStore};
+pub use metrics::{MetricsDay, MEMBER_READINGS_KEPT, METRICS_INDEX};
 pub use posts::{Claim, PostStore, Recorded, Retention, SCHEDULED_INDEX, STRANDED_INDEX};
 pub use tenants::TenantStore;
 pub use webhooks::WebhookStore;

@@ -114,6 +114,10 @@ struct PostIndexes {
     /// When it counts as stranded if nothing changes it (see [`Post::stranded_from`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     stranded_at: Option<DateTime<Utc>>,
+    /// Present only while published with a reading due (`metrics_due_at`, the record's own
+    /// attribute, sorts it): its partition of MetricsDue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_shard: Option<String>,
     /// Only once the post is finished: when DynamoDB may delete it.
     #[serde(flatten)]
     expiry: Expiry,
@@ -147,6 +151,8 @@ pub(super) fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreEr
         scheduled_shard: p.holds_scheduled_slot().then(|| shard("SCHEDULED")),
         active_shard: p.stranded_from().map(|_| shard("ACTIVE")),
         stranded_at: p.stranded_from(),
+        metrics_shard: (p.status == PostStatus::Published && p.metrics_due_at.is_some())
+            .then(|| shard("METRICS")),
         expiry: Expiry {
             ttl: is_finished(p).then(|| (p.updated_at + retention.finished_post).timestamp()),
         },

@@ -14,6 +14,7 @@ mod approval;
 mod content;
 mod edit;
 mod failure;
+mod metrics;
 mod next_step;
 mod redrive;
 mod warnings;
@@ -27,6 +28,10 @@ pub use content::{
 };
 pub use edit::{EditDecision, PendingEdit, PostEdit};
 pub use failure::FailureCode;
+pub use metrics::{
+    MetricCounts, MetricsSource, MetricsStatus, PostMetrics, Unavailable as MetricsUnavailable,
+    DEFAULT_METRICS_MAX_AGE, METRICS_INTERVAL,
+};
 pub use next_step::{next_step, Outcome, Step, ThrottleScope, AFTER_REFRESH};
 pub use redrive::Redrive;
 pub use warnings::{
@@ -360,6 +365,12 @@ pub struct Post {
     /// put it on the queue late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_missed_at: Option<DateTime<Utc>>,
+    /// The latest engagement metrics (or why there are none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<PostMetrics>,
+    /// While published and young enough: when its metrics are read next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_due_at: Option<DateTime<Utc>>,
     /// While the first comment is being posted: until when the attempt owns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_lease_until: Option<DateTime<Utc>>,
@@ -418,6 +429,8 @@ impl Post {
             edits: Vec::new(),
             comment_lease_until: None,
             schedule_missed_at: None,
+            metrics: None,
+            metrics_due_at: None,
             made_from: None,
         }
     }
@@ -504,6 +517,7 @@ impl Post {
         next.lease_until = None;
         next.last_error = None;
         next.outcome_unknown = false;
+        next.metrics_due_at = Some(now + METRICS_INTERVAL);
         next
     }
 
