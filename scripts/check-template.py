@@ -13,8 +13,10 @@ Run by `make test` as `.venv/bin/python scripts/check-template.py`.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -27,6 +29,10 @@ from samtranslator.translator.transform import transform  # noqa: E402
 from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "template.yaml")
+# The one list of the functions' metrics: the variants of `enum Metric`.
+METRICS_MODULE = os.path.join(os.path.dirname(__file__), "..", "shared", "src", "metrics.rs")
+# The queues whose depth and age the dashboard shows: the work queues and their DLQs.
+DASHBOARD_QUEUES = ["PublishQueue", "PublishDeadLetterQueue", "WebhookQueue", "WebhookDeadLetterQueue"]
 
 # The functions that call LinkedIn's token or revoke endpoints, and so need the client secret.
 SECRET_READERS = {"OAuthFunction", "PublisherFunction", "RefresherFunction", "HealthFunction"}
@@ -325,6 +331,43 @@ def the_internet_facing_api_function_holds_no_kms_rights(cfn: dict) -> list[str]
     return problems
 
 
+def metric_names() -> list[str]:
+    """The variant names of `pub enum Metric` in shared/src/metrics.rs (its CloudWatch names)."""
+    source = open(METRICS_MODULE).read()
+    body = re.search(r"pub enum Metric \{(.*?)\n\}", source, re.S)
+    if not body:
+        raise SystemExit("check-template: no `pub enum Metric` in shared/src/metrics.rs")
+    return re.findall(r"^\s+([A-Z][A-Za-z]+),$", body.group(1), re.M)
+
+
+def the_dashboard_graphs_every_metric_and_the_queues(cfn: dict) -> list[str]:
+    dashboards = resources(cfn, "AWS::CloudWatch::Dashboard")
+    if len(dashboards) != 1:
+        return [f"expected one dashboard, found {len(dashboards)}"]
+    body = next(iter(dashboards.values()))["Properties"]["DashboardBody"]
+    text = body["Fn::Sub"] if isinstance(body, dict) else body
+    text = text[0] if isinstance(text, list) else text
+    try:
+        # ${Queue.QueueName} -> Queue.QueueName: still JSON, and each widget names its queues.
+        widgets = json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", text))["widgets"]
+    except (ValueError, KeyError) as e:
+        return [f"the dashboard body is not a JSON object with widgets ({e})"]
+    graphed = json.dumps(widgets)
+    problems = []
+    names = metric_names()
+    if len(names) < 5:
+        problems.append(f"read only {names} from shared/src/metrics.rs")
+    for name in names:
+        # A metric line (["ns", "Name"]) or a SEARCH expression (MetricName="Name").
+        if f'"{name}"' not in graphed and f'MetricName=\\"{name}\\"' not in graphed:
+            problems.append(f"the dashboard does not graph the metric {name}")
+    for queue in DASHBOARD_QUEUES:
+        for metric in ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"]:
+            if not any(metric in json.dumps(w) and f"{queue}.QueueName" in json.dumps(w) for w in widgets):
+                problems.append(f"the dashboard does not show {metric} of {queue}")
+    return problems
+
+
 CHECKS: list[Callable[[dict], list[str]]] = [
     every_function_logs_to_a_declared_group_with_retention,
     the_http_api_writes_access_logs_without_query_strings,
@@ -337,6 +380,7 @@ CHECKS: list[Callable[[dict], list[str]]] = [
     the_client_secret_reaches_only_the_functions_that_call_linkedin,
     only_the_functions_that_need_it_use_the_token_key,
     the_internet_facing_api_function_holds_no_kms_rights,
+    the_dashboard_graphs_every_metric_and_the_queues,
 ]
 
 
@@ -355,7 +399,18 @@ def policy_statements(sam: dict, function: str) -> list:
     return props(sam, function)["Policies"][0]["Statement"]
 
 
+def replace_in_dashboard(sam: dict, old: str, new: str) -> None:
+    body = props(sam, "Dashboard")["DashboardBody"]
+    body["Fn::Sub"] = body["Fn::Sub"].replace(old, new)
+
+
 MUTATIONS: list[tuple[Callable, str, Callable[[dict], None]]] = [
+    (the_dashboard_graphs_every_metric_and_the_queues, "a metric left off the dashboard",
+     lambda t: replace_in_dashboard(t, '"ReconnectsDue"', '"Other"')),
+    (the_dashboard_graphs_every_metric_and_the_queues, "a breakdown left off the dashboard",
+     lambda t: replace_in_dashboard(t, 'MetricName=\\"WebhookDeliveries\\"', 'MetricName=\\"Other\\"')),
+    (the_dashboard_graphs_every_metric_and_the_queues, "a DLQ left off the dashboard",
+     lambda t: replace_in_dashboard(t, "${WebhookDeadLetterQueue.QueueName}", "${WebhookQueue.QueueName}")),
     (every_function_logs_to_a_declared_group_with_retention, "a function without its log group",
      lambda t: props(t, "ReconcilerFunction").pop("LoggingConfig")),
     (every_function_logs_to_a_declared_group_with_retention, "a log group without retention",

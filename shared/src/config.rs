@@ -71,6 +71,7 @@ pub const VARIABLES: &[&str] = &[
     "WEBHOOK_SIGNING_SECRET_ARN",
     "WEBHOOK_ALLOW_LOOPBACK",
     "TENANT_WEBHOOK_ENDPOINTS_MAX",
+    "METRICS_NAMESPACE",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -177,6 +178,9 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// The webhook queue and the master secret endpoints' secrets derive from.
     pub webhooks: WebhookSettings,
+    /// Where the functions' EMF metrics go: stdout, in `METRICS_NAMESPACE` (default
+    /// [`crate::metrics::DEFAULT_NAMESPACE`]). The local stack's tests capture them instead.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// What the functions that register or deliver webhooks need (`api`, `notifier`) beside
@@ -473,8 +477,28 @@ impl Config {
             tenant_limits,
             throttle,
             webhooks: webhook_settings(&get)?,
+            metrics: crate::metrics::Metrics::stdout(&metrics_namespace(&get)?),
         })
     }
+}
+
+/// `METRICS_NAMESPACE`: what CloudWatch accepts as a namespace (ASCII, no spaces, at most 255
+/// characters, not `AWS/`, which is AWS's own).
+fn metrics_namespace(get: &impl Fn(&'static str) -> Option<String>) -> Result<String, ConfigError> {
+    let Some(namespace) = get("METRICS_NAMESPACE") else {
+        return Ok(crate::metrics::DEFAULT_NAMESPACE.to_owned());
+    };
+    let valid = namespace.len() <= 255
+        && namespace.chars().all(|c| c.is_ascii_graphic())
+        && !namespace.starts_with("AWS/")
+        && !namespace.starts_with(':');
+    if !valid {
+        return Err(ConfigError::Invalid {
+            name: "METRICS_NAMESPACE",
+            reason: format!("{namespace:?} is not a CloudWatch namespace"),
+        });
+    }
+    Ok(namespace)
 }
 
 fn webhook_settings(
@@ -810,6 +834,31 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_namespace_defaults_and_must_be_a_cloudwatch_namespace() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(
+            config.metrics.namespace(),
+            crate::metrics::DEFAULT_NAMESPACE
+        );
+        let mut vars = minimal();
+        vars.insert("METRICS_NAMESPACE", "Staging/LinkedIn");
+        assert_eq!(load(&vars).unwrap().metrics.namespace(), "Staging/LinkedIn");
+        for bad in ["AWS/Lambda", "two words", ":x"] {
+            vars.insert("METRICS_NAMESPACE", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "METRICS_NAMESPACE",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn scopes_accept_spaces_and_commas() {
         assert_eq!(
             parse_scopes("openid, profile,w_member_social  email"),
@@ -831,7 +880,7 @@ mod tests {
         vars.remove("LINKEDIN_CLIENT_SECRET");
         let config = load(&vars).unwrap();
         assert!(config.linkedin.client_secret.is_none());
-        assert!(crate::linkedin::LinkedInClient::new(config.linkedin).is_err());
+        assert!(crate::linkedin::LinkedInClient::new(config.linkedin, config.metrics).is_err());
     }
 
     /// A Secrets Manager stand-in that counts its calls.
@@ -900,7 +949,7 @@ mod tests {
             Some("from-secrets-manager")
         );
         assert!(!format!("{config:?}").contains("from-secrets-manager"));
-        assert!(crate::linkedin::LinkedInClient::new(config.linkedin).is_ok());
+        assert!(crate::linkedin::LinkedInClient::new(config.linkedin, config.metrics).is_ok());
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ pub mod http;
 pub mod linkedin;
 pub mod media;
 pub mod media_page;
+pub mod metrics;
 pub mod opengraph;
 pub mod queue;
 pub mod schedules;

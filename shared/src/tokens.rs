@@ -110,7 +110,8 @@ impl TokenKeeper {
                 aws_sdk_kms::Client::new(sdk),
                 config.token_key_id.clone(),
             )),
-            LinkedInClient::new(config.linkedin.clone()).context("building the LinkedIn client")?,
+            LinkedInClient::new(config.linkedin.clone(), config.metrics.clone())
+                .context("building the LinkedIn client")?,
         )
         .with_windows(JobScheduler::new(
             aws_sdk_scheduler::Client::new(sdk),
@@ -150,6 +151,7 @@ impl TokenKeeper {
             .await?;
         if let Updated::Written(_) = updated {
             tracing::warn!(connection_id = %id, reason = %reason, "connection needs attention");
+            self.linkedin.metrics().connection_attention();
         }
         Ok(())
     }
@@ -279,6 +281,7 @@ impl TokenKeeper {
                     ));
                 }
                 tracing::info!(connection_id = %leased.id, "access token refreshed");
+                self.linkedin.metrics().token_refreshed();
                 if let Some(windows) = &self.windows {
                     // New expiry, new windows; failing to plan them is logged, not fatal:
                     // the next refresh or health check plans them again.
@@ -336,6 +339,7 @@ impl TokenKeeper {
             })
             .await?;
         tracing::warn!(connection_id = %leased.id, reason = %reason, "connection needs attention");
+        self.linkedin.metrics().connection_attention();
         Ok(())
     }
 

@@ -77,6 +77,9 @@ pub struct StackOptions {
     /// The longest delay of one message of a webhook retry chain; `None` keeps the product's
     /// (15 min). Tests shorten it so that a clock they move ahead is seen at once.
     pub webhook_max_delay: Option<std::time::Duration>,
+    /// Keep the functions' EMF metric lines in memory ([`LocalStack::metric_lines`]) instead
+    /// of printing them: the tests read their own stack's, apart from the other tests'.
+    pub capture_metrics: bool,
 }
 
 impl Default for StackOptions {
@@ -104,6 +107,7 @@ impl Default for StackOptions {
             claim_lease: None,
             run_notifier: false,
             webhook_max_delay: None,
+            capture_metrics: false,
         }
     }
 }
@@ -318,6 +322,10 @@ impl LocalStack {
         config
             .fetch_client_secret(&aws_sdk_secretsmanager::Client::new(&sdk))
             .await?;
+        if options.capture_metrics {
+            // Every function below is built from this config: they all write here.
+            config.metrics = connector::metrics::Metrics::captured(config.metrics.namespace());
+        }
         provision::create_table(&sdk, &config.table_name).await?;
         provision::ensure_token_key(&sdk, &config.token_key_id).await?;
         let schedules = config.require_schedules()?.clone();
@@ -439,6 +447,12 @@ impl LocalStack {
         self.simulator
             .as_ref()
             .expect("this stack runs the simulator")
+    }
+
+    /// The EMF lines this stack's functions wrote so far (with
+    /// [`StackOptions::capture_metrics`]; none otherwise: they went to stdout).
+    pub fn metric_lines(&self) -> Vec<String> {
+        self.config.metrics.lines()
     }
 
     /// AWS faults, injected in the stack's proxy in front of moto.
@@ -622,6 +636,7 @@ pub async fn test_stack(adjust: impl FnOnce(&mut StackOptions)) -> LocalStack {
         .insert("SCHEDULE_GROUP".into(), format!("test-{unique}"));
     // A webhook retry due after a clock moved ahead goes out within a second.
     options.webhook_max_delay = Some(std::time::Duration::from_secs(1));
+    options.capture_metrics = true;
     adjust(&mut options);
     LocalStack::start(options).await.expect("local stack")
 }

@@ -99,6 +99,7 @@ pub async fn again(
     let sent = if endpoint.enabled || resend {
         attempt(notifier, &endpoint, &record.event, now).await
     } else {
+        notifier.metrics.webhook_delivery(AttemptOutcome::NotSent);
         Sent {
             outcome: AttemptOutcome::NotSent,
             response_code: None,
@@ -141,6 +142,7 @@ async fn attempt(
         duration_ms = sent.duration.as_millis() as u64,
         "webhook attempt"
     );
+    notifier.metrics.webhook_delivery(sent.outcome);
     sent
 }
 

@@ -60,6 +60,8 @@ pub struct Notifier {
     /// shortens it so that a clock it moves ahead is seen at once).
     pub max_delay: Duration,
     pub clock: Clock,
+    /// Every attempt's result is counted ([`connector::metrics::Metric::WebhookDeliveries`]).
+    pub metrics: connector::metrics::Metrics,
 }
 
 impl Notifier {
@@ -76,6 +78,7 @@ impl Notifier {
             timeout: DELIVERY_TIMEOUT,
             max_delay: MAX_QUEUE_DELAY,
             clock: Arc::new(Utc::now),
+            metrics: config.metrics.clone(),
         })
     }
 
@@ -172,6 +175,7 @@ mod tests {
             timeout: DELIVERY_TIMEOUT,
             max_delay: MAX_QUEUE_DELAY,
             clock: Arc::new(Utc::now),
+            metrics: connector::metrics::Metrics::captured("Test"),
         }
     }
 

@@ -42,7 +42,7 @@ impl OAuthService {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            linkedin: LinkedInClient::new(config.linkedin.clone())
+            linkedin: LinkedInClient::new(config.linkedin.clone(), config.metrics.clone())
                 .context("building the LinkedIn HTTP client")?,
             store: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),

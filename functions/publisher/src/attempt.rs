@@ -203,9 +203,14 @@ impl<'a> Attempt<'a> {
 
     /// LinkedIn has the post. A cancel that was waiting for the outcome now deletes it.
     pub async fn published(mut self, urn: &str) -> Disposition {
+        let resolved = self.post.outcome_unknown;
         let next = self.post.published(urn, Utc::now());
         if let Err(outcome) = self.save(next).await {
             return outcome;
+        }
+        self.publisher.metrics().post_published();
+        if resolved {
+            self.publisher.metrics().outcome_resolved();
         }
         self.publisher.throttle.published(Utc::now()).await;
         info!(
@@ -265,6 +270,7 @@ impl<'a> Attempt<'a> {
                     return outcome;
                 }
                 warn!(%code, error = %detail, reason, "post failed");
+                self.publisher.metrics().post_failed(code);
             }
             JobAction::Delete => {
                 let next = self.post.delete_failed(error, now);
@@ -312,10 +318,12 @@ impl<'a> Attempt<'a> {
         match self.action {
             JobAction::Publish => {
                 let retry_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                let code = error.code;
                 let next = self.post.retry_later(error, outcome_unknown, now, retry_at);
                 if let Err(outcome) = self.save(next).await {
                     return outcome;
                 }
+                self.publisher.metrics().post_retried(code);
             }
             JobAction::Delete => {
                 // A lost race only loses the count of one attempt; the delete is idempotent.

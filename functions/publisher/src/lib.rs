@@ -81,6 +81,11 @@ impl Publisher {
         &self.keeper.linkedin
     }
 
+    /// The function's metrics (the LinkedIn client's, which times every call).
+    fn metrics(&self) -> &connector::metrics::Metrics {
+        self.linkedin().metrics()
+    }
+
     /// The longest one LinkedIn call may take.
     fn call_time(&self) -> Duration {
         self.linkedin().settings().request_timeout

@@ -29,6 +29,8 @@ pub const MAX_PER_RUN: usize = 5_000;
 pub struct Reconciler {
     pub posts: PostStore,
     pub queue: PublishQueue,
+    /// A stranded post given up is a failed post like the publisher's.
+    pub metrics: connector::metrics::Metrics,
 }
 
 impl Reconciler {
@@ -43,6 +45,7 @@ impl Reconciler {
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
             ),
+            metrics: config.metrics.clone(),
         })
     }
 }
@@ -222,6 +225,7 @@ async fn rescue(
                 .put_dlq_record(&stranded_record(&failed, code))
                 .await?;
             result.gave_up += 1;
+            reconciler.metrics.post_failed(code);
             warn!(
                 r#type = "stranded_post",
                 tenant_id = %tenant,

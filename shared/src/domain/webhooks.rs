@@ -322,8 +322,9 @@ pub fn subscribed_events(raw: &[String]) -> Result<BTreeSet<EventType>, String> 
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AttemptOutcome {
     /// A 2xx answer.
     Succeeded,

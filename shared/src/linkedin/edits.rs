@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::escape_little_text;
 use super::posts::encode_urn;
 use super::{decode, ApiFlavour, LinkedInClient, LinkedInError};
+use crate::metrics::LinkedInCall;
 
 /// A post as LinkedIn answers a read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,7 @@ impl LinkedInClient {
         let body = json!({ "patch": { "$set": { "commentary": escape_little_text(text) } } });
         let path = format!("/rest/posts/{}", encode_urn(urn));
         self.api_with_headers(
+            LinkedInCall::PostsEdit,
             Method::POST,
             &path,
             access_token,
@@ -68,7 +70,13 @@ impl LinkedInClient {
     ) -> Result<PostReading, LinkedInError> {
         let path = format!("/rest/posts/{}", encode_urn(urn));
         let response = self
-            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .api(
+                LinkedInCall::PostsRead,
+                Method::GET,
+                &path,
+                access_token,
+                ApiFlavour::Versioned,
+            )
             .await?;
         let v: Value = decode(200, response).await?;
         match (v["author"].as_str(), v["commentary"].as_str()) {
@@ -100,7 +108,14 @@ impl LinkedInClient {
         });
         let path = format!("/rest/socialActions/{}/comments", encode_urn(urn));
         let response = self
-            .api_with_headers(Method::POST, &path, access_token, &[], Some(&body))
+            .api_with_headers(
+                LinkedInCall::CommentsCreate,
+                Method::POST,
+                &path,
+                access_token,
+                &[],
+                Some(&body),
+            )
             .await?;
         let status = response.status().as_u16();
         response

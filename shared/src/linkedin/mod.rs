@@ -32,6 +32,7 @@ pub use version::{log_version_state, ApiVersion, VersionState, WARN_DAYS_BEFORE_
 
 use crate::config::{parse_scopes, ConfigError, LinkedInSettings};
 use crate::domain::{LinkedInApp, MemberIdentity, MemberUrn, Organization};
+use crate::metrics::{LinkedInCall, Metrics};
 
 /// What LinkedIn's token endpoint grants. Tokens stay secret from here to the token vault.
 #[derive(Debug)]
@@ -192,11 +193,14 @@ pub struct LinkedInClient {
     client_secret: SecretString,
     /// The second app's, when the deployment has one.
     pages_secret: Option<SecretString>,
+    /// Every call's latency goes here ([`LinkedInCall`]); so do the metrics of those who
+    /// hold the client ([`LinkedInClient::metrics`]).
+    metrics: Metrics,
 }
 
 impl LinkedInClient {
     /// The client of a function that calls LinkedIn: it needs the app's client secret.
-    pub fn new(settings: LinkedInSettings) -> Result<Self, ConfigError> {
+    pub fn new(settings: LinkedInSettings, metrics: Metrics) -> Result<Self, ConfigError> {
         let client_secret = settings
             .client_secret
             .clone()
@@ -227,7 +231,13 @@ impl LinkedInClient {
             settings,
             client_secret,
             pages_secret,
+            metrics,
         })
+    }
+
+    /// The metrics of the function this client works for.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// `app`'s client id and secret. A connection of a pages app the deployment no longer has
@@ -280,7 +290,7 @@ impl LinkedInClient {
             ("client_secret", client_secret.expose_secret()),
             ("redirect_uri", self.settings.redirect_uri.as_str()),
         ];
-        self.token_request(&form).await
+        self.token_request(LinkedInCall::ExchangeCode, &form).await
     }
 
     /// With the credentials of `app`, the app that issued the refresh token (another app's
@@ -298,7 +308,7 @@ impl LinkedInClient {
             ("client_id", client_id),
             ("client_secret", client_secret.expose_secret()),
         ];
-        self.token_request(&form).await
+        self.token_request(LinkedInCall::Refresh, &form).await
     }
 
     /// Revoking the access token also invalidates its refresh token. With the credentials of
@@ -317,6 +327,7 @@ impl LinkedInClient {
         ];
         let response = self
             .send(
+                LinkedInCall::Revoke,
                 self.http
                     .post(self.auth_url("/oauth/v2/revoke"))
                     .form(&form),
@@ -385,7 +396,13 @@ impl LinkedInClient {
         access_token: &SecretString,
     ) -> Result<MemberIdentity, LinkedInError> {
         let response = self
-            .api(Method::GET, "/v2/userinfo", access_token, ApiFlavour::Plain)
+            .api(
+                LinkedInCall::UserInfo,
+                Method::GET,
+                "/v2/userinfo",
+                access_token,
+                ApiFlavour::Plain,
+            )
             .await?;
         let info: UserInfo = decode(200, response).await?;
         let name = info
@@ -401,7 +418,13 @@ impl LinkedInClient {
 
     pub async fn me(&self, access_token: &SecretString) -> Result<MemberIdentity, LinkedInError> {
         let response = self
-            .api(Method::GET, "/v2/me", access_token, ApiFlavour::Plain)
+            .api(
+                LinkedInCall::Me,
+                Method::GET,
+                "/v2/me",
+                access_token,
+                ApiFlavour::Plain,
+            )
             .await?;
         let me: LegacyProfile = decode(200, response).await?;
         Ok(MemberIdentity {
@@ -431,7 +454,13 @@ impl LinkedInClient {
                 page * PAGE
             );
             let response = self
-                .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+                .api(
+                    LinkedInCall::OrganizationAcls,
+                    Method::GET,
+                    &path,
+                    access_token,
+                    ApiFlavour::Versioned,
+                )
                 .await?;
             let acl: AclPage = decode(200, response).await?;
             let n = acl.elements.len();
@@ -477,7 +506,13 @@ impl LinkedInClient {
         }
         let path = format!("/rest/organizationsLookup?ids=List({})", ids.join(","));
         let response = self
-            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .api(
+                LinkedInCall::OrganizationsLookup,
+                Method::GET,
+                &path,
+                access_token,
+                ApiFlavour::Versioned,
+            )
             .await?;
         let found: Lookup = decode(200, response).await?;
         Ok(ids
@@ -494,10 +529,15 @@ impl LinkedInClient {
             .any(|s| s == "r_organization_admin" || s == "rw_organization_admin")
     }
 
-    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenGrant, LinkedInError> {
+    async fn token_request(
+        &self,
+        call: LinkedInCall,
+        form: &[(&str, &str)],
+    ) -> Result<TokenGrant, LinkedInError> {
         // Form-encoded, as LinkedIn requires; a JSON body is refused.
         let response = self
             .send(
+                call,
                 self.http
                     .post(self.auth_url("/oauth/v2/accessToken"))
                     .form(form),
@@ -525,30 +565,42 @@ impl LinkedInClient {
 
     async fn api(
         &self,
+        call: LinkedInCall,
         method: Method,
         path_and_query: &str,
         access_token: &SecretString,
         flavour: ApiFlavour,
     ) -> Result<Response, LinkedInError> {
-        self.api_with_body(method, path_and_query, access_token, flavour, None)
+        self.api_with_body(call, method, path_and_query, access_token, flavour, None)
             .await
     }
 
     async fn api_with_body(
         &self,
+        call: LinkedInCall,
         method: Method,
         path_and_query: &str,
         access_token: &SecretString,
         flavour: ApiFlavour,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, LinkedInError> {
-        self.request_api(method, path_and_query, access_token, flavour, &[], body)
-            .await
+        let headers = &[];
+        self.request_api(
+            call,
+            method,
+            path_and_query,
+            access_token,
+            flavour,
+            headers,
+            body,
+        )
+        .await
     }
 
     /// A versioned (`/rest`) call with extra headers (`X-RestLi-Method`).
     async fn api_with_headers(
         &self,
+        call: LinkedInCall,
         method: Method,
         path_and_query: &str,
         access_token: &SecretString,
@@ -556,12 +608,22 @@ impl LinkedInClient {
         body: Option<&serde_json::Value>,
     ) -> Result<Response, LinkedInError> {
         let flavour = ApiFlavour::Versioned;
-        self.request_api(method, path_and_query, access_token, flavour, headers, body)
-            .await
+        self.request_api(
+            call,
+            method,
+            path_and_query,
+            access_token,
+            flavour,
+            headers,
+            body,
+        )
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn request_api(
         &self,
+        call: LinkedInCall,
         method: Method,
         path_and_query: &str,
         access_token: &SecretString,
@@ -595,7 +657,7 @@ impl LinkedInClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = self.send(request).await?;
+        let response = self.send(call, request).await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -624,10 +686,19 @@ impl LinkedInClient {
         Err(error)
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response, LinkedInError> {
+    /// Every request to LinkedIn goes out here, and its latency (to the answer's head, or to
+    /// the transport's failure) is measured by `call`.
+    async fn send(
+        &self,
+        call: LinkedInCall,
+        request: RequestBuilder,
+    ) -> Result<Response, LinkedInError> {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        self.metrics.linkedin_latency(call, started.elapsed());
         // The URL is redacted: reqwest's Display shows it, and nothing secret is ever in our
         // URLs, but the error travels into logs and DLQ records.
-        request.send().await.map_err(LinkedInError::transport)
+        sent.map_err(LinkedInError::transport)
     }
 
     fn auth_url(&self, path: &str) -> Url {
@@ -708,5 +779,5 @@ fn test_client(api_base: &str) -> LinkedInClient {
         ("LINKEDIN_API_BASE_URL", api_base.to_owned()),
     ]);
     let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    LinkedInClient::new(config.linkedin).unwrap()
+    LinkedInClient::new(config.linkedin, config.metrics).unwrap()
 }

@@ -10,6 +10,7 @@ use super::little_text::escape_little_text;
 use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
 use crate::config::PostsApi;
 use crate::domain::posts::PollDuration;
+use crate::metrics::LinkedInCall;
 
 /// What to post, in LinkedIn's terms.
 #[derive(Debug, Clone)]
@@ -216,7 +217,14 @@ impl LinkedInClient {
             }
         };
         let response = self
-            .api_with_body(Method::POST, path, access_token, flavour, Some(&body))
+            .api_with_body(
+                LinkedInCall::PostsCreate,
+                Method::POST,
+                path,
+                access_token,
+                flavour,
+                Some(&body),
+            )
             .await?;
         let status = response.status().as_u16();
         let urn = response
@@ -248,8 +256,14 @@ impl LinkedInClient {
                 ApiFlavour::Restli2,
             ),
         };
-        self.api(Method::DELETE, &path, access_token, flavour)
-            .await?;
+        self.api(
+            LinkedInCall::PostsDelete,
+            Method::DELETE,
+            &path,
+            access_token,
+            flavour,
+        )
+        .await?;
         Ok(())
     }
 
@@ -266,6 +280,7 @@ impl LinkedInClient {
                 let body = json!({ "initializeUploadRequest": { "owner": owner } });
                 let response = self
                     .api_with_body(
+                        LinkedInCall::ImagesInitialize,
                         Method::POST,
                         "/rest/images?action=initializeUpload",
                         access_token,
@@ -299,6 +314,7 @@ impl LinkedInClient {
                 }});
                 let response = self
                     .api_with_body(
+                        LinkedInCall::ImagesInitialize,
                         Method::POST,
                         "/v2/assets?action=registerUpload",
                         access_token,
@@ -374,7 +390,7 @@ impl LinkedInClient {
             .bearer_auth(access_token.expose_secret())
             .header("content-type", "application/octet-stream")
             .body(bytes);
-        let response = self.send(request).await?;
+        let response = self.send(LinkedInCall::ImagesUpload, request).await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -406,7 +422,10 @@ impl LinkedInClient {
                 ApiFlavour::Restli2,
             ),
         };
-        let response = self.api(Method::GET, &path, access_token, flavour).await?;
+        let call = LinkedInCall::ImagesStatus;
+        let response = self
+            .api(call, Method::GET, &path, access_token, flavour)
+            .await?;
         let v: Value = decode(200, response).await?;
         let status = v["status"]
             .as_str()

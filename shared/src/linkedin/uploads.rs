@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::posts::encode_urn;
 use super::MediaStatus;
 use super::{body_text, decode, request_id_of, ApiFlavour, LinkedInClient, LinkedInError};
+use crate::metrics::LinkedInCall;
 
 /// Where to PUT a document, and the URN it will have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,7 @@ impl LinkedInClient {
         let body = json!({ "initializeUploadRequest": { "owner": owner } });
         let v = self
             .versioned_post(
+                LinkedInCall::DocumentsInitialize,
                 "/rest/documents?action=initializeUpload",
                 access_token,
                 &body,
@@ -126,7 +128,12 @@ impl LinkedInClient {
             "uploadThumbnail": thumbnail,
         }});
         let v = self
-            .versioned_post("/rest/videos?action=initializeUpload", access_token, &body)
+            .versioned_post(
+                LinkedInCall::VideosInitialize,
+                "/rest/videos?action=initializeUpload",
+                access_token,
+                &body,
+            )
             .await?;
         let value = &v["value"];
         let (Some(urn), Some(token), Some(instructions)) = (
@@ -228,6 +235,7 @@ impl LinkedInClient {
             "uploadedPartIds": etags,
         }});
         self.api_with_body(
+            LinkedInCall::VideosFinalize,
             Method::POST,
             "/rest/videos?action=finalizeUpload",
             access_token,
@@ -251,7 +259,13 @@ impl LinkedInClient {
         };
         let path = format!("/rest/{resource}/{}", encode_urn(urn));
         let response = self
-            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .api(
+                LinkedInCall::MediaStatus,
+                Method::GET,
+                &path,
+                access_token,
+                ApiFlavour::Versioned,
+            )
             .await?;
         let v: Value = decode(200, response).await?;
         Ok(match v["status"].as_str().unwrap_or_default() {
@@ -264,12 +278,14 @@ impl LinkedInClient {
 
     async fn versioned_post(
         &self,
+        call: LinkedInCall,
         path: &str,
         access_token: &SecretString,
         body: &Value,
     ) -> Result<Value, LinkedInError> {
         let response = self
             .api_with_body(
+                call,
                 Method::POST,
                 path,
                 access_token,
@@ -301,7 +317,7 @@ impl LinkedInClient {
         // A large upload takes longer than an API call: only the connect is bounded here, the
         // transfer by the invocation's deadline.
         let request = request.timeout(upload_timeout(size));
-        let response = self.send(request).await?;
+        let response = self.send(LinkedInCall::MediaUpload, request).await?;
         if response.status().is_success() {
             return Ok(response.headers().clone());
         }

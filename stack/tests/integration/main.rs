@@ -15,6 +15,7 @@ mod kinds;
 mod lifecycle;
 mod limits;
 mod media;
+mod metrics;
 mod oauth_binding;
 mod outcomes;
 mod publish;
