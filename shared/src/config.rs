@@ -72,6 +72,7 @@ pub const VARIABLES: &[&str] = &[
     "WEBHOOK_ALLOW_LOOPBACK",
     "TENANT_WEBHOOK_ENDPOINTS_MAX",
     "METRICS_NAMESPACE",
+    "METRICS_MAX_AGE_DAYS",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -181,6 +182,9 @@ pub struct Config {
     /// Where the functions' EMF metrics go: stdout, in `METRICS_NAMESPACE` (default
     /// [`crate::metrics::DEFAULT_NAMESPACE`]). The local stack's tests capture them instead.
     pub metrics: crate::metrics::Metrics,
+    /// Published posts younger than this have their engagement metrics read every 24 hours
+    /// (`METRICS_MAX_AGE_DAYS`, default 30).
+    pub metrics_max_age: chrono::Duration,
 }
 
 /// What the functions that register or deliver webhooks need (`api`, `notifier`) beside
@@ -478,6 +482,10 @@ impl Config {
             throttle,
             webhooks: webhook_settings(&get)?,
             metrics: crate::metrics::Metrics::stdout(&metrics_namespace(&get)?),
+            metrics_max_age: days(
+                "METRICS_MAX_AGE_DAYS",
+                crate::domain::posts::DEFAULT_METRICS_MAX_AGE,
+            )?,
         })
     }
 }
@@ -797,10 +805,12 @@ mod tests {
         vars.insert("LINKEDIN_UPLOAD_HOSTS", "http://localhost:8088");
         let config = load(&vars).unwrap();
         assert_eq!(config.retention.dlq_record, chrono::Duration::days(90));
+        assert_eq!(config.metrics_max_age, chrono::Duration::days(30));
         assert!(!config.linkedin.upload_hosts.allows(&upload, &linkedin));
         for (name, value) in [
             ("RETENTION_FINISHED_POST_DAYS", "0"),
             ("RETENTION_IDEMPOTENCY_KEY_DAYS", "a week"),
+            ("METRICS_MAX_AGE_DAYS", "-3"),
             ("LINKEDIN_UPLOAD_HOSTS", "localhost"),
         ] {
             let mut vars = minimal();

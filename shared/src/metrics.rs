@@ -40,7 +40,7 @@ pub enum Metric {
     TokensRefreshed,
     /// A connection went to `attention`: its member must reconnect.
     ConnectionsNeedingAttention,
-    /// A connection without a refresh token reached a reconnect runway's reminder.
+    /// A connection's reconnect runway came (T-14d, T-7d, T-1d, the deadline): its tenant was told.
     ReconnectsDue,
     /// A webhook delivery attempt, by [`Dimension::Result`].
     WebhookDeliveries,
@@ -138,6 +138,10 @@ pub enum LinkedInCall {
     MediaUpload,
     #[strum(serialize = "media.status")]
     MediaStatus,
+    #[strum(serialize = "analytics.member_post")]
+    MemberPostAnalytics,
+    #[strum(serialize = "analytics.share_statistics")]
+    ShareStatistics,
 }
 
 impl LinkedInCall {

@@ -59,6 +59,8 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
         .attribute_definitions(attr("scheduled_at"))
         .attribute_definitions(attr("active_shard"))
         .attribute_definitions(attr("stranded_at"))
+        .attribute_definitions(attr("metrics_shard"))
+        .attribute_definitions(attr("metrics_due_at"))
         // Sparse: only connections with a next check (not revoked ones) are in it.
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -81,6 +83,22 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
                 .index_name(connector::store::SCHEDULED_INDEX)
                 .key_schema(key("scheduled_shard", KeyType::Hash))
                 .key_schema(key("scheduled_at", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .non_key_attributes("tenant_id")
+                        .non_key_attributes("post_id")
+                        .build(),
+                )
+                .build()
+                .expect("complete index"),
+        )
+        // Sparse: only published posts with a metrics reading due are in it.
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(connector::store::METRICS_INDEX)
+                .key_schema(key("metrics_shard", KeyType::Hash))
+                .key_schema(key("metrics_due_at", KeyType::Range))
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::Include)
@@ -253,8 +271,9 @@ pub async fn ensure_schedule_group(sdk: &aws_config::SdkConfig, name: &str) -> a
     }
 }
 
-/// The two recurring schedules of the template: the health round every 6 hours (to the health
-/// queue) and the reconciler every hour (a Lambda invoke). Both receive their scheduled time.
+/// The recurring schedules of the template: the health round every 6 hours and the metrics
+/// round every 24 hours (to the health queue), and the reconciler every hour (a Lambda invoke).
+/// Each receives its scheduled time.
 pub async fn ensure_rounds(
     sdk: &aws_config::SdkConfig,
     settings: &connector::schedules::ScheduleSettings,
@@ -272,6 +291,12 @@ pub async fn ensure_rounds(
             "rate(6 hours)",
             health_queue_arn,
             serde_json::json!({ "task": "plan", "as_of": time }),
+        ),
+        (
+            "metrics-round",
+            "rate(24 hours)",
+            health_queue_arn,
+            serde_json::json!({ "task": "metrics_plan", "as_of": time }),
         ),
         (
             "reconcile-round",

@@ -5,8 +5,13 @@
 //! page reads up to 100 due connections and sends them on as `check` tasks of 25 (and the next
 //! page as another task); a check task checks its connections with bounded concurrency. A 401
 //! goes through the one single-flight refresh, then the connection is checked again.
+//!
+//! The daily engagement-metrics round fans out the same way over the sparse MetricsDue index
+//! of published posts: `metrics_plan` (sent by the rate(24 hours) schedule) → `metrics_page`
+//! per shard → `metrics_read` tasks of 25 posts ([`metrics`]).
 
 mod check;
+pub mod metrics;
 mod revoke;
 
 pub use check::check;
@@ -18,9 +23,10 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use connector::config::Config;
 use connector::deadline::Deadline;
+use connector::domain::posts::PostId;
 use connector::domain::{ConnectionId, TenantId};
 use connector::queue::{batch_response, PublishQueue, RevokeJob};
-use connector::store::INDEX_SHARDS;
+use connector::store::{PostStore, INDEX_SHARDS};
 use connector::tokens::TokenKeeper;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -59,10 +65,29 @@ pub enum HealthTask {
     /// Revoke a disconnected connection's tokens at LinkedIn (sent by the API's disconnect
     /// when LinkedIn did not confirm at once, then by itself with backoff).
     Revoke(RevokeJob),
+    /// Start a metrics round of the posts due by `as_of` (none: now).
+    MetricsPlan {
+        #[serde(default)]
+        as_of: Option<DateTime<Utc>>,
+    },
+    MetricsPage {
+        shard: u32,
+        as_of: DateTime<Utc>,
+        #[serde(default)]
+        cursor: Option<String>,
+    },
+    MetricsRead {
+        as_of: DateTime<Utc>,
+        posts: Vec<(TenantId, PostId)>,
+    },
 }
 
 pub struct Health {
     pub keeper: TokenKeeper,
+    /// Published posts, for the metrics round.
+    pub posts: PostStore,
+    /// Posts younger than this have their metrics read (`METRICS_MAX_AGE_DAYS`).
+    pub metrics_max_age: chrono::Duration,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     /// The same queue, for single delayed messages (the revoke job's next try).
@@ -75,6 +100,12 @@ impl Health {
         let queue_url = config.require_health_queue()?.to_owned();
         Ok(Self {
             keeper: TokenKeeper::from_config(config, sdk)?,
+            posts: PostStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.table_name.clone(),
+            )
+            .with_retention(config.retention),
+            metrics_max_age: config.metrics_max_age,
             queue: PublishQueue::new(sqs.clone(), queue_url.clone()),
             sqs,
             queue_url,
@@ -239,6 +270,50 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
             }
         }
         HealthTask::Revoke(job) => revoke(health, job).await?,
+        HealthTask::MetricsPlan { as_of } => {
+            let as_of = as_of.unwrap_or_else(Utc::now);
+            let pages: Vec<_> = (0..INDEX_SHARDS)
+                .map(|shard| HealthTask::MetricsPage {
+                    shard,
+                    as_of,
+                    cursor: None,
+                })
+                .collect();
+            health.send(&pages).await?;
+            info!(shards = INDEX_SHARDS, as_of = %as_of, "metrics round planned");
+        }
+        HealthTask::MetricsPage {
+            shard,
+            as_of,
+            cursor,
+        } => {
+            let (mut due, next) = health
+                .posts
+                .metrics_due(shard, as_of, PAGE, cursor.as_deref())
+                .await
+                .context("reading the metrics index")?;
+            // A tenant's posts side by side: a batch then holds few connections (one token
+            // opened per connection, one statistics call per organization).
+            due.sort();
+            let mut tasks: Vec<HealthTask> = due
+                .chunks(CHECKS_PER_TASK)
+                .map(|p| HealthTask::MetricsRead {
+                    as_of,
+                    posts: p.to_vec(),
+                })
+                .collect();
+            if let Some(cursor) = next {
+                tasks.push(HealthTask::MetricsPage {
+                    shard,
+                    as_of,
+                    cursor: Some(cursor),
+                });
+            }
+            health.send(&tasks).await?;
+        }
+        HealthTask::MetricsRead { as_of, posts } => {
+            metrics::read(health, as_of, &posts).await?;
+        }
     }
     Ok(())
 }

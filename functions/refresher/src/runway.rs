@@ -97,6 +97,7 @@ async fn run(
         .map_err(KeeperError::from)?;
     Ok(match updated {
         Updated::Written(_) => {
+            refresher.keeper.linkedin.metrics().reconnect_due();
             tracing::warn!(
                 r#type = "reconnect_due",
                 reconnect_by = %connection.reconnect_by(),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::reconnect_runways::ReconnectDue;
 use super::TenantId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ConnectionId(Uuid);
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
 /// The calling application, as named by the `tenant_id` claim of its JWT.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TenantId(String);
 

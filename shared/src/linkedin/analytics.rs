@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::posts::encode_urn;
 use super::{decode, ApiFlavour, LinkedInClient, LinkedInError};
+use crate::metrics::LinkedInCall;
 
 /// At most this many posts are asked for in one share-statistics call (their URNs must stay
 /// well under LinkedIn's 8 KB URL limit).
@@ -110,7 +111,13 @@ impl LinkedInClient {
                 "/rest/memberCreatorPostAnalytics?q=entity&entity={entity}&queryType={metric}&aggregation=TOTAL"
             );
             let response = self
-                .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+                .api(
+                    LinkedInCall::MemberPostAnalytics,
+                    Method::GET,
+                    &path,
+                    access_token,
+                    ApiFlavour::Versioned,
+                )
                 .await?;
             let page: Elements<MetricElement> = decode(200, response).await?;
             *count = page.elements.iter().map(|e| e.count).sum();
@@ -154,7 +161,13 @@ impl LinkedInClient {
             path.push_str(&format!("&ugcPosts={ugc}"));
         }
         let response = self
-            .api(Method::GET, &path, access_token, ApiFlavour::Versioned)
+            .api(
+                LinkedInCall::ShareStatistics,
+                Method::GET,
+                &path,
+                access_token,
+                ApiFlavour::Versioned,
+            )
             .await?;
         let page: Elements<ShareElement> = decode(200, response).await?;
         Ok(page

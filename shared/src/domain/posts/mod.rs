@@ -56,7 +56,7 @@ pub const MAX_JOB_AGE: chrono::Duration = chrono::Duration::days(7);
 /// How far ahead a post may be scheduled.
 pub const MAX_SCHEDULE_AHEAD: chrono::Duration = chrono::Duration::days(365);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PostId(Uuid);
 
