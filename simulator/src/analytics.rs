@@ -387,10 +387,13 @@ pub(crate) async fn organizational_entity_share_statistics(
              page-wide forms are not simulated)",
         );
     }
+    let mut seen = std::collections::HashSet::new();
     let elements: Vec<_> = shares
         .iter()
         .map(|u| ("share", u))
         .chain(ugc_posts.iter().map(|u| ("ugcPost", u)))
+        // A post named twice is answered once.
+        .filter(|(_, urn)| seen.insert(urn.as_str()))
         .filter(|(_, urn)| {
             state
                 .posts

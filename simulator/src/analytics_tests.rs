@@ -369,7 +369,13 @@ async fn an_administrator_reads_the_statistics_of_the_pages_active_posts() {
     let admin = client.token(ADA, &["rw_organization_admin"]);
     let path = org_query(
         ORG,
-        &[&busy_share, &quiet_share, &members_own, "urn:li:share:77"],
+        &[
+            &busy_share,
+            &quiet_share,
+            &members_own,
+            "urn:li:share:77",
+            &busy_share,
+        ],
         &[&busy_ugc],
     );
     let (status, body) = client.get(&path, &admin).await;
