@@ -5,11 +5,36 @@
 //! Tests drive it in-process ([`Simulator`] methods); the `linkedin-simulator` binary exposes
 //! the same controls under `/_sim/…`.
 //!
+//! Engagement metrics (`analytics`), both needing an active `LinkedIn-Version`, a valid token
+//! and `X-Restli-Protocol-Version: 2.0.0`, answering the counters a test set with
+//! [`Simulator::set_post_statistics`] (or `POST /_sim/post-statistics`):
+//! - `GET /rest/memberCreatorPostAnalytics?q=entity&entity=(share:{encoded urn})` (or
+//!   `(ugc:{encoded ugcPost urn})`) `&queryType=IMPRESSION|MEMBERS_REACHED|RESHARE|REACTION|COMMENT
+//!   &aggregation=TOTAL` -> `{paging, elements:[{entity:{share|ugc: urn}, metricType, count}]}`.
+//!   Scope `r_member_postAnalytics` (else 403 ACCESS_DENIED, serviceErrorCode 100); a post
+//!   LinkedIn does not have (or deleted) is 404 NOT_FOUND; a post by anyone but the token's
+//!   member (another member, a page) is 403 ACCESS_DENIED. `aggregation=DAILY` is not simulated.
+//! - `GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=
+//!   {encoded org urn}&shares=List({encoded share urns})&ugcPosts=List({encoded ugcPost urns})`
+//!   -> `{paging, elements:[{organizationalEntity, share|ugcPost, totalShareStatistics:
+//!   {impressionCount, uniqueImpressionsCount, clickCount, likeCount, commentCount, shareCount,
+//!   engagement}}]}`, engagement = (clicks + likes + comments + shares) / impressions (0.0
+//!   without impressions). Scope `rw_organization_admin` and the member's ADMINISTRATOR role on
+//!   the page (else 403 ACCESS_DENIED); posts not by that page, deleted or unknown, and posts
+//!   without activity are left out; naming no post is a 400.
+//! - Malformed parameters are 400 ILLEGAL_ARGUMENT "Syntax exception in query parameters: …":
+//!   a missing or wrong `q`, `queryType` or `aggregation`, URNs not url-encoded inside `List(…)`
+//!   or `(share:…)`, bad escapes, an unbalanced structure, a parameter given twice.
+//!
 //! A crate of its own that depends on nothing of the product: it is written from LinkedIn's
 //! documented behaviour, so it judges the product rather than agreeing with it.
 
 // Handlers return a ready LinkedIn-shaped error response as their `Err`, the axum idiom; its
 // size does not matter in a test server.
+#[allow(clippy::result_large_err)]
+mod analytics;
+#[cfg(test)]
+mod analytics_tests;
 #[allow(clippy::result_large_err)]
 mod edits;
 pub mod little_text;
@@ -27,6 +52,7 @@ mod posts_tests;
 mod rest;
 pub mod serve;
 
+pub use analytics::PostStatistics;
 pub use edits::{SimComment, SimEdit};
 pub use media::{
     MediaState, SimDocument, SimPart, SimVideo, MAX_DOCUMENT_BYTES, MAX_VIDEO_BYTES,
@@ -392,6 +418,8 @@ pub(crate) struct SimState {
     pub documents: HashMap<String, media::SimDocument>,
     pub videos: HashMap<String, media::SimVideo>,
     pub next_media_id: u64,
+    /// Engagement counters by post URN (a post not here has none yet).
+    pub post_statistics: HashMap<String, PostStatistics>,
 }
 
 impl SimState {
@@ -487,6 +515,7 @@ impl Simulator {
             documents: HashMap::new(),
             videos: HashMap::new(),
             next_media_id: 0,
+            post_statistics: HashMap::new(),
         })));
         let app = router(shared.clone());
         let server = crate::serve::spawn(listener, app);
@@ -611,6 +640,48 @@ impl Simulator {
             .collect()
     }
 
+    /// Sets a post's engagement counters (replacing earlier ones), as LinkedIn would have
+    /// counted them: `memberCreatorPostAnalytics` and `organizationalEntityShareStatistics`
+    /// answer with them. Kept by URN, so they may be set before the post is read; a post
+    /// LinkedIn does not have is still answered 404 or left out.
+    pub fn set_post_statistics(&self, post_urn: &str, stats: PostStatistics) {
+        let mut state = self.shared.lock();
+        state.post_statistics.insert(post_urn.to_owned(), stats);
+    }
+
+    /// A post's engagement counters (all zero if none were set).
+    pub fn post_statistics(&self, post_urn: &str) -> PostStatistics {
+        let state = self.shared.lock();
+        state
+            .post_statistics
+            .get(post_urn)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// How many `method` requests to paths starting with `prefix` name `text` in their path
+    /// or query, the query read with its escapes undone (also twice-encoded values): calls
+    /// about one post, e.g. `count_mentioning("GET", "/rest/memberCreatorPostAnalytics", urn)`.
+    pub fn count_mentioning(&self, method: &str, prefix: &str, text: &str) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(prefix))
+            .filter(|r| {
+                let mut seen = format!("{}?{}", r.path, r.query.as_deref().unwrap_or_default());
+                // Undo every layer of encoding the client applied.
+                for _ in 0..3 {
+                    match analytics::percent_decode(&seen) {
+                        Some(d) if d != seen => seen = d,
+                        _ => break,
+                    }
+                }
+                seen.contains(text)
+            })
+            .count()
+    }
+
     pub fn images(&self) -> Vec<SimImage> {
         self.shared.lock().images.values().cloned().collect()
     }
@@ -721,6 +792,14 @@ fn router(shared: Shared) -> Router {
         .route("/rest/organizations/{id}", get(rest::organization))
         .route("/rest/posts", post(posts::create_rest))
         .route(
+            "/rest/memberCreatorPostAnalytics",
+            get(analytics::member_creator_post_analytics),
+        )
+        .route(
+            "/rest/organizationalEntityShareStatistics",
+            get(analytics::organizational_entity_share_statistics),
+        )
+        .route(
             "/rest/posts/{urn}",
             delete(posts::delete)
                 .post(edits::partial_update)
@@ -749,6 +828,7 @@ fn router(shared: Shared) -> Router {
         .route("/_sim/requests", get(control_requests))
         .route("/_sim/consent", post(control_consent))
         .route("/_sim/config", post(control_config))
+        .route("/_sim/post-statistics", post(control_post_statistics))
         .route(
             "/_sim/members",
             get(control_members).post(control_add_member),
@@ -1004,6 +1084,24 @@ async fn control_consent(
         Ok(location) => Json(serde_json::json!({ "location": location })).into_response(),
         Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
     }
+}
+
+/// `POST /_sim/post-statistics {"post": urn, "impressions": N, …}`: see
+/// [`Simulator::set_post_statistics`]; counters left out are zero.
+#[derive(Deserialize)]
+struct PostStatisticsChange {
+    post: String,
+    #[serde(flatten)]
+    stats: PostStatistics,
+}
+
+async fn control_post_statistics(
+    State(shared): State<Shared>,
+    Json(change): Json<PostStatisticsChange>,
+) -> StatusCode {
+    let mut state = shared.lock();
+    state.post_statistics.insert(change.post, change.stats);
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]
