@@ -118,6 +118,13 @@ const ROUTES: &[Route] = &[
         admin: false,
     },
     Route {
+        method: "GET",
+        path: "/v1/posts/{id}/metrics",
+        function: Function::Api,
+        public: false,
+        admin: false,
+    },
+    Route {
         method: "POST",
         path: "/v1/posts/{id}/approve",
         function: Function::Api,

@@ -492,6 +492,19 @@ impl LocalStack {
         self.drain_health_queue().await
     }
 
+    /// Runs one engagement-metrics round now, as the rate(24 hours) schedule would, reading
+    /// what is due by `as_of`, and drains the health queue. Returns how many tasks were
+    /// handled.
+    pub async fn run_metrics_round(
+        &self,
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<usize> {
+        self.health
+            .send(&[health_function::HealthTask::MetricsPlan { as_of: Some(as_of) }])
+            .await?;
+        self.drain_health_queue().await
+    }
+
     /// Runs the publisher over what is on the publish queue now, as Lambda's event source
     /// mapping would (without waiting for messages); returns how many messages there were.
     pub async fn run_publish_queue(&self) -> usize {

@@ -104,6 +104,7 @@ pub async fn create_table(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::R
                         .projection_type(ProjectionType::Include)
                         .non_key_attributes("tenant_id")
                         .non_key_attributes("post_id")
+                        .non_key_attributes("connection_id")
                         .build(),
                 )
                 .build()

@@ -5,6 +5,7 @@ mod approvals;
 mod disconnect;
 mod dlq;
 mod edits;
+mod post_metrics;
 mod posts;
 mod requests;
 mod webhook_deliveries;
@@ -159,6 +160,10 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             "PATCH" => edits::patch(request, service, id).await,
             _ => Err(ApiError::MethodNotAllowed),
         },
+        ["v1", "posts", id, "metrics"] => {
+            only(request, "GET")?;
+            post_metrics::get(request, service, id).await
+        }
         ["v1", "posts", id, "approve"] => {
             only(request, "POST")?;
             approvals::approve(request, service, id).await

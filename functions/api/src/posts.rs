@@ -209,7 +209,7 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
-fn post_id(raw: &str) -> Result<PostId, ApiError> {
+pub(crate) fn post_id(raw: &str) -> Result<PostId, ApiError> {
     PostId::parse(raw).ok_or(ApiError::NotFound("post"))
 }
 

@@ -37,6 +37,8 @@ use tracing::{info, warn};
 pub const PAGE: i32 = 1000;
 /// Connections per check task.
 pub const CHECKS_PER_TASK: usize = 25;
+/// Posts per metrics task: a member post costs five LinkedIn calls, 20 organization posts one.
+pub const METRICS_PER_TASK: usize = 25;
 /// Checks in flight at once within one task.
 pub const CONCURRENCY: usize = 8;
 /// When LinkedIn could not be asked, try again sooner than the regular interval.
@@ -292,14 +294,14 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
                 .metrics_due(shard, as_of, PAGE, cursor.as_deref())
                 .await
                 .context("reading the metrics index")?;
-            // A tenant's posts side by side: a batch then holds few connections (one token
-            // opened per connection, one statistics call per organization).
+            // A connection's posts side by side: a batch then holds few connections (one
+            // token opened per connection, one statistics call per organization).
             due.sort();
             let mut tasks: Vec<HealthTask> = due
-                .chunks(CHECKS_PER_TASK)
+                .chunks(METRICS_PER_TASK)
                 .map(|p| HealthTask::MetricsRead {
                     as_of,
-                    posts: p.to_vec(),
+                    posts: p.iter().map(|(t, _, id)| (t.clone(), *id)).collect(),
                 })
                 .collect();
             if let Some(cursor) = next {
@@ -312,7 +314,19 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
             health.send(&tasks).await?;
         }
         HealthTask::MetricsRead { as_of, posts } => {
-            metrics::read(health, as_of, &posts).await?;
+            let read = metrics::read(health, as_of, &posts, deadline).await?;
+            if !read.left_over.is_empty() {
+                info!(
+                    handed_back = read.left_over.len(),
+                    "too little time left for every reading; the rest go back on the queue"
+                );
+                health
+                    .send(&[HealthTask::MetricsRead {
+                        as_of,
+                        posts: read.left_over,
+                    }])
+                    .await?;
+            }
         }
     }
     Ok(())

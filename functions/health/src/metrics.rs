@@ -3,10 +3,13 @@
 //! through their organization's share statistics, up to 20 posts a call — and recorded on each
 //! post with the day's reading. A post whose metrics cannot be read says why once and leaves the
 //! round; one LinkedIn could not answer for now stays due and is read in the next round.
+//! Readings are made at the round's time (`as_of`: the schedule's, which the local stack's
+//! clock may move ahead), like the health checks.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use connector::deadline::Deadline;
 use connector::domain::posts::{MetricCounts, MetricsSource, MetricsUnavailable, Post, PostId};
 use connector::domain::{ConnectionId, TenantId};
 use connector::linkedin::{LinkedInError, RetryClass, SHARE_STATISTICS_BATCH};
@@ -18,6 +21,8 @@ use crate::Health;
 /// What one batch did, by post.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetricsRead {
+    /// Posts of connections not reached before the invocation's deadline: for another task.
+    pub left_over: Vec<(TenantId, PostId)>,
     pub read: usize,
     /// Said once why not, and out of the round.
     pub unavailable: usize,
@@ -27,11 +32,14 @@ pub struct MetricsRead {
     pub skipped: usize,
 }
 
-/// Reads and records the metrics of `posts` due by `as_of`.
+/// Reads and records the metrics of `posts` due by `as_of`. Each reading (a call and its
+/// writes) starts only if the invocation's time covers it; what is not reached goes back on
+/// the queue (`left_over`).
 pub async fn read(
     health: &Health,
     as_of: DateTime<Utc>,
     posts: &[(TenantId, PostId)],
+    deadline: Deadline,
 ) -> anyhow::Result<MetricsRead> {
     let mut done = MetricsRead::default();
     let mut by_connection: BTreeMap<(TenantId, ConnectionId), Vec<Post>> = BTreeMap::new();
@@ -44,134 +52,176 @@ pub async fn read(
             _ => done.skipped += 1,
         }
     }
+    let step = health.keeper.linkedin.settings().request_timeout * 2;
     for ((tenant, connection), posts) in by_connection {
-        read_connection(health, &tenant, connection, posts, &mut done).await?;
+        if !deadline.allows(step) {
+            done.left_over
+                .extend(posts.iter().map(|p| (tenant.clone(), p.id)));
+            continue;
+        }
+        let work = plan(health, &tenant, connection, posts, as_of, &mut done).await?;
+        read_connection(
+            health, &tenant, connection, work, as_of, deadline, &mut done,
+        )
+        .await?;
     }
     info!(
         read = done.read,
         unavailable = done.unavailable,
         deferred = done.deferred,
         skipped = done.skipped,
+        left_over = done.left_over.len(),
         "metrics batch read"
     );
     Ok(done)
+}
+
+/// One call's worth of readings of a connection.
+enum Work {
+    /// A member post: member post analytics (five calls).
+    Member(Box<Post>, String),
+    /// Up to [`SHARE_STATISTICS_BATCH`] posts of one organization: one share-statistics call.
+    Organization(String, Vec<(Post, String)>),
+}
+
+impl Work {
+    fn posts(&self) -> Vec<&Post> {
+        match self {
+            Self::Member(post, _) => vec![post.as_ref()],
+            Self::Organization(_, batch) => batch.iter().map(|(p, _)| p).collect(),
+        }
+    }
+}
+
+/// What is to be asked of LinkedIn for the connection's posts; the posts that need no call
+/// (unavailable, or out of the round) are recorded here.
+async fn plan(
+    health: &Health,
+    tenant: &TenantId,
+    connection: ConnectionId,
+    posts: Vec<Post>,
+    as_of: DateTime<Utc>,
+    done: &mut MetricsRead,
+) -> anyhow::Result<Vec<Work>> {
+    let stored = health
+        .keeper
+        .connections
+        .get_stored_connection(tenant, connection)
+        .await?;
+    let Some(stored) = stored else {
+        for post in posts {
+            record(health, post.metrics_stopped(as_of), done, Counted::Skipped).await?;
+        }
+        return Ok(Vec::new());
+    };
+    let mut work = Vec::new();
+    let mut organizations: BTreeMap<String, Vec<(Post, String)>> = BTreeMap::new();
+    for post in posts {
+        match post.metrics_source(&stored.connection) {
+            MetricsSource::Member { urn } => work.push(Work::Member(Box::new(post), urn)),
+            MetricsSource::Organization { organization, urn } => organizations
+                .entry(organization)
+                .or_default()
+                .push((post, urn)),
+            MetricsSource::Unavailable(why) => {
+                let next = post.metrics_unavailable(why, as_of);
+                record(health, next, done, Counted::Unavailable).await?;
+            }
+            MetricsSource::Skip => {
+                record(health, post.metrics_stopped(as_of), done, Counted::Skipped).await?;
+            }
+        }
+    }
+    for (organization, posts) in organizations {
+        for batch in posts.chunks(SHARE_STATISTICS_BATCH) {
+            work.push(Work::Organization(organization.clone(), batch.to_vec()));
+        }
+    }
+    Ok(work)
 }
 
 async fn read_connection(
     health: &Health,
     tenant: &TenantId,
     connection: ConnectionId,
-    posts: Vec<Post>,
+    work: Vec<Work>,
+    as_of: DateTime<Utc>,
+    deadline: Deadline,
     done: &mut MetricsRead,
 ) -> anyhow::Result<()> {
+    if work.is_empty() {
+        return Ok(());
+    }
     let keeper = &health.keeper;
-    let Some(stored) = keeper
-        .connections
-        .get_stored_connection(tenant, connection)
-        .await?
-    else {
-        for post in posts {
-            record(
-                health,
-                post.metrics_stopped(Utc::now()),
-                done,
-                Counted::Skipped,
-            )
-            .await?;
-        }
-        return Ok(());
-    };
-    let mut member = Vec::new();
-    let mut organizations: HashMap<String, Vec<(Post, String)>> = HashMap::new();
-    for post in posts {
-        match post.metrics_source(&stored.connection) {
-            MetricsSource::Member { urn } => member.push((post, urn)),
-            MetricsSource::Organization { organization, urn } => organizations
-                .entry(organization)
-                .or_default()
-                .push((post, urn)),
-            MetricsSource::Unavailable(why) => {
-                let next = post.metrics_unavailable(why, Utc::now());
-                record(health, next, done, Counted::Unavailable).await?;
-            }
-            MetricsSource::Skip => {
-                record(
-                    health,
-                    post.metrics_stopped(Utc::now()),
-                    done,
-                    Counted::Skipped,
-                )
-                .await?;
-            }
-        }
-    }
-    if member.is_empty() && organizations.is_empty() {
-        return Ok(());
-    }
+    let waiting = |work: &[Work]| work.iter().map(|w| w.posts().len()).sum::<usize>();
     let token = match keeper.open(tenant, connection).await {
         Ok((_, tokens)) => tokens.access_token,
         Err(e) => {
             warn!(%tenant, connection_id = %connection, error = %e, "metrics: the connection's tokens could not be opened; its posts wait for the next round");
-            done.deferred += member.len() + organizations.values().map(Vec::len).sum::<usize>();
+            done.deferred += waiting(&work);
             return Ok(());
         }
     };
     let linkedin = &keeper.linkedin;
-    let mut member = member.into_iter();
-    while let Some((post, urn)) = member.next() {
-        match linkedin.member_post_analytics(&token, &urn).await {
-            Ok(counts) => {
-                let next = post.metrics_read(counts.into(), Utc::now(), health.metrics_max_age);
-                record(health, next, done, Counted::Read).await?;
+    let step = linkedin.settings().request_timeout * 2;
+    for (i, item) in work.iter().enumerate() {
+        if !deadline.allows(step) {
+            done.left_over.extend(
+                work[i..]
+                    .iter()
+                    .flat_map(Work::posts)
+                    .map(|p| (tenant.clone(), p.id)),
+            );
+            return Ok(());
+        }
+        let answer = match item {
+            Work::Member(_, urn) => linkedin
+                .member_post_analytics(&token, urn)
+                .await
+                .map(|counts| HashMap::from([(urn.clone(), MetricCounts::from(counts))])),
+            Work::Organization(organization, batch) => {
+                let urns: Vec<String> = batch.iter().map(|(_, urn)| urn.clone()).collect();
+                linkedin
+                    .share_statistics(&token, organization, &urns)
+                    .await
+                    .map(|stats| {
+                        stats
+                            .into_iter()
+                            .map(|(urn, counts)| (urn, MetricCounts::from(counts)))
+                            .collect()
+                    })
+            }
+        };
+        let posts: Vec<(&Post, &String)> = match item {
+            Work::Member(post, urn) => vec![(post.as_ref(), urn)],
+            Work::Organization(_, batch) => batch.iter().map(|(p, u)| (p, u)).collect(),
+        };
+        match answer {
+            Ok(mut counts) => {
+                for (post, urn) in posts {
+                    // Share statistics leave out posts without activity: all their counts are 0.
+                    let read = counts.remove(urn).unwrap_or_else(|| {
+                        MetricCounts::from(connector::linkedin::ShareCounts::default())
+                    });
+                    let next = post.metrics_read(read, as_of, health.metrics_max_age);
+                    record(health, next, done, Counted::Read).await?;
+                }
             }
             Err(e) => match refused(&e) {
                 Some(why) => {
-                    let next = post.metrics_unavailable(why, Utc::now());
-                    record(health, next, done, Counted::Unavailable).await?;
+                    for (post, _) in posts {
+                        let next = post.metrics_unavailable(why, as_of);
+                        record(health, next, done, Counted::Unavailable).await?;
+                    }
                 }
                 None => {
-                    // Throttled, down, or the token refused: this connection's other posts
+                    // Throttled, down, or the token refused: the connection's other readings
                     // would meet the same answer; all of them wait for the next round.
                     deferred(connection, &e);
-                    done.deferred +=
-                        1 + member.len() + organizations.values().map(Vec::len).sum::<usize>();
+                    done.deferred += waiting(&work[i..]);
                     return Ok(());
                 }
             },
-        }
-    }
-    for (organization, posts) in organizations {
-        for batch in posts.chunks(SHARE_STATISTICS_BATCH) {
-            let urns: Vec<String> = batch.iter().map(|(_, urn)| urn.clone()).collect();
-            match linkedin
-                .share_statistics(&token, &organization, &urns)
-                .await
-            {
-                Ok(mut stats) => {
-                    for (post, urn) in batch {
-                        // LinkedIn leaves out posts without activity: all counts are 0.
-                        let counts = stats.remove(urn).unwrap_or_default();
-                        let next = post.metrics_read(
-                            MetricCounts::from(counts),
-                            Utc::now(),
-                            health.metrics_max_age,
-                        );
-                        record(health, next, done, Counted::Read).await?;
-                    }
-                }
-                Err(e) => match refused(&e) {
-                    Some(why) => {
-                        for (post, _) in batch {
-                            let next = post.metrics_unavailable(why, Utc::now());
-                            record(health, next, done, Counted::Unavailable).await?;
-                        }
-                    }
-                    None => {
-                        deferred(connection, &e);
-                        done.deferred += batch.len();
-                    }
-                },
-            }
         }
     }
     Ok(())

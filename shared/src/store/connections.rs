@@ -420,7 +420,7 @@ impl ConnectionStore {
             as_of,
             limit,
             cursor,
-            ("connection_id", ConnectionId::parse),
+            |item| super::text(item, "connection_id").and_then(ConnectionId::parse),
         )
         .await
     }

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::posts::Expiry;
 use super::{
-    classify, due_page, from_item, page, tenant_pk, tenant_query, to_item, Keyed, PostStore,
+    classify, due_page, from_item, page, tenant_pk, tenant_query, text, to_item, Keyed, PostStore,
     StoreError,
 };
 use crate::domain::posts::{Author, MetricCounts, Post, PostId};
-use crate::domain::TenantId;
+use crate::domain::{ConnectionId, TenantId};
 
 /// The sparse index of published posts by when their metrics are read next.
 pub const METRICS_INDEX: &str = "MetricsDue";
@@ -42,16 +42,18 @@ fn day_sk(post: PostId, date: Option<NaiveDate>) -> String {
 }
 
 impl PostStore {
-    /// One page of shard `shard`'s published posts whose metrics are due by `as_of`, from the
-    /// MetricsDue index, and the cursor to the next page.
+    /// One page of shard `shard`'s published posts whose metrics are due by `as_of`, with
+    /// their connections, from the MetricsDue index, and the cursor to the next page. A
+    /// connection's posts share a shard, so a page holds all of a connection's due posts up
+    /// to its size: its readings are batched.
     pub async fn metrics_due(
         &self,
         shard: u32,
         as_of: DateTime<Utc>,
         limit: i32,
         cursor: Option<&str>,
-    ) -> Result<(Vec<(TenantId, PostId)>, Option<String>), StoreError> {
-        due_page(
+    ) -> Result<(Vec<(TenantId, ConnectionId, PostId)>, Option<String>), StoreError> {
+        let (due, next) = due_page(
             &self.client,
             &self.table,
             METRICS_INDEX,
@@ -60,9 +62,17 @@ impl PostStore {
             as_of,
             limit,
             cursor,
-            ("post_id", PostId::parse),
+            |item| {
+                let connection = text(item, "connection_id").and_then(ConnectionId::parse)?;
+                Some((connection, text(item, "post_id").and_then(PostId::parse)?))
+            },
         )
-        .await
+        .await?;
+        let due = due
+            .into_iter()
+            .map(|(tenant, (connection, post))| (tenant, connection, post))
+            .collect();
+        Ok((due, next))
     }
 
     /// Records `next` (a post that took a reading at `fetched_at`, or says why it cannot),

@@ -81,8 +81,8 @@ pub(crate) fn page<T>(
 }
 
 /// One page of a sparse "due" index (partition `shard_attr` = `shard`, sort `due_attr` up to
-/// `as_of`): the projected `(tenant_id, id_attr)` references, parsed by `parse_id`, and an
-/// opaque cursor to the next page. Never a table scan.
+/// `as_of`): the projected `tenant_id` and what `id_of` reads of each item, and an opaque
+/// cursor to the next page. Never a table scan.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn due_page<T>(
     client: &aws_sdk_dynamodb::Client,
@@ -93,7 +93,7 @@ pub(crate) async fn due_page<T>(
     as_of: chrono::DateTime<chrono::Utc>,
     limit: i32,
     cursor: Option<&str>,
-    (id_attr, parse_id): (&str, fn(&str) -> Option<T>),
+    id_of: impl Fn(&Item) -> Option<T>,
 ) -> Result<(Vec<(crate::domain::TenantId, T)>, Option<String>), StoreError> {
     let mut query = client
         .query()
@@ -140,11 +140,15 @@ pub(crate) async fn due_page<T>(
                 .as_s()
                 .ok()
                 .and_then(|t| crate::domain::TenantId::parse(t))?;
-            let id = item.get(id_attr)?.as_s().ok().and_then(|i| parse_id(i))?;
-            Some((tenant, id))
+            Some((tenant, id_of(&item)?))
         })
         .collect();
     Ok((refs, next))
+}
+
+/// A string attribute of an item, if it has one.
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
 }
 
 /// Partitions of every sparse "due" index (connections' health checks, scheduled posts, posts

@@ -151,8 +151,16 @@ pub(super) fn post_item(p: &Post, retention: &Retention) -> Result<Item, StoreEr
         scheduled_shard: p.holds_scheduled_slot().then(|| shard("SCHEDULED")),
         active_shard: p.stranded_from().map(|_| shard("ACTIVE")),
         stranded_at: p.stranded_from(),
-        metrics_shard: (p.status == PostStatus::Published && p.metrics_due_at.is_some())
-            .then(|| shard("METRICS")),
+        // By connection, not by post: a connection's due posts come in one page, so their
+        // readings are batched (one token, one statistics call per organization).
+        metrics_shard: (p.status == PostStatus::Published && p.metrics_due_at.is_some()).then(
+            || {
+                format!(
+                    "METRICS#{}",
+                    shard_of(&p.connection_id.to_string(), INDEX_SHARDS)
+                )
+            },
+        ),
         expiry: Expiry {
             ttl: is_finished(p).then(|| (p.updated_at + retention.finished_post).timestamp()),
         },
@@ -595,7 +603,7 @@ impl PostStore {
             as_of,
             limit,
             cursor,
-            ("post_id", PostId::parse),
+            |item| super::text(item, "post_id").and_then(PostId::parse),
         )
         .await
     }
@@ -618,7 +626,7 @@ impl PostStore {
             as_of,
             limit,
             cursor,
-            ("post_id", PostId::parse),
+            |item| super::text(item, "post_id").and_then(PostId::parse),
         )
         .await
     }

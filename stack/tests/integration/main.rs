@@ -9,6 +9,7 @@ mod capabilities;
 mod connect;
 mod content;
 mod edits;
+mod engagement;
 mod events;
 mod health;
 mod kinds;

@@ -133,6 +133,12 @@ impl Post {
         self.status == PostStatus::Published && self.metrics_due_at.is_some_and(|at| at <= as_of)
     }
 
+    /// When its metrics are read next, while it is published and young enough.
+    pub fn next_metrics_reading(&self) -> Option<DateTime<Utc>> {
+        self.metrics_due_at
+            .filter(|_| self.status == PostStatus::Published)
+    }
+
     /// How this post's metrics are read, with what its connection can do.
     pub fn metrics_source(&self, connection: &Connection) -> MetricsSource {
         let Some(urn) = self.linkedin_urn.clone() else {
