@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod media;
 mod oauth_binding;
+mod openapi;
 mod outcomes;
 mod publish;
 mod redrive;
