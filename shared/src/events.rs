@@ -34,6 +34,7 @@ use crate::queue::{PublishQueue, QueueError};
     strum::EnumString,
     strum::VariantArray,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     #[serde(rename = "post.published")]
     #[strum(serialize = "post.published")]
@@ -143,12 +144,41 @@ impl Event {
 
     /// What the tenant's endpoint receives: `{type, timestamp, data}`.
     pub fn payload(&self) -> serde_json::Value {
-        serde_json::json!({
-            "type": self.r#type,
-            "timestamp": self.timestamp,
-            "data": self.data,
+        serde_json::to_value(Payload {
+            r#type: self.r#type,
+            timestamp: self.timestamp,
+            data: &self.data,
         })
+        .expect("event payloads serialize")
     }
+}
+
+/// The body of a webhook delivery. Its `data` is, by type: the post as `GET /v1/posts/{id}`
+/// shows it (`post.*`), the connection (`connection.*`), the DLQ record (`dlq.*`),
+/// [`WebhookDisabled`] and [`Ping`].
+#[derive(Debug, Serialize)]
+pub struct Payload<'a> {
+    #[serde(rename = "type")]
+    pub r#type: EventType,
+    pub timestamp: DateTime<Utc>,
+    pub data: &'a serde_json::Value,
+}
+
+/// The data of a `ping` (`POST /v1/webhooks/{id}/test`).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ping {
+    pub webhook_id: WebhookEndpointId,
+}
+
+/// The data of `webhook.disabled`: the endpoint, disabled after 24 hours of failures.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookDisabled<'a> {
+    pub webhook_id: WebhookEndpointId,
+    pub url: &'a str,
+    pub disabled_reason: Option<&'a str>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// The webhook queue: events wait there for the notifier.

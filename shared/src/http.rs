@@ -92,24 +92,57 @@ impl ApiError {
         if let Self::Internal(cause) | Self::Unavailable(cause) = &self {
             error!(error = format!("{cause:#}"), status, "request failed");
         }
-        let mut error = serde_json::json!({ "code": code, "message": self.to_string() });
+        let message = self.to_string();
+        let mut error = ErrorDetail {
+            code,
+            message: &message,
+            field: None,
+            limit: None,
+            retry_after_seconds: None,
+        };
         match &self {
-            Self::Validation { field, .. } => error["field"] = (*field).into(),
+            Self::Validation { field, .. } => error.field = Some(field),
             Self::LimitReached {
                 limit, retry_after, ..
             } => {
-                error["limit"] = (*limit).into();
-                error["retry_after_seconds"] = retry_after.as_secs().max(1).into();
+                error.limit = Some(limit);
+                error.retry_after_seconds = Some(retry_after.as_secs().max(1));
             }
             _ => {}
         }
-        let mut response = json(status, &serde_json::json!({ "error": error }));
+        let mut response = json(status, &ErrorBody { error });
         if let Self::LimitReached { retry_after, .. } = &self {
             let seconds = retry_after.as_secs().max(1);
             response.headers_mut().insert("retry-after", seconds.into());
         }
         response
     }
+}
+
+/// The body of every error answer: `{"error": {...}}`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail<'a> {
+    /// `validation_failed` (400), `unauthenticated` (401), `forbidden` (403), `not_found` and
+    /// `no_route` (404), `method_not_allowed` (405), `conflict` (409), `payload_too_large`
+    /// (413), `limit_reached` (429), `internal` (500), `unavailable` (503).
+    pub code: &'a str,
+    pub message: &'a str,
+    /// The request field a validation failure is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    /// The tenant limit reached (429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'a str>,
+    /// As the `Retry-After` header (429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 /// The calling tenant: the `tenant_id` claim that API Gateway's JWT authorizer verified.

@@ -1,6 +1,7 @@
 //! The LinkedIn connector's library: the product's domain, its one LinkedIn client, the
 //! token vault, the store, configuration, telemetry and HTTP plumbing shared by the functions.
 
+pub mod authorization;
 mod aws_errors;
 pub mod config;
 pub mod deadline;

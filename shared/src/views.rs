@@ -15,6 +15,7 @@ use serde::Serialize;
 
 /// `GET /v1/posts/{id}`, and each post of a list.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostView<'a> {
     pub id: PostId,
     pub connection_id: ConnectionId,
@@ -105,6 +106,7 @@ impl<'a> From<&'a Post> for PostView<'a> {
 
 /// The answer to accepting a post: where to look for it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostAccepted {
     pub id: PostId,
     pub status: PostStatus,
@@ -128,6 +130,7 @@ impl From<&Post> for PostAccepted {
 /// `GET /v1/connections/{id}`, and each connection of a list. Tokens are never in it: they
 /// live in the token vault.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectionView<'a> {
     pub id: ConnectionId,
     pub platform: &'a str,

@@ -250,6 +250,13 @@ const ROUTES: &[Route] = &[
         public: false,
         admin: false,
     },
+    Route {
+        method: "GET",
+        path: "/v1/openapi.json",
+        function: Function::Api,
+        public: true,
+        admin: false,
+    },
 ];
 
 /// The dev tokens' HS256 secret when `DEV_JWT_SECRET` gives none. It is in this repository,
@@ -605,6 +612,59 @@ mod tests {
             .collect();
         local.sort();
         assert_eq!(local, template_routes());
+    }
+
+    /// `(method, path, public)` of every operation of the API's OpenAPI document; public when
+    /// its own `security` asks for nothing.
+    fn documented_routes() -> Vec<(String, String, bool)> {
+        let doc = serde_json::to_value(api_function::openapi::document()).unwrap();
+        let mut routes = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let methods = [
+                "get", "put", "post", "delete", "patch", "head", "options", "trace",
+            ];
+            for (method, operation) in item
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(key, _)| methods.contains(&key.as_str()))
+            {
+                let public = operation["security"]
+                    .as_array()
+                    .is_some_and(|requirements| {
+                        requirements
+                            .iter()
+                            .all(|r| r.as_object().is_some_and(|r| r.is_empty()))
+                    });
+                routes.push((method.to_uppercase(), path.clone(), public));
+            }
+        }
+        routes.sort();
+        routes
+    }
+
+    /// A route added to template.yaml without its description in the document fails here, and
+    /// so does a documented route the template does not serve.
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes_of_template_yaml() {
+        let template: Vec<(String, String, bool)> = template_routes()
+            .into_iter()
+            .map(|(method, path, public, _)| (method, path, public))
+            .collect();
+        let documented = documented_routes();
+        let missing: Vec<_> = template
+            .iter()
+            .filter(|r| !documented.contains(r))
+            .collect();
+        let extra: Vec<_> = documented
+            .iter()
+            .filter(|r| !template.contains(r))
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "in template.yaml, not in the document (or public in one only): {missing:?}; \
+             in the document, not in template.yaml: {extra:?}"
+        );
     }
 
     #[test]

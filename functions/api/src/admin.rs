@@ -21,16 +21,17 @@ use tracing::info;
 use crate::{store_error, ApiService};
 
 /// The whole of a tenant's settings, as an admin replaces them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
     /// A list of URLs, or null (or absent) for the deployment's list.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     redirect_allow_list: Value,
 }
 
 /// A tenant's settings as the admin API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SettingsView<'a> {
     tenant_id: &'a str,
     /// `null`: the deployment's `REDIRECT_ALLOW_LIST` applies.
@@ -53,11 +54,12 @@ impl<'a> From<&'a TenantSettings> for SettingsView<'a> {
     }
 }
 
-pub(crate) async fn settings(
+/// The admin's `sub` (for the log) and the tenant named by the path.
+fn admin_and_tenant(
     request: &Request,
     service: &ApiService,
     raw_tenant: &str,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<(Option<String>, TenantId), ApiError> {
     let admin = require_admin(request, &service.admin_scope)?;
     let tenant = TenantId::parse(raw_tenant).ok_or_else(|| {
         ApiError::validation(
@@ -65,38 +67,65 @@ pub(crate) async fn settings(
             "tenant_id must be 1 to 128 letters, digits or -_.:@",
         )
     })?;
-    match request.method().as_str() {
-        "GET" => {
-            let settings = service
-                .tenants
-                .settings(&tenant)
-                .await
-                .map_err(store_error("reading tenant settings"))?
-                .unwrap_or_else(|| TenantSettings::defaults(&tenant));
-            Ok(http::json(200, &SettingsView::from(&settings)))
-        }
-        "PUT" => {
-            let body: SettingsBody = http::json_body(request)?;
-            let list = parse_allow_list(body.redirect_allow_list)?;
-            let now = Utc::now();
-            let stored = service
-                .tenants
-                .update_settings(&tenant, |current| {
-                    current.with_redirect_allow_list(list.clone(), now)
-                })
-                .await
-                .map_err(store_error("changing tenant settings"))?;
-            info!(
-                tenant = %tenant,
-                admin = admin.as_deref().unwrap_or(""),
-                version = stored.version,
-                own_allow_list = stored.redirect_allow_list.is_some(),
-                "tenant settings changed"
-            );
-            Ok(http::json(200, &SettingsView::from(&stored)))
-        }
-        _ => Err(ApiError::MethodNotAllowed),
-    }
+    Ok((admin, tenant))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/admin/tenants/{tenant_id}/settings",
+    operation_id = "get_tenant_settings",
+    tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    responses((status = 200, description = "The tenant's settings", body = SettingsView), (status = 403, description = "The token lacks the admin scope", body = connector::http::ErrorBody)),
+)]
+pub(crate) async fn get_settings(
+    request: &Request,
+    service: &ApiService,
+    raw_tenant: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (_, tenant) = admin_and_tenant(request, service, raw_tenant)?;
+    let settings = service
+        .tenants
+        .settings(&tenant)
+        .await
+        .map_err(store_error("reading tenant settings"))?
+        .unwrap_or_else(|| TenantSettings::defaults(&tenant));
+    Ok(http::json(200, &SettingsView::from(&settings)))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/admin/tenants/{tenant_id}/settings",
+    operation_id = "put_tenant_settings",
+    tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant")),
+    request_body = SettingsBody,
+    responses((status = 200, description = "The tenant's settings", body = SettingsView), (status = 400, description = "A bad allow-list entry", body = connector::http::ErrorBody), (status = 403, description = "The token lacks the admin scope", body = connector::http::ErrorBody)),
+)]
+pub(crate) async fn put_settings(
+    request: &Request,
+    service: &ApiService,
+    raw_tenant: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (admin, tenant) = admin_and_tenant(request, service, raw_tenant)?;
+    let body: SettingsBody = http::json_body(request)?;
+    let list = parse_allow_list(body.redirect_allow_list)?;
+    let now = Utc::now();
+    let stored = service
+        .tenants
+        .update_settings(&tenant, |current| {
+            current.with_redirect_allow_list(list.clone(), now)
+        })
+        .await
+        .map_err(store_error("changing tenant settings"))?;
+    info!(
+        tenant = %tenant,
+        admin = admin.as_deref().unwrap_or(""),
+        version = stored.version,
+        own_allow_list = stored.redirect_allow_list.is_some(),
+        "tenant settings changed"
+    );
+    Ok(http::json(200, &SettingsView::from(&stored)))
 }
 
 /// `redirect_allow_list`: null for the deployment's list, or at most

@@ -13,6 +13,14 @@ use tracing::{info, warn};
 
 use crate::{store_error, ApiService};
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/approve",
+    operation_id = "approve_post",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    responses((status = 200, description = "Approved: scheduled or queued", body = connector::views::PostView), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody), (status = 409, description = "Decided already, or its time has come", body = connector::http::ErrorBody)),
+)]
 /// Approved: a post for later is `scheduled` (its schedule is already there), a post for now
 /// is `queued` and goes on the queue (if the queue refuses, the approval is taken back: 503).
 pub async fn approve(
@@ -42,6 +50,14 @@ pub async fn approve(
     Ok(http::json(200, &PostView::from(&next)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts/{id}/reject",
+    operation_id = "reject_post",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    responses((status = 200, description = "Rejected", body = connector::views::PostView), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody), (status = 409, description = "Decided already, or its time has come", body = connector::http::ErrorBody)),
+)]
 /// Rejected: it never goes out; its schedules are deleted (a firing finds it rejected).
 pub async fn reject(
     request: &Request,

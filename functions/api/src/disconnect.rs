@@ -19,6 +19,14 @@ use tracing::{info, warn};
 use crate::{store_error, ApiService};
 use connector::views::ConnectionView;
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connections/{id}",
+    operation_id = "disconnect",
+    tag = "connections",
+    params(("id" = uuid::Uuid, Path, description = "The connection")),
+    responses((status = 200, description = "The connection, `revoked`", body = connector::views::ConnectionView), (status = 404, description = "No such connection of the tenant", body = connector::http::ErrorBody)),
+)]
 pub async fn disconnect(
     request: &Request,
     service: &ApiService,

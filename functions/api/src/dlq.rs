@@ -19,12 +19,20 @@ const RETRY_FAILED_BATCH: usize = 100;
 /// Pages of records a `retry-failed` call reads, at most (filtered pages may be sparse).
 const RETRY_FAILED_PAGES: usize = 10;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RecordPage<'a> {
     records: &'a [DlqRecord],
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/dlq-records",
+    operation_id = "list_dlq_records",
+    tag = "dlq",
+    params(("connection_id" = Option<uuid::Uuid>, Query, description = "Only this connection's records"), ("action" = Option<connector::domain::posts::JobAction>, Query, description = "Only this job action"), ("error_code" = Option<connector::domain::posts::FailureCode>, Query, description = "Only this failure code"), ("status" = Option<connector::store::DlqStatus>, Query, description = "Only open or retried records"), ("since" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Created at or after (RFC 3339 with offset)"), ("until" = Option<chrono::DateTime<chrono::Utc>>, Query, description = "Created at or before (RFC 3339 with offset)"), ("limit" = Option<i32>, Query, description = "1 to 100, 50 by default"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "The records, newest first, a page (a filtered page can be short: follow `next_cursor`)", body = RecordPage), (status = 400, description = "A bad filter, `limit` or `cursor`", body = connector::http::ErrorBody)),
+)]
 /// `GET /v1/dlq-records?connection_id=&action=&error_code=&status=&since=&until=&limit=&cursor=`
 pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
@@ -81,6 +89,14 @@ pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Bo
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/dlq-records/{id}",
+    operation_id = "get_dlq_record",
+    tag = "dlq",
+    params(("id" = uuid::Uuid, Path, description = "The DLQ record")),
+    responses((status = 200, description = "The record", body = connector::store::DlqRecord), (status = 404, description = "No such record of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `GET /v1/dlq-records/{id}`
 pub async fn get(
     request: &Request,
@@ -92,6 +108,14 @@ pub async fn get(
     Ok(http::json(200, &record))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/dlq-records/{id}",
+    operation_id = "dismiss_dlq_record",
+    tag = "dlq",
+    params(("id" = uuid::Uuid, Path, description = "The DLQ record")),
+    responses((status = 204, description = "Dismissed"), (status = 404, description = "No such record of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `DELETE /v1/dlq-records/{id}`: dismissed (deleted); the post stays as it is.
 pub async fn dismiss(
     request: &Request,
@@ -112,12 +136,20 @@ pub async fn dismiss(
     Ok(http::no_content())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Retried<'a> {
     record: &'a DlqRecord,
     post: PostView<'a>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/dlq-records/{id}/retry",
+    operation_id = "retry_dlq_record",
+    tag = "dlq",
+    params(("id" = uuid::Uuid, Path, description = "The DLQ record")),
+    responses((status = 202, description = "The job is back on the queue", body = Retried), (status = 404, description = "No such record of the tenant", body = connector::http::ErrorBody), (status = 409, description = "Retried already, or the post or connection cannot be retried", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/dlq-records/{id}/retry`: the record's job goes back on the queue for the same
 /// post -> 202 with the record (now `retried`) and the post.
 pub async fn retry(
@@ -146,7 +178,7 @@ pub async fn retry(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RetryFailed {
     retried: Vec<Entry>,
     skipped: Vec<Entry>,
@@ -154,7 +186,7 @@ struct RetryFailed {
     more: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Entry {
     record_id: DlqRecordId,
     post_id: connector::domain::posts::PostId,
@@ -162,6 +194,14 @@ struct Entry {
     reason: Option<&'static str>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/retry-failed",
+    operation_id = "retry_failed_posts",
+    tag = "connections",
+    params(("id" = uuid::Uuid, Path, description = "The connection")),
+    responses((status = 202, description = "What was retried and skipped; `more` says call again", body = RetryFailed), (status = 409, description = "The connection is disconnected", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/connections/{id}/retry-failed`: every failed post of the connection with an open
 /// DLQ record (publish jobs), newest first, up to [`RETRY_FAILED_BATCH`] a call.
 pub async fn retry_failed(

@@ -19,6 +19,15 @@ use crate::requests::{PostChange, PostPatch};
 use crate::{posts, store_error, ApiService};
 use connector::views::PostView;
 
+#[utoipa::path(
+    patch,
+    path = "/v1/posts/{id}",
+    operation_id = "update_post",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    request_body = PostPatch,
+    responses((status = 200, description = "Moved, or edited before it went out", body = connector::views::PostView), (status = 202, description = "A published post: the edit goes to LinkedIn (`pending_edit`)", body = connector::views::PostView), (status = 400, description = "A bad change, or both at once", body = connector::http::ErrorBody), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody), (status = 409, description = "The post cannot change now", body = connector::http::ErrorBody)),
+)]
 pub async fn patch(
     request: &Request,
     service: &ApiService,

@@ -5,6 +5,7 @@ mod approvals;
 mod disconnect;
 mod dlq;
 mod edits;
+pub mod openapi;
 mod post_metrics;
 mod posts;
 mod requests;
@@ -115,6 +116,11 @@ pub async fn handle(request: Request, service: &ApiService) -> Response<Body> {
 async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let path = request.raw_http_path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // The document is public: no tenant, so nothing to count.
+    if segments == ["v1", "openapi.json"] {
+        only(request, "GET")?;
+        return Ok(openapi::openapi_json());
+    }
     // A new post counts as a request in the transaction that records it; every other tenant
     // request takes its unit here. Admin routes belong to no tenant (operators' tokens carry
     // the admin scope, not a tenant): the gateway's route throttling bounds them.
@@ -173,9 +179,11 @@ async fn route(request: &Request, service: &ApiService) -> Result<Response<Body>
             approvals::reject(request, service, id).await
         }
         ["v1", "webhooks", rest @ ..] => webhook_routes::route(request, service, rest).await,
-        ["v1", "admin", "tenants", tenant, "settings"] => {
-            admin::settings(request, service, tenant).await
-        }
+        ["v1", "admin", "tenants", tenant, "settings"] => match request.method().as_str() {
+            "GET" => admin::get_settings(request, service, tenant).await,
+            "PUT" => admin::put_settings(request, service, tenant).await,
+            _ => Err(ApiError::MethodNotAllowed),
+        },
         _ => Err(ApiError::NoRoute),
     }
 }
@@ -210,12 +218,20 @@ fn only(request: &Request, method: &str) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConnectionPage<'a> {
     connections: Vec<ConnectionView<'a>>,
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connections",
+    operation_id = "list_connections",
+    tag = "connections",
+    params(("limit" = Option<i32>, Query, description = "1 to 100, 50 by default"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "The connections, a page", body = ConnectionPage), (status = 400, description = "A bad `limit` or `cursor`", body = connector::http::ErrorBody)),
+)]
 async fn list_connections(
     request: &Request,
     service: &ApiService,
@@ -243,6 +259,14 @@ async fn list_connections(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}",
+    operation_id = "get_connection",
+    tag = "connections",
+    params(("id" = uuid::Uuid, Path, description = "The connection")),
+    responses((status = 200, description = "The connection", body = connector::views::ConnectionView), (status = 404, description = "No such connection of the tenant", body = connector::http::ErrorBody)),
+)]
 async fn get_connection(
     request: &Request,
     service: &ApiService,

@@ -13,7 +13,7 @@ use crate::posts::post_id;
 use crate::{store_error, ApiError, ApiService};
 
 /// The answer: the latest reading (or why there is none) and the daily history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MetricsView<'a> {
     pub post_id: PostId,
     /// The latest metrics (`status: unavailable` with the reason when they cannot be read);
@@ -25,6 +25,14 @@ pub struct MetricsView<'a> {
     pub history: &'a [MetricsDay],
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/posts/{id}/metrics",
+    operation_id = "get_post_metrics",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    responses((status = 200, description = "The post's latest engagement metrics and its daily readings", body = MetricsView), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody)),
+)]
 pub async fn get(
     request: &Request,
     service: &ApiService,

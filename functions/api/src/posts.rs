@@ -8,7 +8,7 @@ use connector::domain::ConnectionId;
 use connector::http::{self, ApiError};
 use connector::store::{Recorded, StoreError};
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::json;
+use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::requests::{IdempotencyKey, PostMove, PostRequest};
@@ -34,6 +34,15 @@ fn request_hash(request: &Request) -> String {
     http::sha256_hex(canonical.as_bytes())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/posts",
+    operation_id = "create_post",
+    tag = "posts",
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body answers the first acceptance again")),
+    request_body = PostRequest,
+    responses((status = 202, description = "Accepted: queued, scheduled or pending approval", body = connector::views::PostAccepted), (status = 400, description = "A field broke a rule (named in `error.field`); nothing recorded", body = connector::http::ErrorBody), (status = 409, description = "The idempotency key was used with another body", body = connector::http::ErrorBody), (status = 413, description = "The body is over 256 KB", body = connector::http::ErrorBody)),
+)]
 pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
     let body = PostRequest::from_body(http::bounded_body(request)?)
@@ -213,6 +222,14 @@ pub(crate) fn post_id(raw: &str) -> Result<PostId, ApiError> {
     PostId::parse(raw).ok_or(ApiError::NotFound("post"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/posts/{id}",
+    operation_id = "get_post",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    responses((status = 200, description = "The post", body = connector::views::PostView), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody)),
+)]
 pub async fn get(
     request: &Request,
     service: &ApiService,
@@ -228,6 +245,20 @@ pub async fn get(
     Ok(http::json(200, &PostView::from(&post)))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PostPage<'a> {
+    posts: Vec<PostView<'a>>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/posts",
+    operation_id = "list_posts",
+    tag = "posts",
+    params(("connection_id" = Option<uuid::Uuid>, Query, description = "Only this connection's posts"), ("status" = Option<connector::domain::posts::PostStatus>, Query, description = "Only posts in this status"), ("limit" = Option<i32>, Query, description = "1 to 100, 50 by default"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "The posts, a page", body = PostPage), (status = 400, description = "A bad filter, `limit` or `cursor`", body = connector::http::ErrorBody)),
+)]
 pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
     let params = request.query_string_parameters();
@@ -264,13 +295,21 @@ pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Bo
         })?;
     Ok(http::json(
         200,
-        &json!({
-            "posts": posts.iter().map(PostView::from).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-        }),
+        &PostPage {
+            posts: posts.iter().map(PostView::from).collect(),
+            next_cursor,
+        },
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/posts/{id}",
+    operation_id = "delete_post",
+    tag = "posts",
+    params(("id" = uuid::Uuid, Path, description = "The post")),
+    responses((status = 200, description = "Cancelled, or nothing to change", body = connector::views::PostView), (status = 202, description = "Being deleted at LinkedIn", body = connector::views::PostView), (status = 404, description = "No such post of the tenant", body = connector::http::ErrorBody), (status = 409, description = "The post is publishing", body = connector::http::ErrorBody)),
+)]
 /// Scheduled or queued: cancel. Published: delete at LinkedIn, asynchronously (202). Already
 /// cancelled, deleted or deleting: nothing changes.
 pub async fn delete(

@@ -13,12 +13,20 @@ use crate::webhook_views::DeliveryView;
 use crate::webhooks::endpoint;
 use crate::{page_limit, store_error, ApiService};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DeliveryPage<'a> {
     deliveries: Vec<DeliveryView<'a>>,
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}/deliveries",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint"), ("limit" = Option<i32>, Query, description = "1 to 100, 50 by default"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "The deliveries, newest first, a page", body = DeliveryPage), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `GET /v1/webhooks/{id}/deliveries?limit=&cursor=`
 pub async fn list(
     request: &Request,
@@ -50,12 +58,21 @@ pub async fn list(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Resend {
+    #[schema(value_type = String)]
     delivery_id: DeliveryId,
     status: &'static str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/deliveries/{delivery_id}/resend",
+    operation_id = "resend_webhook_delivery",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint"), ("delivery_id" = String, Path, description = "The delivery")),
+    responses((status = 202, description = "One more attempt, now", body = Resend), (status = 404, description = "No such endpoint or delivery", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/webhooks/{id}/deliveries/{delivery_id}/resend`: one more attempt, now, whatever
 /// the delivery's state -> 202 (the attempt shows in the log).
 pub async fn resend(

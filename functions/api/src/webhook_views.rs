@@ -11,7 +11,7 @@ use connector::events::EventType;
 use serde::Serialize;
 
 /// `GET /v1/webhooks/{id}`, and each endpoint of the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EndpointView<'a> {
     pub id: WebhookEndpointId,
     pub url: &'a str,
@@ -49,7 +49,7 @@ impl<'a> From<&'a WebhookEndpoint> for EndpointView<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventRef<'a> {
     pub id: &'a str,
     #[serde(rename = "type")]
@@ -59,8 +59,10 @@ pub struct EventRef<'a> {
 
 /// One delivery of `GET /v1/webhooks/{id}/deliveries`: the event, where it stands, the last
 /// attempt's answer, the next try, and every attempt.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView<'a> {
+    /// `{milliseconds}.{event id}`.
+    #[schema(value_type = String)]
     pub id: &'a DeliveryId,
     pub event: EventRef<'a>,
     pub status: DeliveryStatus,

@@ -19,30 +19,40 @@ use url::Url;
 use crate::webhook_views::EndpointView;
 use crate::{store_error, ApiService};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 struct NewEndpoint {
     url: String,
+    #[schema(value_type = Vec<connector::events::EventType>)]
     events: Vec<String>,
     description: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 struct Patch {
     url: Option<String>,
+    #[schema(value_type = Option<Vec<connector::events::EventType>>)]
     events: Option<Vec<String>>,
     enabled: Option<bool>,
 }
 
 /// An endpoint with its secret, shown once (at creation and rotation).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WithSecret<'a> {
     #[serde(flatten)]
     endpoint: EndpointView<'a>,
     secret: &'a str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    request_body = NewEndpoint,
+    responses((status = 201, description = "The endpoint, with its signing secret (shown this once)", body = WithSecret), (status = 400, description = "A field broke a rule (named in `error.field`)", body = connector::http::ErrorBody), (status = 429, description = "The tenant has its most endpoints (`webhook_endpoints`)", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/webhooks {url, events, description?}` -> 201 with the endpoint and its secret.
 pub async fn create(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
@@ -82,11 +92,18 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EndpointList<'a> {
     webhooks: Vec<EndpointView<'a>>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    responses((status = 200, description = "The tenant's endpoints (never their secrets)", body = EndpointList)),
+)]
 /// `GET /v1/webhooks`
 pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Body>, ApiError> {
     let tenant = http::tenant_of(request)?;
@@ -103,6 +120,14 @@ pub async fn list(request: &Request, service: &ApiService) -> Result<Response<Bo
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/{id}",
+    operation_id = "get_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint")),
+    responses((status = 200, description = "The endpoint", body = EndpointView), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `GET /v1/webhooks/{id}`
 pub async fn get(
     request: &Request,
@@ -114,6 +139,15 @@ pub async fn get(
     Ok(http::json(200, &EndpointView::from(&endpoint)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/webhooks/{id}",
+    operation_id = "update_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint")),
+    request_body = Patch,
+    responses((status = 200, description = "The endpoint", body = EndpointView), (status = 400, description = "A field broke a rule", body = connector::http::ErrorBody), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `PATCH /v1/webhooks/{id} {url?, events?, enabled?}`
 pub async fn patch(
     request: &Request,
@@ -155,6 +189,14 @@ pub async fn patch(
     Ok(http::json(200, &EndpointView::from(&endpoint)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/webhooks/{id}",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `DELETE /v1/webhooks/{id}`: 204; its deliveries' records expire by their TTL.
 pub async fn delete(
     request: &Request,
@@ -175,11 +217,19 @@ pub async fn delete(
     Ok(http::no_content())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Queued {
     event_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/test",
+    operation_id = "test_webhook",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint")),
+    responses((status = 202, description = "A `ping` is on its way", body = Queued), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/webhooks/{id}/test`: a `ping` event to this endpoint alone, through the notifier
 /// like any event -> 202 with its id (its delivery shows in the endpoint's deliveries).
 pub async fn test(
@@ -192,7 +242,10 @@ pub async fn test(
     let event = Event::new(
         tenant,
         EventType::Ping,
-        serde_json::json!({ "webhook_id": endpoint.id }),
+        serde_json::to_value(connector::events::Ping {
+            webhook_id: endpoint.id,
+        })
+        .expect("a ping serializes"),
         Utc::now(),
     );
     let task = WebhookTask::Event {
@@ -217,6 +270,14 @@ pub async fn test(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/rotate-secret",
+    operation_id = "rotate_webhook_secret",
+    tag = "webhooks",
+    params(("id" = uuid::Uuid, Path, description = "The webhook endpoint")),
+    responses((status = 200, description = "The endpoint with its new secret (shown this once)", body = WithSecret), (status = 404, description = "No such endpoint of the tenant", body = connector::http::ErrorBody)),
+)]
 /// `POST /v1/webhooks/{id}/rotate-secret`: a new secret, shown once; the old one keeps
 /// signing (beside the new) for 24 hours.
 pub async fn rotate_secret(

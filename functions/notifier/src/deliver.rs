@@ -7,7 +7,7 @@ use connector::domain::webhooks::{
     WebhookEndpointId,
 };
 use connector::domain::TenantId;
-use connector::events::{Event, EventType, WebhookTask};
+use connector::events::{Event, EventType, WebhookDisabled, WebhookTask};
 use connector::store::StoreError;
 use connector::webhooks::{send, Sent};
 use rand::Rng;
@@ -205,12 +205,13 @@ async fn on_disabled(
     let event = Event::new(
         endpoint.tenant_id.clone(),
         EventType::WebhookDisabled,
-        serde_json::json!({
-            "webhook_id": endpoint.id,
-            "url": endpoint.url,
-            "disabled_reason": endpoint.disabled_reason,
-            "disabled_at": endpoint.disabled_at,
-        }),
+        serde_json::to_value(WebhookDisabled {
+            webhook_id: endpoint.id,
+            url: endpoint.url.as_str(),
+            disabled_reason: endpoint.disabled_reason.as_deref(),
+            disabled_at: endpoint.disabled_at,
+        })
+        .expect("webhook.disabled data serializes"),
         now,
     );
     let not_sent = Sent {

@@ -3,36 +3,19 @@
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use connector::authorization::{AuthorizeBody, AuthorizeResponse};
 use connector::domain::{
     redirect_url, ClientState, ConnectionId, LinkedInApp, PendingAuthorization, RedirectAllowList,
 };
 use connector::http::{self, ApiError};
 use lambda_http::{Body, Request, Response};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::info;
 use url::Url;
 
 use crate::OAuthService;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthorizeBody {
-    redirect_after: Option<String>,
-    /// Read as any JSON value so that a wrong type is a 400 naming this field.
-    client_state: Option<Value>,
-    /// `member` (the default) or `pages`; read as any JSON value for the same reason.
-    app: Option<Value>,
-}
-
-#[derive(Debug, Serialize)]
-struct AuthorizeResponse {
-    authorization_url: String,
-    state: String,
-    expires_at: DateTime<Utc>,
-}
 
 pub(crate) async fn authorize(
     request: &Request,

@@ -2,6 +2,7 @@
 //! tenant's app (or a small page), whatever happened.
 
 use chrono::Utc;
+use connector::authorization::CallbackQuery;
 use connector::domain::{ConnectionId, PendingAuthorization};
 use connector::http::{self, ApiError};
 use lambda_http::http::header::{
@@ -9,19 +10,11 @@ use lambda_http::http::header::{
 };
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
-use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::authorize::state_hash;
 use crate::connect::connect;
 use crate::OAuthService;
-
-#[derive(Debug, Default, Deserialize)]
-struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
-}
 
 /// Why a callback did not produce a connection, as told to the tenant's app in `?error=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,7 @@ pub const ORGANIZATION_ADMIN: &str = "rw_organization_admin";
 
 /// `capabilities` of `GET /v1/connections/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     /// Posting as the member (`w_member_social`).
     pub post_as_member: bool,
@@ -37,6 +38,7 @@ pub struct Capabilities {
 
 /// What the connection can do for one organization page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationCapabilities {
     pub urn: String,
     pub name: Option<String>,

@@ -14,6 +14,7 @@ use super::TenantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectionId(Uuid);
 
 impl ConnectionId {
@@ -40,6 +41,7 @@ impl fmt::Display for ConnectionId {
 /// `urn:li:person:{id}` — the member a connection acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberUrn(String);
 
 impl MemberUrn {
@@ -64,6 +66,7 @@ impl fmt::Display for MemberUrn {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConnectionStatus {
     Healthy,
     /// Something a person must act on (reconnect, grant a permission); `reason` says what.
@@ -76,6 +79,7 @@ pub enum ConnectionStatus {
 /// are exchanged, refreshed and revoked with the credentials of the app that issued them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LinkedInApp {
     /// The deployment's first app (records from before there were two are this one).
     #[default]
@@ -104,6 +108,7 @@ impl LinkedInApp {
 /// An organization page the member has a role on, from LinkedIn's organizationAcls, with the
 /// page's name, vanity name and logo where LinkedIn gave them (older records have none).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organization {
     pub urn: String,
     pub role: String,

@@ -13,6 +13,7 @@ use super::{Connection, ConnectionId};
 
 /// When the tenant is told that a connection must be reconnected, before its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReconnectRunway {
     #[serde(rename = "T-14d")]
     FourteenDays,
@@ -74,6 +75,7 @@ pub fn runways_ahead(
 
 /// The last time the tenant was told to reconnect a connection, as the connection shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReconnectDue {
     pub runway: ReconnectRunway,
     pub reconnect_by: DateTime<Utc>,

@@ -10,6 +10,7 @@ use url::{Host, Url};
 /// The calling application, as named by the `tenant_id` claim of its JWT.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantId(String);
 
 impl TenantId {

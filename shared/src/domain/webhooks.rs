@@ -45,6 +45,7 @@ pub const DISABLED_FAILING: &str =
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookEndpointId(Uuid);
 
 impl WebhookEndpointId {
@@ -325,6 +326,7 @@ pub fn subscribed_events(raw: &[String]) -> Result<BTreeSet<EventType>, String> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AttemptOutcome {
     /// A 2xx answer.
     Succeeded,
@@ -344,6 +346,7 @@ pub enum AttemptOutcome {
 
 /// One attempt of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub attempt: u32,
     pub at: DateTime<Utc>,
@@ -358,6 +361,7 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     /// Failed so far; another attempt is due at `next_attempt_at`.
     Pending,

@@ -54,6 +54,7 @@ pub struct DlqDayCount {
 /// A DLQ record's id (a UUIDv7, ordered by its creation time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DlqRecordId(Uuid);
 
 impl DlqRecordId {
@@ -110,6 +111,7 @@ impl std::fmt::Display for DlqRecordId {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DlqStatus {
     /// Waiting for review.
     #[default]
@@ -120,6 +122,7 @@ pub enum DlqStatus {
 
 /// A job that will not be retried, kept for review (the spec's DLQ record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DlqRecord {
     pub id: DlqRecordId,
     pub job_id: String,

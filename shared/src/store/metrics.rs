@@ -27,6 +27,7 @@ pub const MEMBER_READINGS_KEPT: chrono::Duration = chrono::Duration::hours(48);
 
 /// One day's reading of a post's metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsDay {
     pub post_id: PostId,
     pub date: NaiveDate,

@@ -18,6 +18,7 @@ mod limits;
 mod media;
 mod metrics;
 mod oauth_binding;
+mod openapi;
 mod outcomes;
 mod publish;
 mod redrive;

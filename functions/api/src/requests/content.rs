@@ -20,11 +20,13 @@ pub const MAX_COMMENT_CHARS: usize = 1250;
 /// Mentions one request may ask for.
 pub const MAX_MENTIONS: usize = 50;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMedia {
     #[serde(rename = "type")]
+    #[schema(value_type = connector::domain::posts::MediaKind)]
     pub kind: Option<String>,
+    #[schema(value_type = String)]
     pub url: Option<String>,
     pub alt_text: Option<String>,
     pub title: Option<String>,
@@ -32,33 +34,38 @@ pub struct RawMedia {
     pub captions_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArticle {
+    #[schema(value_type = String)]
     pub url: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub thumbnail_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPoll {
+    #[schema(value_type = String)]
     pub question: Option<String>,
+    #[schema(value_type = Vec<String>)]
     pub options: Option<Vec<String>>,
+    #[schema(value_type = connector::domain::posts::PollDuration)]
     pub duration: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMention {
     pub name: Option<String>,
     pub urn: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawComment {
+    #[schema(value_type = String)]
     pub text: Option<String>,
 }
 

@@ -10,14 +10,20 @@ use serde::Deserialize;
 
 use super::{invalid, parse_scheduled_at, Invalid};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostPatch {
+    /// 1–3000 characters.
     pub text: Option<String>,
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub scheduled_at: Option<String>,
-    // Named so the refusal can say why, rather than "unknown field".
+    // Named so the refusal can say why, rather than "unknown field"; not part of the
+    // documented body.
+    #[schema(ignore)]
     pub media: Option<serde_json::Value>,
+    #[schema(ignore)]
     pub article: Option<serde_json::Value>,
+    #[schema(ignore)]
     pub poll: Option<serde_json::Value>,
 }
 

@@ -59,11 +59,17 @@ pub fn parse_scheduled_at(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>
 }
 
 /// `POST /v1/posts` as the caller sent it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
+    // Fields are read leniently (a missing or wrong one is a 400 naming it); the document
+    // shows what is required and of which type.
+    #[schema(value_type = uuid::Uuid)]
     pub connection_id: Option<String>,
+    /// `member` (the default) or an organization's URN (`urn:li:organization:N`).
     pub author: Option<String>,
+    /// 1–3000 characters.
+    #[schema(value_type = String)]
     pub text: Option<String>,
     #[serde(default, deserialize_with = "at_most_max_images")]
     pub media: Option<Vec<RawMedia>>,
@@ -72,16 +78,20 @@ pub struct PostRequest {
     #[serde(default, deserialize_with = "at_most_max_mentions")]
     pub mentions: Option<Vec<RawMention>>,
     pub first_comment: Option<RawComment>,
+    #[schema(value_type = Option<connector::domain::posts::Visibility>)]
     pub visibility: Option<String>,
+    /// RFC 3339 with an offset, within a year.
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub scheduled_at: Option<String>,
     /// Hold the post as `pending_approval` until `POST /v1/posts/{id}/approve`.
     pub requires_approval: Option<bool>,
 }
 
 /// `PATCH /v1/posts/{id}`: move a scheduled post.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostMove {
+    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
     pub scheduled_at: Option<String>,
 }
 

@@ -28,6 +28,7 @@ pub const MAX_ARTICLE_DESCRIPTION_CHARS: usize = 4086;
 /// What a media item is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MediaKind {
     /// Records from before documents and videos have no type: they are images.
     #[default]
@@ -48,6 +49,7 @@ impl MediaKind {
 
 /// A medium of a post, fetched from the tenant's URL when the post is published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaItem {
     #[serde(rename = "type", default)]
     pub kind: MediaKind,
@@ -82,6 +84,7 @@ impl MediaItem {
 /// A link card. LinkedIn does not read the page: what the request leaves out, the publisher
 /// takes from the page's Open Graph tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Article {
     pub url: Url,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +129,7 @@ impl ResolvedCard {
 
 /// How long a poll stays open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PollDuration {
     #[serde(rename = "1d")]
     OneDay,
@@ -161,6 +165,7 @@ impl PollDuration {
 
 /// A poll: a question and 2–4 options, no media with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Poll {
     pub question: String,
     pub options: Vec<String>,
@@ -218,6 +223,7 @@ impl PostKind {
 /// Where a post's first comment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommentStatus {
     /// Waiting for the post to be published, or for LinkedIn to know the fresh post.
     Pending,
@@ -228,6 +234,7 @@ pub enum CommentStatus {
 
 /// The author's first comment under a post, posted once the post is published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FirstComment {
     pub text: String,
     pub status: CommentStatus,
@@ -256,6 +263,7 @@ impl FirstComment {
 
 /// Something the tenant should know about a post it may still fix; the post was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostWarning {
     /// `RECONNECT_BEFORE_PUBLISH`, `MEMBER_DAILY_LIMIT`, …
     pub code: String,

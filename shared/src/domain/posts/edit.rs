@@ -17,6 +17,7 @@ use super::{CommentStatus, Job, JobAction, Post, PostError, PostStatus};
 
 /// One change of a post's text, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostEdit {
     pub text: String,
     pub previous_text: String,
@@ -28,6 +29,7 @@ pub struct PostEdit {
 
 /// An edit of a published post that LinkedIn has not taken yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingEdit {
     pub text: String,
     pub requested_at: DateTime<Utc>,

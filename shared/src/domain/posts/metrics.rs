@@ -21,6 +21,7 @@ pub const DEFAULT_METRICS_MAX_AGE: chrono::Duration = chrono::Duration::days(30)
 /// for organization posts), comments and shares (reshares for member posts); the rest only
 /// one of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricCounts {
     pub impressions: u64,
     /// Organization posts: unique impressions.
@@ -71,6 +72,7 @@ impl From<ShareCounts> for MetricCounts {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MetricsStatus {
     Available,
     Unavailable,
@@ -78,6 +80,7 @@ pub enum MetricsStatus {
 
 /// A post's latest metrics, as the post shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostMetrics {
     pub status: MetricsStatus,
     /// When read (or found unreadable).

@@ -58,6 +58,7 @@ pub const MAX_SCHEDULE_AHEAD: chrono::Duration = chrono::Duration::days(365);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostId(Uuid);
 
 impl PostId {
@@ -104,6 +105,7 @@ impl std::fmt::Display for PostId {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PostStatus {
     /// Waiting for the tenant's approval before it may go out (`requires_approval`).
     PendingApproval,
@@ -129,6 +131,7 @@ impl PostStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Visibility {
     Public,
     Connections,
@@ -252,6 +255,7 @@ impl PostDraft {
 /// Why the last attempt failed, as shown to the tenant: a code and its fixed text (never what
 /// LinkedIn or AWS said, which goes to the logs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostError {
     pub code: FailureCode,
     pub message: String,
@@ -823,6 +827,7 @@ impl Job {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobAction {
     Publish,
     Delete,
