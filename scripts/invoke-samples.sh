@@ -95,6 +95,7 @@ refresher refresher-window.json outcome=disconnected
 refresher refresher-runway.json outcome=disconnected
 health health-sqs.json failures=0
 health health-round-sqs.json failures=0
+health health-metrics-round-sqs.json failures=0
 reconciler reconciler-round.json found=0
 events events-stream.json failures=0
 notifier notifier-sqs.json failures=0
@@ -119,7 +120,7 @@ PY
 cargo lambda invoke api -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/api-secret.json" >/dev/null 2>&1 || true
 cargo lambda invoke oauth -A 127.0.0.1 -P "$invoke_port" --data-file "$logs/oauth-secret.json" >/dev/null 2>&1 || true
 sleep 1
-checks=18
+checks=19
 if grep -q "$bearer" "$logs/watch.log" || grep -q "$code" "$logs/watch.log"; then
   echo "invoke-samples: a bearer token or an OAuth code reached the functions' TRACE output" >&2
   failed=$((failed + 1))

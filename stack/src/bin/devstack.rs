@@ -87,6 +87,12 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(state_dir.join("token"), &token)?;
     // An operator's token (the admin scope, no tenant) for the tenant settings routes.
     std::fs::write(state_dir.join("admin-token"), stack.admin_token())?;
+    // Where to put a task on the health queue by hand (e.g. a metrics round as of tomorrow).
+    std::fs::write(
+        state_dir.join("health-queue-url"),
+        stack.config.require_health_queue()?,
+    )?;
+    std::fs::write(state_dir.join("aws-endpoint"), &stack.aws_endpoint)?;
     let gateway = stack.gateway_url.as_str().trim_end_matches('/');
     let linkedin = match &stack.simulator {
         Some(sim) => format!(

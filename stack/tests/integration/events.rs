@@ -79,6 +79,7 @@ fn every_file_in_events_is_named_by_a_test() {
             "api-move-post.json",
             "api-schedule-post.json",
             "events-stream.json",
+            "health-metrics-round-sqs.json",
             "health-round-sqs.json",
             "health-sqs.json",
             "notifier-sqs.json",
@@ -189,6 +190,17 @@ async fn the_health_sample_is_a_check_task_it_understands() {
     assert!(matches!(
         task,
         health_function::HealthTask::Plan { as_of: Some(_) }
+    ));
+    let response =
+        health_function::handle(round, &stack.health, connector::deadline::Deadline::none()).await;
+    assert!(response.batch_item_failures.is_empty());
+    // So does the metrics round's, once a day.
+    let round = sqs_event("health-metrics-round-sqs.json");
+    let task: health_function::HealthTask =
+        serde_json::from_str(round.records[0].body.as_deref().unwrap()).unwrap();
+    assert!(matches!(
+        task,
+        health_function::HealthTask::MetricsPlan { as_of: Some(_) }
     ));
     let response =
         health_function::handle(round, &stack.health, connector::deadline::Deadline::none()).await;
