@@ -5,9 +5,16 @@
 //! as associated data. A ciphertext copied onto another connection's row therefore fails
 //! twice over: KMS refuses to unwrap the data key under the other context, and GCM refuses the
 //! other AAD. Only the wrapped data key and the ciphertexts are ever stored.
+//!
+//! Opening keeps the unwrapped data key for a while ([`cache`]): a warm function opens the same
+//! connection's tokens again without a KMS call.
+
+mod cache;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -124,14 +131,26 @@ pub trait KeyService: Send + Sync {
     ) -> impl Future<Output = Result<DataKey, VaultError>> + Send;
 }
 
+pub use cache::{DataKeyCache, MAX_AGE as DATA_KEY_MAX_AGE, MAX_USES as DATA_KEY_MAX_USES};
+
 #[derive(Debug, Clone)]
 pub struct TokenVault<K = KmsKeys> {
     keys: K,
+    /// Unwrapped data keys, shared by the vault's clones (one per function instance).
+    cache: Arc<DataKeyCache>,
 }
 
 impl<K: KeyService> TokenVault<K> {
     pub fn new(keys: K) -> Self {
-        Self { keys }
+        Self {
+            keys,
+            cache: Arc::default(),
+        }
+    }
+
+    /// How many unwrapped data keys the vault keeps now.
+    pub fn cached_keys(&self) -> usize {
+        self.cache.len()
     }
 
     pub async fn seal(
@@ -175,10 +194,18 @@ impl<K: KeyService> TokenVault<K> {
         if sealed.is_destroyed() {
             return Err(VaultError::Destroyed);
         }
-        let key = self
-            .keys
-            .unwrap_data_key(&sealed.wrapped_key, &context.kms_context())
-            .await?;
+        let now = Instant::now();
+        let key = match self.cache.get(context, &sealed.wrapped_key, now) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .keys
+                    .unwrap_data_key(&sealed.wrapped_key, &context.kms_context())
+                    .await?;
+                self.cache.put(context, &sealed.wrapped_key, &key, now);
+                key
+            }
+        };
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose_secret()));
         let open_one = |field: &str, blob: &[u8]| -> Result<SecretString, VaultError> {
             if blob.len() <= NONCE_LEN {
@@ -375,6 +402,63 @@ mod tests {
             opened.refresh_token.unwrap().expose_secret(),
             "AQ-refresh-token-value"
         );
+    }
+
+    /// Local keys that count the unwraps (KMS Decrypts) they were asked for.
+    #[derive(Debug, Clone, Default)]
+    struct CountingKeys {
+        keys: LocalKeys,
+        unwraps: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl KeyService for CountingKeys {
+        async fn generate_data_key(
+            &self,
+            context: &HashMap<String, String>,
+        ) -> Result<(DataKey, Vec<u8>), VaultError> {
+            self.keys.generate_data_key(context).await
+        }
+
+        async fn unwrap_data_key(
+            &self,
+            wrapped: &[u8],
+            context: &HashMap<String, String>,
+        ) -> Result<DataKey, VaultError> {
+            self.unwraps
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.keys.unwrap_data_key(wrapped, context).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hundred_opens_of_one_connection_cost_one_unwrap_and_a_moved_ciphertext_still_fails()
+    {
+        let keys = CountingKeys::default();
+        let vault = TokenVault::new(keys.clone());
+        let ctx = context("acme");
+        let sealed = vault.seal(&ctx, &tokens()).await.unwrap();
+        for _ in 0..100 {
+            let opened = vault.clone().open(&ctx, &sealed).await.unwrap();
+            assert_eq!(opened.access_token.expose_secret(), "AQ-access-token-value");
+        }
+        let unwraps = || keys.unwraps.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(unwraps(), 1);
+        assert_eq!(vault.cached_keys(), 1);
+        // Cached or not, another connection's context never opens it.
+        let other = VaultContext::new(&ctx.tenant_id, ConnectionId::new());
+        assert!(matches!(
+            vault.open(&other, &sealed).await,
+            Err(VaultError::KeyRefused(_))
+        ));
+        // Resealed tokens (a refresh) have a new data key: unwrapped once more.
+        let resealed = vault.seal(&ctx, &tokens()).await.unwrap();
+        vault.open(&ctx, &resealed).await.unwrap();
+        assert_eq!(unwraps(), 3);
+        // Destroyed tokens open nothing, whatever is cached.
+        assert!(matches!(
+            vault.open(&ctx, &SealedTokens::destroyed()).await,
+            Err(VaultError::Destroyed)
+        ));
     }
 
     #[tokio::test]

@@ -56,6 +56,8 @@ async fn linkedins_and_aws_words_reach_the_logs_not_the_tenant() {
     assert_nothing_internal("a post LinkedIn refused", &post);
 
     // KMS refuses the publisher's Decrypt as IAM words it: role ARN, account id, key ARN.
+    // (Another member's connection: the first one's data key is in the publisher's cache.)
+    let connection = stack.connect("acme", Some("sim-grace-9q2w")).await;
     stack.aws_faults().inject(
         AwsFault::new("KMS", AwsFaultKind::AccessDenied)
             .operation("Decrypt")
