@@ -1,7 +1,9 @@
 //! `make bench`: publishes posts through the local pipeline and reports, per post, the AWS calls
 //! by service, the LinkedIn calls, the publisher's CPU time, and the end-to-end latency above
-//! the simulator's injected LinkedIn latency. Counts and ratios, not timed assertions: this
-//! machine's timings are noisy, so it reports and never fails on a number.
+//! the simulator's injected LinkedIn latency; then the calls of one scheduled post, delete,
+//! edit, refresh, health check and connect. Timings are reported, never judged (this machine's
+//! are noisy); the call counts are held to budgets ([`BUDGETS`]) and the run exits non-zero
+//! when one is exceeded, so a change that adds a call is noticed.
 //!
 //! `BENCH_POSTS` (default 40 text + 10 image posts per latency), `BENCH_LATENCIES_MS`
 //! (default "0,150").
@@ -86,6 +88,225 @@ struct Sample {
 /// The tenant the benchmark publishes as.
 const TENANT: &str = "bench";
 
+/// The most AWS calls an operation may cost, end to end (issue 14's budgets).
+const BUDGETS: &[(&str, f64)] = &[("text", 5.0), ("image", 6.0)];
+/// A refresh: at most one LinkedIn call, three DynamoDB calls and two KMS calls.
+const REFRESH_BUDGET: (usize, usize, usize) = (1, 3, 2);
+/// KMS Decrypts per publish of one connection, at most (the data key is cached).
+const KMS_PER_PUBLISH: f64 = 0.01;
+
+/// The calls one operation made: AWS by operation, LinkedIn.
+struct Calls {
+    aws: BTreeMap<String, usize>,
+    linkedin: usize,
+}
+
+impl Calls {
+    fn service(&self, service: &str) -> usize {
+        self.aws
+            .iter()
+            .filter(|(op, _)| op.starts_with(&format!("{service}.")))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn total(&self) -> usize {
+        self.aws.values().sum()
+    }
+
+    fn print(&self, name: &str) {
+        println!(
+            "| {name} | {} | {} | {} |",
+            self.linkedin,
+            self.total(),
+            self.aws
+                .iter()
+                .map(|(o, c)| format!("{o} {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
+/// Runs `op`, then the publish queue until it is empty, and returns the calls all of it made
+/// (the benchmark's own queue reads left out).
+async fn measure<F: std::future::Future<Output = anyhow::Result<()>>>(
+    stack: &LocalStack,
+    handler: &HandlerThread,
+    counter: &Counter,
+    op: F,
+) -> anyhow::Result<Calls> {
+    let sim = stack.simulator();
+    let before = sim.requests().len();
+    counter.take();
+    op.await?;
+    drain(stack, handler).await?;
+    let mut aws = counter.take();
+    aws.retain(|op, _| {
+        !op.starts_with("SQS.ReceiveMessage") && !op.starts_with("SQS.DeleteMessage")
+    });
+    Ok(Calls {
+        aws,
+        linkedin: sim.requests().len() - before,
+    })
+}
+
+/// Runs the publisher over the publish queue until a receive finds nothing.
+async fn drain(stack: &LocalStack, handler: &HandlerThread) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = stack.config.publish_queue_url.clone().context("queue")?;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(());
+        }
+        for m in messages {
+            let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+            record.message_id = m.message_id().map(str::to_owned);
+            record.receipt_handle = m.receipt_handle().map(str::to_owned);
+            record.body = m.body().map(str::to_owned);
+            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+            event.records = vec![record];
+            let (failures, _) = handler.handle(event).await;
+            if failures == 0 {
+                sqs.delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await?;
+            }
+        }
+    }
+}
+
+/// The calls of one scheduled post, delete, edit, refresh, health check and connect, printed,
+/// and the budgets they broke.
+async fn other_operations(
+    stack: &LocalStack,
+    handler: &HandlerThread,
+    counter: &Counter,
+    connection: &str,
+    unique: uuid::Uuid,
+) -> anyhow::Result<Vec<String>> {
+    let mut broken = Vec::new();
+    println!();
+    println!("| operation | LinkedIn calls | AWS calls | AWS calls by operation |");
+    println!("|---|---|---|---|");
+    let post = |text: String| json!({ "connection_id": connection, "text": text });
+    let create = |body: Value| async move {
+        let created: Value = stack
+            .request(Method::POST, TENANT, "/v1/posts")
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::Ok(created["id"].as_str().context("post id")?.to_owned())
+    };
+    // A scheduled post: accepted with its schedule, then its schedule fires and it goes out.
+    let at = stack.now() + chrono::Duration::minutes(5);
+    let mut scheduled = post(format!("Scheduled ({unique})"));
+    scheduled["scheduled_at"] = json!(local_stack::rfc3339(at));
+    let mut calls = measure(stack, handler, counter, async {
+        create(scheduled).await?;
+        Ok(())
+    })
+    .await?;
+    // The local scheduler's own reads and its delivery are EventBridge's work, not ours.
+    stack.advance(chrono::Duration::minutes(6));
+    stack.scheduler.fire_due().await?;
+    counter.take();
+    let published = measure(stack, handler, counter, async { Ok(()) }).await?;
+    for (op, n) in published.aws {
+        *calls.aws.entry(op).or_default() += n;
+    }
+    calls.linkedin += published.linkedin;
+    calls.print("scheduled post (accept, then publish when it fires)");
+    // Edit and delete a published post.
+    let id = create(post(format!("To edit and delete ({unique})"))).await?;
+    drain(stack, handler).await?;
+    let calls = measure(stack, handler, counter, async {
+        stack
+            .request(Method::PATCH, TENANT, &format!("/v1/posts/{id}"))
+            .json(&json!({ "text": format!("Edited ({unique})") }))
+            .send()
+            .await?;
+        Ok(())
+    })
+    .await?;
+    calls.print("edit");
+    let calls = measure(stack, handler, counter, async {
+        stack
+            .request(Method::DELETE, TENANT, &format!("/v1/posts/{id}"))
+            .send()
+            .await?;
+        Ok(())
+    })
+    .await?;
+    calls.print("delete");
+    // A refresh through the one single-flight path.
+    let (tenant, connection_id) = (
+        connector::domain::TenantId::parse(TENANT).context("tenant")?,
+        connector::domain::ConnectionId::parse(connection).context("connection")?,
+    );
+    let stored = stack
+        .oauth
+        .store
+        .get_stored_connection(&tenant, connection_id)
+        .await?
+        .context("the connection")?;
+    let calls = measure(stack, handler, counter, async {
+        stack
+            .refresher
+            .keeper
+            .refresh(stored, chrono::Utc::now())
+            .await?;
+        Ok(())
+    })
+    .await?;
+    calls.print("refresh");
+    let (linkedin, dynamodb, kms) = REFRESH_BUDGET;
+    if calls.linkedin > linkedin
+        || calls.service("DynamoDB") > dynamodb
+        || calls.service("KMS") > kms
+    {
+        broken.push(format!(
+            "refresh: {} LinkedIn, {} DynamoDB, {} KMS calls (budget {linkedin}, {dynamodb}, {kms})",
+            calls.linkedin,
+            calls.service("DynamoDB"),
+            calls.service("KMS")
+        ));
+    }
+    // A health check of the connection (after its propagation window).
+    let calls = measure(stack, handler, counter, async {
+        health_function::check(
+            &stack.health,
+            &tenant,
+            connection_id,
+            chrono::Utc::now() + chrono::Duration::hours(7),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    calls.print("health check");
+    // A connect (another member): authorization, consent, callback.
+    let calls = measure(stack, handler, counter, async {
+        stack.connect(TENANT, Some("sim-grace-9q2w")).await;
+        Ok(())
+    })
+    .await?;
+    calls.print("connect");
+    Ok(broken)
+}
+
 async fn publish_one(
     stack: &LocalStack,
     handler: &HandlerThread,
@@ -156,9 +377,15 @@ async fn publish_one(
     aws.retain(|op, _| {
         !op.starts_with("SQS.ReceiveMessage") && !op.starts_with("SQS.DeleteMessage")
     });
-    if let Some(gets) = aws.get_mut("DynamoDB.GetItem") {
-        // Each status poll of the benchmark is one GetItem by the API function.
-        *gets = gets.saturating_sub(polls);
+    // Each status poll of the benchmark is one GetItem by the API function, and one UpdateItem
+    // of the tenant's request counter.
+    for op in ["DynamoDB.GetItem", "DynamoDB.UpdateItem"] {
+        if let Some(n) = aws.get_mut(op) {
+            *n = n.saturating_sub(polls);
+        }
+        if aws.get(op) == Some(&0) {
+            aws.remove(op);
+        }
     }
     Ok(Sample {
         linkedin_calls,
@@ -168,7 +395,8 @@ async fn publish_one(
     })
 }
 
-fn report(kind: &str, latency: Duration, samples: &[Sample]) {
+/// Prints the samples' figures; returns the AWS calls per post.
+fn report(kind: &str, latency: Duration, samples: &[Sample]) -> f64 {
     let n = samples.len() as f64;
     let mut by_service: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_op: BTreeMap<String, usize> = BTreeMap::new();
@@ -212,6 +440,18 @@ fn report(kind: &str, latency: Duration, samples: &[Sample]) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    by_op.values().sum::<usize>() as f64 / n
+}
+
+/// KMS calls per publish across `samples`.
+fn kms_per_publish(samples: &[&Sample]) -> f64 {
+    let kms: usize = samples
+        .iter()
+        .flat_map(|s| s.aws.iter())
+        .filter(|(op, _)| op.starts_with("KMS."))
+        .map(|(_, n)| n)
+        .sum();
+    kms as f64 / samples.len().max(1) as f64
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -227,8 +467,10 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let moto = tokio::task::spawn_blocking(|| MotoServer::start(0)).await??;
 
+    let mut broken: Vec<String> = Vec::new();
     println!("| kind | LinkedIn latency | posts | LinkedIn calls/post | AWS calls/post | publisher CPU ms p50 / p95 | end-to-end ms above LinkedIn p50 / p95 |");
     println!("|---|---|---|---|---|---|---|");
+    let mut first = true;
     for latency_ms in latencies {
         let latency = Duration::from_millis(latency_ms);
         let unique = uuid::Uuid::new_v4();
@@ -258,7 +500,7 @@ async fn main() -> anyhow::Result<()> {
             let body = json!({ "connection_id": connection, "text": format!("Benchmark post {i} ({unique})") });
             text.push(publish_one(&stack, &handler, &counter, body, latency).await?);
         }
-        report("text", latency, &text);
+        let per_text = report("text", latency, &text);
         let mut image = Vec::new();
         for i in 0..posts.div_ceil(4) {
             let body = json!({
@@ -268,8 +510,44 @@ async fn main() -> anyhow::Result<()> {
             });
             image.push(publish_one(&stack, &handler, &counter, body, latency).await?);
         }
-        report("image", latency, &image);
+        let per_image = report("image", latency, &image);
+        for (kind, per_post) in [("text", per_text), ("image", per_image)] {
+            let budget = BUDGETS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0.0, |b| b.1);
+            if per_post > budget {
+                broken.push(format!(
+                    "{kind} post @ {latency_ms} ms: {per_post:.2} AWS calls (budget {budget})"
+                ));
+            }
+        }
+        let publishes: Vec<&Sample> = text.iter().chain(&image).collect();
+        let kms = kms_per_publish(&publishes);
+        println!(
+            "KMS calls per publish of one connection: {kms:.3} ({} publishes)",
+            publishes.len()
+        );
+        if kms * publishes.len() as f64 > (publishes.len() as f64 * KMS_PER_PUBLISH).ceil() {
+            broken.push(format!(
+                "KMS @ {latency_ms} ms: {kms:.3} calls per publish (budget {KMS_PER_PUBLISH})"
+            ));
+        }
+        if std::mem::take(&mut first) {
+            broken.extend(other_operations(&stack, &handler, &counter, &connection, unique).await?);
+            println!();
+            println!("| kind | LinkedIn latency | posts | LinkedIn calls/post | AWS calls/post | publisher CPU ms p50 / p95 | end-to-end ms above LinkedIn p50 / p95 |");
+            println!("|---|---|---|---|---|---|---|");
+        }
     }
     drop(moto);
+    if !broken.is_empty() {
+        println!();
+        for b in &broken {
+            println!("over budget: {b}");
+        }
+        std::process::exit(1);
+    }
+    println!("every budget held");
     Ok(())
 }

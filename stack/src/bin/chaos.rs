@@ -951,6 +951,8 @@ async fn main() -> anyhow::Result<()> {
         // The product waits out a token's first seconds (LinkedIn's propagation delay) by its
         // own clock; the simulator's 65601 window below stays shorter.
         token_propagation_window: Duration::from_secs(5),
+        // The functions' EMF lines are counted here instead of flooding the output.
+        capture_metrics: true,
         ..StackOptions::default()
     };
     options
@@ -1033,6 +1035,23 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     println!("post statuses: {statuses:?}");
+    let emitted =
+        run.stack
+            .metric_lines()
+            .iter()
+            .fold(BTreeMap::<String, usize>::new(), |mut m, line| {
+                let name = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|v| {
+                        v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unreadable".into());
+                *m.entry(name).or_default() += 1;
+                m
+            });
+    println!("metrics emitted (EMF lines): {emitted:?}");
     if run.split_keys > 0 {
         println!("note: {} Idempotency-Keys made two posts", run.split_keys);
     }
