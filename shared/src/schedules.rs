@@ -124,29 +124,18 @@ impl JobScheduler {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, ScheduleError> {
-        let refresher = self
-            .settings
-            .refresher_arn
-            .clone()
-            .ok_or_else(|| ScheduleError::Refused("REFRESHER_ARN is not configured".into()))?;
         let ahead = windows_ahead(expires_at, now);
-        for window in RefreshWindow::ALL {
-            let name = window.schedule_name(connection);
-            let Some((_, at)) = ahead.iter().find(|(w, _)| *w == window) else {
-                self.delete(&name).await?;
-                continue;
-            };
-            let input = serde_json::to_string(&RefreshRequest {
+        let plan = RefreshWindow::ALL.map(|window| {
+            let at = ahead.iter().find(|(w, _)| *w == window).map(|(_, at)| *at);
+            let request = RefresherEvent::Window(RefreshRequest {
                 tenant_id: tenant.clone(),
                 connection_id: connection,
                 window,
                 scheduled_time: Some(SCHEDULED_TIME.into()),
-            })
-            .expect("requests serialize");
-            let target = self.target(&refresher, input, 6 * 3600)?;
-            // Refreshes may run anywhere in the half hour after the window opens.
-            self.put(&name, *at, self.flexible(30)?, target).await?;
-        }
+            });
+            (window.schedule_name(connection), at, request)
+        });
+        self.put_refresher_schedules(plan).await?;
         Ok(ahead.len())
     }
 
@@ -161,29 +150,42 @@ impl JobScheduler {
         reconnect_by: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, ScheduleError> {
+        let ahead = runways_ahead(reconnect_by, now);
+        let plan = ReconnectRunway::ALL.map(|runway| {
+            let at = ahead.iter().find(|(r, _)| *r == runway).map(|(_, at)| *at);
+            let request = RefresherEvent::Runway(RunwayRequest {
+                tenant_id: tenant.clone(),
+                connection_id: connection,
+                runway,
+                scheduled_time: Some(SCHEDULED_TIME.into()),
+            });
+            (runway.schedule_name(connection), at, request)
+        });
+        self.put_refresher_schedules(plan).await?;
+        Ok(ahead.len())
+    }
+
+    /// Puts each `(name, at, request)` in place as a one-time schedule invoking the refresher
+    /// anywhere in the half hour after `at`, or deletes it when it has no time (past).
+    async fn put_refresher_schedules<const N: usize>(
+        &self,
+        plan: [(String, Option<DateTime<Utc>>, RefresherEvent); N],
+    ) -> Result<(), ScheduleError> {
         let refresher = self
             .settings
             .refresher_arn
             .clone()
             .ok_or_else(|| ScheduleError::Refused("REFRESHER_ARN is not configured".into()))?;
-        let ahead = runways_ahead(reconnect_by, now);
-        for runway in ReconnectRunway::ALL {
-            let name = runway.schedule_name(connection);
-            let Some((_, at)) = ahead.iter().find(|(r, _)| *r == runway) else {
+        for (name, at, request) in plan {
+            let Some(at) = at else {
                 self.delete(&name).await?;
                 continue;
             };
-            let input = serde_json::to_string(&RunwayRequest {
-                tenant_id: tenant.clone(),
-                connection_id: connection,
-                runway,
-                scheduled_time: Some(SCHEDULED_TIME.into()),
-            })
-            .expect("requests serialize");
+            let input = serde_json::to_string(&request).expect("requests serialize");
             let target = self.target(&refresher, input, 6 * 3600)?;
-            self.put(&name, *at, self.flexible(30)?, target).await?;
+            self.put(&name, at, self.flexible(30)?, target).await?;
         }
-        Ok(ahead.len())
+        Ok(())
     }
 
     /// Creates the schedule `name`, or replaces it if it exists: never two of one name.
