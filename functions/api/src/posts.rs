@@ -108,7 +108,7 @@ pub async fn create(request: &Request, service: &ApiService) -> Result<Response<
         None if post.status == PostStatus::PendingApproval => Ok(()),
         None => service
             .queue
-            .enqueue(&post.publish_job(now))
+            .enqueue(&post.publish_job(now).carrying(&post))
             .await
             .map_err(|e| {
                 ApiError::Unavailable(anyhow::Error::new(e).context("enqueueing the post"))
@@ -351,6 +351,7 @@ pub async fn delete(
                 enqueued_at: now,
                 scheduled_at: None,
                 due_at: None,
+                post: None,
             };
             if let Err(e) = service.queue.enqueue(&job).await {
                 // Undo the request so a later DELETE tries again.

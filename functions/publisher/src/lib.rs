@@ -20,7 +20,7 @@ mod media;
 mod mentions;
 mod publish;
 mod tenant_detail;
-mod throttle;
+pub mod throttle;
 
 use std::time::Duration;
 

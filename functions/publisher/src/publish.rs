@@ -64,6 +64,7 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
             now,
             publisher.lease,
             job.scheduled_at,
+            job.post.as_deref(),
         )
         .await
     {

@@ -477,6 +477,10 @@ impl PostStore {
 
     /// Takes a post for one publish attempt (see [`Post::claim`]). A lost race re-reads once:
     /// whoever won holds the post now.
+    ///
+    /// `known` is the post as its job carries it: every change of a post is a new version, so
+    /// while the stored post is still that version it is that post, and the claim is one
+    /// conditional write without a read. Once it has changed, the claim reads it.
     pub async fn claim(
         &self,
         tenant: &TenantId,
@@ -484,7 +488,16 @@ impl PostStore {
         now: DateTime<Utc>,
         lease: std::time::Duration,
         fired_for: Option<DateTime<Utc>>,
+        known: Option<&Post>,
     ) -> Result<Claim, StoreError> {
+        let known = known.filter(|p| p.id == id && p.tenant_id == *tenant);
+        if let Some(claimed) = known.and_then(|p| p.claim(now, lease, fired_for)) {
+            match self.replace(&claimed).await {
+                Ok(()) => return Ok(Claim::Claimed(Box::new(claimed))),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         for _ in 0..2 {
             let Some(post) = self.get(tenant, id).await? else {
                 return Ok(Claim::Missing);

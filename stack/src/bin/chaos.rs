@@ -468,6 +468,7 @@ impl Run {
             enqueued_at: scheduled_at.unwrap_or_else(Utc::now),
             scheduled_at,
             due_at: None,
+            post: None,
         };
         let sqs = aws_sdk_sqs::Client::new(&self.stack.sdk);
         let queue = self

@@ -106,6 +106,55 @@ async fn copies(stack: &LocalStack, text: &str) -> (usize, usize) {
     (recorded, live)
 }
 
+/// A text post end to end: the API reads the connection, records the post (one transaction)
+/// and queues its job; the publisher claims it from the job's copy (one conditional write, no
+/// read), reads the connection's tokens, and records the result. The data key is unwrapped by
+/// KMS for the connection's first post only; the record of LinkedIn's application limit that
+/// all publishers share is read by the first, then at most every 10 seconds.
+#[tokio::test]
+async fn a_text_post_costs_six_aws_calls_and_kms_only_for_the_connections_first() {
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let started = Instant::now();
+    for (n, first) in [(1, true), (2, false), (3, false)] {
+        let mut id = String::new();
+        let calls = calls_of(&stack, async {
+            let (status, body) = stack
+                .create_post(
+                    "acme",
+                    json!({"connection_id": connection, "text": format!("Counted {n}")}),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 202, "{body}");
+            id = body["id"].as_str().unwrap().to_owned();
+            assert_eq!(stack.run_publish_queue().await, 1);
+        })
+        .await;
+        let product: BTreeMap<String, usize> = calls
+            .into_iter()
+            .filter(|(op, _)| op != "SQS.ReceiveMessage" && !op.starts_with("SQS.DeleteMessage"))
+            .collect();
+        // The shared limit record's copy is fresh for 10 s: a slow machine may read it again.
+        let throttle_read = first
+            || (started.elapsed() >= publisher_function::throttle::APP_THROTTLE_TTL
+                && product.get("DynamoDB.GetItem") == Some(&3));
+        let mut expected = BTreeMap::from([
+            (
+                "DynamoDB.GetItem".to_owned(),
+                if throttle_read { 3 } else { 2 },
+            ),
+            ("DynamoDB.PutItem".to_owned(), 2),
+            ("DynamoDB.TransactWriteItems".to_owned(), 1),
+            ("SQS.SendMessage".to_owned(), 1),
+        ]);
+        if first {
+            expected.insert("KMS.Decrypt".to_owned(), 1);
+        }
+        assert_eq!(product, expected, "post {n}");
+        assert_eq!(stack.post("acme", &id).await["status"], "published");
+    }
+}
+
 #[tokio::test]
 async fn each_aws_call_of_a_publish_failing_once_loses_and_duplicates_nothing() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;

@@ -49,6 +49,7 @@ async fn a_worker_that_claims_sends_and_vanishes_leaves_a_post_the_next_attempt_
             Utc::now(),
             Duration::from_millis(300),
             None,
+            None,
         )
         .await
         .unwrap();
@@ -369,6 +370,7 @@ async fn a_stranded_post_that_may_be_live_is_put_back_however_often() {
             post_id(&id),
             stack.now(),
             Duration::from_secs(1),
+            None,
             None,
         )
         .await

@@ -54,6 +54,7 @@ pub fn job_message(
         enqueued_at,
         scheduled_at: None,
         due_at: None,
+        post: None,
     };
     sqs_message(&job, message_id)
 }

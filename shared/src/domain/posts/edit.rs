@@ -248,6 +248,7 @@ impl Post {
             enqueued_at: now,
             scheduled_at: None,
             due_at: None,
+            post: None,
         }
     }
 }

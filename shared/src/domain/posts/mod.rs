@@ -745,6 +745,7 @@ impl Post {
             enqueued_at: self.scheduled_at.unwrap_or(enqueued_at),
             scheduled_at: self.scheduled_at,
             due_at: Some(enqueued_at),
+            post: None,
         }
     }
 
@@ -781,7 +782,7 @@ pub enum DeleteDecision {
 }
 
 /// What the publisher is asked to do, as an SQS message body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub action: JobAction,
     pub tenant_id: TenantId,
@@ -795,9 +796,22 @@ pub struct Job {
     /// clock of whoever set it: see [`Job::clock`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// The post as whoever queued the job had just recorded it: the claim starts from it
+    /// instead of reading it, and is one conditional write while the post is still that
+    /// version (see `PostStore::claim`). Only the API's first enqueue carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<Box<Post>>,
 }
 
 impl Job {
+    /// This job, carrying `post` as just recorded.
+    pub fn carrying(self, post: &Post) -> Self {
+        Self {
+            post: Some(Box::new(post.clone())),
+            ..self
+        }
+    }
+
     /// The time as this job knows it: `now`, or the time it was set to run at if that is
     /// later. A job delivered for its time is at its time, even by a clock that lags the
     /// scheduler's (so a wait for LinkedIn's reset is not waited again).
