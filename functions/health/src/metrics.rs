@@ -14,6 +14,7 @@ use connector::domain::posts::{MetricCounts, MetricsSource, MetricsUnavailable, 
 use connector::domain::{ConnectionId, TenantId};
 use connector::linkedin::{LinkedInError, RetryClass, SHARE_STATISTICS_BATCH};
 use connector::store::StoreError;
+use connector::vault::{SealedTokens, VaultContext};
 use tracing::{info, warn};
 
 use crate::Health;
@@ -59,11 +60,11 @@ pub async fn read(
                 .extend(posts.iter().map(|p| (tenant.clone(), p.id)));
             continue;
         }
-        let work = plan(health, &tenant, connection, posts, as_of, &mut done).await?;
-        read_connection(
-            health, &tenant, connection, work, as_of, deadline, &mut done,
-        )
-        .await?;
+        let (sealed, work) = plan(health, &tenant, connection, posts, as_of, &mut done).await?;
+        if let Some(sealed) = sealed {
+            let reading = (tenant.clone(), connection, sealed);
+            read_connection(health, &reading, work, as_of, deadline, &mut done).await?;
+        }
     }
     info!(
         read = done.read,
@@ -93,8 +94,9 @@ impl Work {
     }
 }
 
-/// What is to be asked of LinkedIn for the connection's posts; the posts that need no call
-/// (unavailable, or out of the round) are recorded here.
+/// What is to be asked of LinkedIn for the connection's posts, and the connection's sealed
+/// tokens (none when nothing is to be asked); the posts that need no call (unavailable, or out
+/// of the round) are recorded here.
 async fn plan(
     health: &Health,
     tenant: &TenantId,
@@ -102,7 +104,7 @@ async fn plan(
     posts: Vec<Post>,
     as_of: DateTime<Utc>,
     done: &mut MetricsRead,
-) -> anyhow::Result<Vec<Work>> {
+) -> anyhow::Result<(Option<SealedTokens>, Vec<Work>)> {
     let stored = health
         .keeper
         .connections
@@ -112,7 +114,7 @@ async fn plan(
         for post in posts {
             record(health, post.metrics_stopped(as_of), done, Counted::Skipped).await?;
         }
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     };
     let mut work = Vec::new();
     let mut organizations: BTreeMap<String, Vec<(Post, String)>> = BTreeMap::new();
@@ -137,25 +139,23 @@ async fn plan(
             work.push(Work::Organization(organization.clone(), batch.to_vec()));
         }
     }
-    Ok(work)
+    Ok(((!work.is_empty()).then_some(stored.tokens), work))
 }
 
 async fn read_connection(
     health: &Health,
-    tenant: &TenantId,
-    connection: ConnectionId,
+    (tenant, connection, sealed): &(TenantId, ConnectionId, SealedTokens),
     work: Vec<Work>,
     as_of: DateTime<Utc>,
     deadline: Deadline,
     done: &mut MetricsRead,
 ) -> anyhow::Result<()> {
-    if work.is_empty() {
-        return Ok(());
-    }
+    let (tenant, connection) = (tenant, *connection);
     let keeper = &health.keeper;
     let waiting = |work: &[Work]| work.iter().map(|w| w.posts().len()).sum::<usize>();
-    let token = match keeper.open(tenant, connection).await {
-        Ok((_, tokens)) => tokens.access_token,
+    let context = VaultContext::new(tenant, connection);
+    let token = match keeper.vault.open(&context, sealed).await {
+        Ok(tokens) => tokens.access_token,
         Err(e) => {
             warn!(%tenant, connection_id = %connection, error = %e, "metrics: the connection's tokens could not be opened; its posts wait for the next round");
             done.deferred += waiting(&work);

@@ -21,6 +21,9 @@ pub struct Throttle {
     store: LimitStore,
     settings: ThrottleSettings,
     known: Mutex<Option<(Instant, AppThrottle)>>,
+    /// One read of the shared record at a time: a batch's concurrent publishes that find the
+    /// copy stale wait for one read instead of each making its own.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl Throttle {
@@ -29,6 +32,7 @@ impl Throttle {
             store,
             settings,
             known: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -36,12 +40,25 @@ impl Throttle {
         *self.known.lock().expect("not poisoned") = Some((Instant::now(), record));
     }
 
+    /// This publisher's copy of the shared record, while it is fresh.
+    fn fresh(&self) -> Option<AppThrottle> {
+        self.known
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .filter(|(read_at, _)| read_at.elapsed() < APP_THROTTLE_TTL)
+            .map(|(_, record)| record.clone())
+    }
+
     /// The shared record, from this publisher's copy while it is fresh.
     async fn record(&self) -> Option<AppThrottle> {
-        if let Some((read_at, record)) = self.known.lock().expect("not poisoned").as_ref() {
-            if read_at.elapsed() < APP_THROTTLE_TTL {
-                return Some(record.clone());
-            }
+        if let Some(record) = self.fresh() {
+            return Some(record);
+        }
+        let _reading = self.reading.lock().await;
+        // Read meanwhile by whoever held the lock.
+        if let Some(record) = self.fresh() {
+            return Some(record);
         }
         match self.store.app_throttle().await {
             Ok(record) => {

@@ -186,6 +186,70 @@ async fn drain(stack: &LocalStack, handler: &HandlerThread) -> anyhow::Result<()
     }
 }
 
+/// Posts per second through the publisher: `n` text posts accepted by the API first (not
+/// timed), then the queue drained by `consumers` concurrent instances taking batches of 10 (an
+/// instance handles a batch's messages concurrently). Returns posts per second, and AWS and
+/// KMS calls per post of the publishing.
+async fn throughput(
+    stack: &LocalStack,
+    counter: &Counter,
+    connection: &str,
+    n: usize,
+    consumers: usize,
+    tag: &str,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let sim = stack.simulator();
+    let made_before = sim.posts().len();
+    for i in 0..n {
+        let body = json!({ "connection_id": connection, "text": format!("Throughput {tag} {i}") });
+        let answer = stack
+            .request(Method::POST, TENANT, "/v1/posts")
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(answer.status().as_u16() == 202, "not accepted");
+    }
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue = stack.config.publish_queue_url.clone().context("queue")?;
+    let consumer = local_stack::poller::publisher(stack.publisher.clone());
+    counter.take();
+    let started = Instant::now();
+    while sim.posts().len() < made_before + n {
+        let handled: usize = futures::future::join_all(
+            (0..consumers).map(|_| local_stack::poller::poll_once(&sqs, &queue, &consumer, 10, 0)),
+        )
+        .await
+        .into_iter()
+        .sum();
+        if handled == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the posts never all went out"
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let aws = counter.take();
+    let product: usize = aws
+        .iter()
+        .filter(|(op, _)| {
+            !op.starts_with("SQS.ReceiveMessage") && !op.starts_with("SQS.DeleteMessage")
+        })
+        .map(|(_, c)| c)
+        .sum();
+    let kms: usize = aws
+        .iter()
+        .filter(|(op, _)| op.starts_with("KMS."))
+        .map(|(_, c)| c)
+        .sum();
+    Ok((
+        n as f64 / elapsed,
+        product as f64 / n as f64,
+        kms as f64 / n as f64,
+    ))
+}
+
 /// The calls of one scheduled post, delete, edit, refresh, health check and connect, printed,
 /// and the budgets they broke.
 async fn other_operations(
@@ -532,6 +596,22 @@ async fn main() -> anyhow::Result<()> {
             broken.push(format!(
                 "KMS @ {latency_ms} ms: {kms:.3} calls per publish (budget {KMS_PER_PUBLISH})"
             ));
+        }
+        // Throughput: one publisher instance, then the pipeline (5 instances, as the template's
+        // PublisherMaxConcurrency allows by default 10).
+        for consumers in [5, 1] {
+            let (per_s, aws, kms) = throughput(
+                &stack,
+                &counter,
+                &connection,
+                posts.max(10),
+                consumers,
+                &format!("{unique} {latency_ms} {consumers}"),
+            )
+            .await?;
+            println!(
+                "throughput @ {latency_ms} ms, {consumers} publisher instance(s): {per_s:.1} posts/s; publisher AWS calls per post {aws:.2} (KMS {kms:.3})"
+            );
         }
         if std::mem::take(&mut first) {
             broken.extend(other_operations(&stack, &handler, &counter, &connection, unique).await?);
