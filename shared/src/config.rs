@@ -641,9 +641,77 @@ impl SecretStore for aws_sdk_secretsmanager::Client {
 
 /// The AWS SDK's configuration, read once per cold start beside [`Config::from_env`].
 /// `AWS_ENDPOINT_URL` and `AWS_REGION` are honoured by the SDK itself, which is how the local
-/// stack points everything at moto.
+/// stack points everything at moto. Its HTTP client is the SDK's default, wrapped in
+/// [`WarmedOnce`] so that the clients a function builds at cold start do not each load the
+/// root certificates again.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    match sdk.http_client() {
+        Some(http) => sdk
+            .into_builder()
+            .http_client(WarmedOnce::new(http))
+            .build(),
+        None => sdk,
+    }
+}
+
+/// The SDK's HTTP client, warmed by the first client built on it only.
+///
+/// Each service client's constructor asks its HTTP client to validate the configuration; the
+/// SDK's default (hyper and rustls) answers by building a TLS connector and throwing it away,
+/// so that the native root certificates load at cold start rather than at the first request.
+/// That builds a root store from every system certificate each time: with five or six clients
+/// at init, most of a function's cold start above a one-client function (see
+/// `make bench-coldstart`). The first validation does it; the others would only repeat it (the
+/// connectors used for requests are built, and cached, by the first request either way).
+#[derive(Debug)]
+pub struct WarmedOnce {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    warmed: std::sync::atomic::AtomicBool,
+}
+
+impl WarmedOnce {
+    pub fn new(inner: aws_smithy_runtime_api::client::http::SharedHttpClient) -> Self {
+        Self {
+            inner,
+            warmed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for WarmedOnce {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.inner.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if self.warmed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.validate_base_client_config(components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
 }
 
 #[cfg(test)]
@@ -1115,5 +1183,51 @@ mod tests {
             config.require_webhooks().unwrap().1.expose_secret(),
             "local"
         );
+    }
+
+    /// An HTTP client that counts the validations asked of it and sends nothing.
+    #[derive(Debug)]
+    struct CountingHttp(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for CountingHttp {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            panic!("no request is sent in this test")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &aws_smithy_types::config_bag::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_clients_built_at_cold_start_warm_the_http_client_once() {
+        let validations = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let http = aws_smithy_runtime_api::client::http::SharedHttpClient::new(CountingHttp(
+            validations.clone(),
+        ));
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "id", "secret", None, None, "test",
+            ))
+            .http_client(WarmedOnce::new(http))
+            .load()
+            .await;
+
+        let _ = aws_sdk_dynamodb::Client::new(&sdk);
+        let _ = aws_sdk_sqs::Client::new(&sdk);
+        let _ = aws_sdk_kms::Client::new(&sdk);
+        let _ = aws_sdk_dynamodb::Client::new(&sdk);
+
+        assert_eq!(validations.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -2,11 +2,14 @@
 //! retries longer than SQS allows (LinkedIn's daily limits reset at midnight UTC) put a job on
 //! the publish queue at their time; refresh windows invoke the refresher.
 
+use std::sync::{Arc, LazyLock};
+
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
     RetryPolicy, Target,
 };
+
 use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize};
@@ -95,9 +98,14 @@ pub enum RefresherEvent {
 
 #[derive(Debug, Clone)]
 pub struct JobScheduler {
-    client: aws_sdk_scheduler::Client,
+    /// Built at the first schedule call, not at cold start: each AWS service's first client
+    /// costs a function's init about half a millisecond (`make bench-coldstart`), and most
+    /// invocations of the functions that hold one schedule nothing. Clones share it.
+    client: Arc<LazyLock<aws_sdk_scheduler::Client, BuildClient>>,
     settings: ScheduleSettings,
 }
+
+type BuildClient = Box<dyn FnOnce() -> aws_sdk_scheduler::Client + Send>;
 
 /// `at(…)` in UTC, to the second, as EventBridge Scheduler takes it.
 pub fn at_expression(at: DateTime<Utc>) -> String {
@@ -105,8 +113,14 @@ pub fn at_expression(at: DateTime<Utc>) -> String {
 }
 
 impl JobScheduler {
-    pub fn new(client: aws_sdk_scheduler::Client, settings: ScheduleSettings) -> Self {
-        Self { client, settings }
+    /// A scheduler whose EventBridge Scheduler client is built from `sdk` at its first call.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: ScheduleSettings) -> Self {
+        let sdk = sdk.clone();
+        let build: BuildClient = Box::new(move || aws_sdk_scheduler::Client::new(&sdk));
+        Self {
+            client: Arc::new(LazyLock::new(build)),
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &ScheduleSettings {

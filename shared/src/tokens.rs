@@ -113,10 +113,7 @@ impl TokenKeeper {
             LinkedInClient::new(config.linkedin.clone(), config.metrics.clone())
                 .context("building the LinkedIn client")?,
         )
-        .with_windows(JobScheduler::new(
-            aws_sdk_scheduler::Client::new(sdk),
-            config.require_schedules()?.clone(),
-        )))
+        .with_windows(JobScheduler::new(sdk, config.require_schedules()?.clone())))
     }
 
     pub fn new(connections: ConnectionStore, vault: TokenVault, linkedin: LinkedInClient) -> Self {

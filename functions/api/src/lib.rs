@@ -90,7 +90,7 @@ impl ApiService {
                 config.require_health_queue()?.to_owned(),
             ),
             scheduler: connector::schedules::JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
+                sdk,
                 config.require_schedules()?.clone(),
             ),
         })

@@ -54,7 +54,7 @@ impl OAuthService {
             state_ttl: config.oauth_state_ttl,
             patience: PropagationPatience::default(),
             windows: connector::schedules::JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
+                sdk,
                 config.require_schedules()?.clone(),
             ),
         })

@@ -63,10 +63,7 @@ impl Publisher {
                 aws_sdk_sqs::Client::new(sdk),
                 config.require_publish_queue()?.to_owned(),
             ),
-            scheduler: JobScheduler::new(
-                aws_sdk_scheduler::Client::new(sdk),
-                config.require_schedules()?.clone(),
-            ),
+            scheduler: JobScheduler::new(sdk, config.require_schedules()?.clone()),
             dialect: config.posts_api,
             media: config.media.clone(),
             lease: CLAIM_LEASE,

@@ -10,6 +10,7 @@ mod upload_hosts;
 mod uploads;
 mod version;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -188,7 +189,11 @@ impl Default for PropagationPatience {
 
 #[derive(Debug, Clone)]
 pub struct LinkedInClient {
-    http: reqwest::Client,
+    /// Built at the first call ([`LinkedInClient::http`]), not at cold start: building it loads
+    /// and parses the system's root certificates (rustls-platform-verifier), a cost on every
+    /// cold start of a function that may not call LinkedIn in its first invocation (or at all:
+    /// an API request, a health task for another connection). Clones share it.
+    http: Arc<OnceLock<reqwest::Client>>,
     settings: LinkedInSettings,
     client_secret: SecretString,
     /// The second app's, when the deployment has one.
@@ -214,25 +219,37 @@ impl LinkedInClient {
                     .ok_or(ConfigError::Missing("LINKEDIN_PAGES_CLIENT_SECRET"))?,
             ),
         };
+        Ok(Self {
+            http: Arc::default(),
+            settings,
+            client_secret,
+            pages_secret,
+            metrics,
+        })
+    }
+
+    /// The HTTP client, built by the first call that needs it (see [`LinkedInClient`]'s
+    /// `http`). It can only fail where the system has no root certificates: that call then
+    /// fails as one that could not connect, and the next tries again.
+    fn http(&self) -> Result<&reqwest::Client, LinkedInError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
+            .timeout(self.settings.request_timeout)
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("linkedin-connector/", env!("CARGO_PKG_VERSION")))
             // Redirects are never expected from LinkedIn's APIs; following one could forward
             // the bearer token somewhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "LinkedIn HTTP client",
-                reason: e.to_string(),
+            .map_err(|source| LinkedInError::Transport {
+                timed_out: false,
+                sent: false,
+                source,
             })?;
-        Ok(Self {
-            http,
-            settings,
-            client_secret,
-            pages_secret,
-            metrics,
-        })
+        // Two first calls at once may both build one; the first stored is kept.
+        Ok(self.http.get_or_init(|| http))
     }
 
     /// The metrics of the function this client works for.
@@ -328,7 +345,7 @@ impl LinkedInClient {
         let response = self
             .send(
                 LinkedInCall::Revoke,
-                self.http
+                self.http()?
                     .post(self.auth_url("/oauth/v2/revoke"))
                     .form(&form),
             )
@@ -538,7 +555,7 @@ impl LinkedInClient {
         let response = self
             .send(
                 call,
-                self.http
+                self.http()?
                     .post(self.auth_url("/oauth/v2/accessToken"))
                     .form(form),
             )
@@ -637,7 +654,7 @@ impl LinkedInClient {
             .join(path_and_query)
             .expect("API paths are valid relative URLs");
         let mut request = self
-            .http
+            .http()?
             .request(method, url)
             .bearer_auth(access_token.expose_secret());
         match flavour {
@@ -780,4 +797,22 @@ fn test_client(api_base: &str) -> LinkedInClient {
     ]);
     let config = crate::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     LinkedInClient::new(config.linkedin, config.metrics).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Building the HTTP client loads the system's root certificates: not at cold start, once,
+    /// and for every clone (the functions clone the client into each store that calls LinkedIn).
+    #[test]
+    fn the_http_client_is_built_at_the_first_call_and_shared_by_clones() {
+        let client = test_client("https://api.linkedin.com");
+        let clone = client.clone();
+        assert!(client.http.get().is_none(), "not built with the client");
+
+        let built: *const reqwest::Client = clone.http().unwrap();
+
+        assert_eq!(client.http().unwrap() as *const _, built);
+    }
 }

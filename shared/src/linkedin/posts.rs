@@ -385,7 +385,7 @@ impl LinkedInClient {
     ) -> Result<(), LinkedInError> {
         let destination = self.upload_destination(&upload.upload_url)?;
         let request = self
-            .http
+            .http()?
             .put(destination)
             .bearer_auth(access_token.expose_secret())
             .header("content-type", "application/octet-stream")

@@ -308,7 +308,7 @@ impl LinkedInClient {
     ) -> Result<reqwest::header::HeaderMap, UploadError> {
         let destination = self.upload_destination(raw_url)?;
         let request = self
-            .http
+            .http()?
             .put(destination)
             .bearer_auth(access_token.expose_secret())
             .header("content-type", "application/octet-stream")
