@@ -188,7 +188,10 @@ pub struct EventQueue {
 }
 
 impl EventQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws_clients::LazyClient<aws_sdk_sqs::Client>>,
+        url: impl Into<String>,
+    ) -> Self {
         Self {
             queue: PublishQueue::new(client, url),
         }

@@ -2,6 +2,7 @@
 //! token vault, the store, configuration, telemetry and HTTP plumbing shared by the functions.
 
 pub mod authorization;
+pub mod aws_clients;
 mod aws_errors;
 pub mod config;
 pub mod deadline;

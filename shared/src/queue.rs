@@ -1,6 +1,7 @@
 //! The publish queue (SQS): jobs in, and delayed redelivery for retries. The same adapter
 //! sends the health queue's revoke jobs.
 
+use crate::aws_clients::LazyClient;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
@@ -79,14 +80,15 @@ impl QueueError {
 
 #[derive(Debug, Clone)]
 pub struct PublishQueue {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl PublishQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    /// A queue reached through `client` (an SQS client, or one built at the first call).
+    pub fn new(client: impl Into<LazyClient<aws_sdk_sqs::Client>>, url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }

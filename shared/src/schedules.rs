@@ -2,7 +2,7 @@
 //! retries longer than SQS allows (LinkedIn's daily limits reset at midnight UTC) put a job on
 //! the publish queue at their time; refresh windows invoke the refresher.
 
-use std::sync::{Arc, LazyLock};
+use crate::aws_clients::LazyClient;
 
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
 use aws_sdk_scheduler::types::{
@@ -101,11 +101,9 @@ pub struct JobScheduler {
     /// Built at the first schedule call, not at cold start: each AWS service's first client
     /// costs a function's init about half a millisecond (`make bench-coldstart`), and most
     /// invocations of the functions that hold one schedule nothing. Clones share it.
-    client: Arc<LazyLock<aws_sdk_scheduler::Client, BuildClient>>,
+    client: LazyClient<aws_sdk_scheduler::Client>,
     settings: ScheduleSettings,
 }
-
-type BuildClient = Box<dyn FnOnce() -> aws_sdk_scheduler::Client + Send>;
 
 /// `at(…)` in UTC, to the second, as EventBridge Scheduler takes it.
 pub fn at_expression(at: DateTime<Utc>) -> String {
@@ -115,10 +113,8 @@ pub fn at_expression(at: DateTime<Utc>) -> String {
 impl JobScheduler {
     /// A scheduler whose EventBridge Scheduler client is built from `sdk` at its first call.
     pub fn new(sdk: &aws_config::SdkConfig, settings: ScheduleSettings) -> Self {
-        let sdk = sdk.clone();
-        let build: BuildClient = Box::new(move || aws_sdk_scheduler::Client::new(&sdk));
         Self {
-            client: Arc::new(LazyLock::new(build)),
+            client: LazyClient::from_sdk(sdk, aws_sdk_scheduler::Client::new),
             settings,
         }
     }

@@ -2,6 +2,7 @@
 //! The publisher (after a 401), the refresher (its windows) and the health check all refresh
 //! through [`TokenKeeper::refresh`], so there is one way it happens.
 
+use crate::aws_clients::LazyClient;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -99,15 +100,13 @@ impl TokenKeeper {
     pub fn from_config(
         config: &crate::config::Config,
         sdk: &aws_config::SdkConfig,
+        dynamo: &aws_sdk_dynamodb::Client,
     ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         Ok(Self::new(
-            ConnectionStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.table_name.clone(),
-            ),
+            ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             TokenVault::new(crate::vault::KmsKeys::new(
-                aws_sdk_kms::Client::new(sdk),
+                LazyClient::from_sdk(sdk, aws_sdk_kms::Client::new),
                 config.token_key_id.clone(),
             )),
             LinkedInClient::new(config.linkedin.clone(), config.metrics.clone())
@@ -164,10 +163,16 @@ impl TokenKeeper {
             .get_stored_connection(tenant, id)
             .await?
             .ok_or(KeeperError::Missing)?;
-        let tokens = self
-            .vault
-            .open(&VaultContext::new(tenant, id), &stored.tokens)
-            .await?;
+        self.open_read(stored).await
+    }
+
+    /// The tokens of a connection row already read (and known to be current).
+    pub async fn open_read(
+        &self,
+        stored: StoredConnection,
+    ) -> Result<(StoredConnection, TokenSet), KeeperError> {
+        let context = VaultContext::new(&stored.connection.tenant_id, stored.connection.id);
+        let tokens = self.vault.open(&context, &stored.tokens).await?;
         Ok((stored, tokens))
     }
 

@@ -240,14 +240,18 @@ impl<K: KeyService> TokenVault<K> {
 /// AWS KMS as the key service.
 #[derive(Debug, Clone)]
 pub struct KmsKeys {
-    client: aws_sdk_kms::Client,
+    client: crate::aws_clients::LazyClient<aws_sdk_kms::Client>,
     key_id: String,
 }
 
 impl KmsKeys {
-    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+    /// Keys of `key_id`, through `client` (a KMS client, or one built at the first call).
+    pub fn new(
+        client: impl Into<crate::aws_clients::LazyClient<aws_sdk_kms::Client>>,
+        key_id: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             key_id: key_id.into(),
         }
     }

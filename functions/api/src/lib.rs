@@ -61,16 +61,15 @@ pub struct ApiService {
 impl ApiService {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        // One SQS client for the three queues, built at the first enqueue.
+        let sqs = connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new);
         let (webhook_queue, signing_secret) = config.require_webhooks()?;
         Ok(Self {
             webhooks: connector::store::WebhookStore::new(
                 dynamo.clone(),
                 config.table_name.clone(),
             ),
-            events: connector::events::EventQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                webhook_queue.to_owned(),
-            ),
+            events: connector::events::EventQueue::new(sqs.clone(), webhook_queue.to_owned()),
             signer: connector::webhooks::WebhookSigner::new(signing_secret.clone()),
             webhook_allow_loopback: config.webhooks.allow_loopback,
             connections: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
@@ -81,14 +80,8 @@ impl ApiService {
                 .with_retention(config.retention),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),
             admin_scope: config.admin_scope.clone(),
-            queue: PublishQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                config.require_publish_queue()?.to_owned(),
-            ),
-            health_queue: PublishQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                config.require_health_queue()?.to_owned(),
-            ),
+            queue: PublishQueue::new(sqs.clone(), config.require_publish_queue()?.to_owned()),
+            health_queue: PublishQueue::new(sqs, config.require_health_queue()?.to_owned()),
             scheduler: connector::schedules::JobScheduler::new(
                 sdk,
                 config.require_schedules()?.clone(),

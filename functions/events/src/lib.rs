@@ -22,7 +22,7 @@ impl Events {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self {
             queue: EventQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
+                connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new),
                 config.require_webhook_queue()?.to_owned(),
             ),
         })

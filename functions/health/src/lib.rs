@@ -90,7 +90,7 @@ pub struct Health {
     pub posts: PostStore,
     /// Posts younger than this have their metrics read (`METRICS_MAX_AGE_DAYS`).
     pub metrics_max_age: chrono::Duration,
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: connector::aws_clients::LazyClient<aws_sdk_sqs::Client>,
     pub queue_url: String,
     /// The same queue, for single delayed messages (the revoke job's next try).
     pub queue: PublishQueue,
@@ -98,15 +98,13 @@ pub struct Health {
 
 impl Health {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let sqs = connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new);
         let queue_url = config.require_health_queue()?.to_owned();
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            keeper: TokenKeeper::from_config(config, sdk)?,
-            posts: PostStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.table_name.clone(),
-            )
-            .with_retention(config.retention),
+            keeper: TokenKeeper::from_config(config, sdk, &dynamo)?,
+            posts: PostStore::new(dynamo, config.table_name.clone())
+                .with_retention(config.retention),
             metrics_max_age: config.metrics_max_age,
             queue: PublishQueue::new(sqs.clone(), queue_url.clone()),
             sqs,

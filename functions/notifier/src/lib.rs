@@ -72,7 +72,10 @@ impl Notifier {
                 aws_sdk_dynamodb::Client::new(sdk),
                 config.table_name.clone(),
             ),
-            queue: EventQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url.to_owned()),
+            queue: EventQueue::new(
+                connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new),
+                queue_url.to_owned(),
+            ),
             signer: WebhookSigner::new(secret.clone()),
             allow_loopback: config.webhooks.allow_loopback,
             timeout: DELIVERY_TIMEOUT,

@@ -47,7 +47,7 @@ impl OAuthService {
             store: ConnectionStore::new(dynamo.clone(), config.table_name.clone()),
             tenants: TenantStore::new(dynamo, config.table_name.clone()),
             vault: TokenVault::new(KmsKeys::new(
-                aws_sdk_kms::Client::new(sdk),
+                connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_kms::Client::new),
                 config.token_key_id.clone(),
             )),
             redirect_allow_list: config.redirect_allow_list.clone(),

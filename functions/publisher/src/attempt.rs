@@ -5,7 +5,7 @@
 //! image's own fixed text); the step's detailed message — LinkedIn's words, AWS's errors — goes
 //! to the log only.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector::domain::posts::{
@@ -13,7 +13,7 @@ use connector::domain::posts::{
 };
 use connector::domain::{ConnectionReason, ConnectionStatus};
 use connector::linkedin::LinkedInError;
-use connector::store::{DlqRecord, StoreError};
+use connector::store::{DlqRecord, StoreError, StoredConnection};
 use connector::vault::TokenSet;
 use tracing::{info, warn};
 
@@ -30,6 +30,9 @@ pub(crate) struct Attempt<'a> {
     pub post: Post,
     /// What is being attempted: a publish job can end in a delete (a cancel found its post live).
     pub action: JobAction,
+    /// The post's connection, if the claim's write proved this row current: the tokens are
+    /// opened from it without reading it again.
+    pub connection: Option<StoredConnection>,
 }
 
 impl<'a> Attempt<'a> {
@@ -88,10 +91,23 @@ impl<'a> Attempt<'a> {
 
     /// The connection's tokens and the scopes LinkedIn granted them.
     pub async fn open_tokens_with_scopes(
-        self,
+        mut self,
     ) -> Result<(Self, TokenSet, Vec<String>), Disposition> {
         let (tenant, connection) = (&self.post.tenant_id, self.post.connection_id);
-        match self.publisher.keeper.open(tenant, connection).await {
+        let keeper = &self.publisher.keeper;
+        let opened = match self.connection.take() {
+            Some(current) => keeper.open_read(current).await,
+            None => {
+                let opened = keeper.open(tenant, connection).await;
+                if let Ok((stored, _)) = &opened {
+                    self.publisher
+                        .known_connections
+                        .remember(stored, Instant::now());
+                }
+                opened
+            }
+        };
+        match opened {
             Ok((stored, _)) if stored.connection.status == ConnectionStatus::Revoked => {
                 Err(self.after(Outcome::Revoked).await)
             }
@@ -119,6 +135,17 @@ impl<'a> Attempt<'a> {
     }
 
     async fn decide_and_carry_out(self, outcome: Outcome<'_>) -> Disposition {
+        if matches!(
+            outcome,
+            Outcome::LinkedIn(_)
+                | Outcome::Tokens(_)
+                | Outcome::Revoked
+                | Outcome::Throttled { .. }
+        ) {
+            // Whatever it says of the connection, the next claim reads it afresh.
+            let known = &self.publisher.known_connections;
+            known.forget(&self.post.tenant_id, self.post.connection_id);
+        }
         if let Outcome::LinkedIn(e) = &outcome {
             warn!(
                 x_li_uuid = e.request_id().unwrap_or(""),

@@ -43,6 +43,7 @@ pub(crate) async fn comment_job(delivery: &Delivery<'_>, publisher: &Publisher) 
         delivery,
         post: claimed,
         action: JobAction::Comment,
+        connection: None,
     };
     let (mut attempt, tokens) = match attempt.open_tokens().await {
         Ok(opened) => opened,

@@ -44,6 +44,7 @@ pub(crate) async fn delete_at_linkedin(
         delivery,
         post,
         action: JobAction::Delete,
+        connection: None,
     };
     let (attempt, tokens) = match attempt.open_tokens().await {
         Ok(opened) => opened,

@@ -41,6 +41,7 @@ pub(crate) async fn edit_job(delivery: &Delivery<'_>, publisher: &Publisher) -> 
         delivery,
         post,
         action: JobAction::Edit,
+        connection: None,
     };
     let (attempt, tokens, scopes) = match attempt.open_tokens_with_scopes().await {
         Ok(opened) => opened,

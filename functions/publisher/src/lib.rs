@@ -16,6 +16,7 @@ mod body;
 mod comment;
 mod delete;
 mod edit;
+pub mod known_connections;
 mod media;
 mod mentions;
 mod publish;
@@ -50,6 +51,8 @@ pub struct Publisher {
     pub lease: Duration,
     /// LinkedIn's daily limits: members backed off, the application paused.
     pub throttle: throttle::Throttle,
+    /// Connections this instance read, offered to the next claim's check.
+    pub known_connections: known_connections::KnownConnections,
 }
 
 impl Publisher {
@@ -58,9 +61,9 @@ impl Publisher {
         Ok(Self {
             posts: PostStore::new(dynamo.clone(), config.table_name.clone())
                 .with_retention(config.retention),
-            keeper: TokenKeeper::from_config(config, sdk)?,
+            keeper: TokenKeeper::from_config(config, sdk, &dynamo)?,
             queue: PublishQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
+                connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new),
                 config.require_publish_queue()?.to_owned(),
             ),
             scheduler: JobScheduler::new(sdk, config.require_schedules()?.clone()),
@@ -71,6 +74,7 @@ impl Publisher {
                 LimitStore::new(dynamo, config.table_name.clone()),
                 config.throttle,
             ),
+            known_connections: known_connections::KnownConnections::default(),
         })
     }
 

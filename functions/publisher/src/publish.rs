@@ -1,6 +1,6 @@
 //! A publish job: claim the post, open its tokens, upload its media, create it at LinkedIn.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use connector::domain::posts::{JobAction, Outcome, PostStatus, ThrottleScope, MAX_JOB_AGE};
@@ -58,21 +58,17 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
     }
     let claim = match publisher
         .posts
-        .claim(
-            &job.tenant_id,
-            job.post_id,
-            now,
-            publisher.lease,
-            job.scheduled_at,
-            job.post.as_deref(),
-        )
+        .claim(job, now, publisher.lease, |post| {
+            let known = &publisher.known_connections;
+            known.get(&post.tenant_id, post.connection_id, Instant::now())
+        })
         .await
     {
         Ok(c) => c,
         Err(e) => return crashed("claiming the post")(e),
     };
-    let post = match claim {
-        Claim::Claimed(post) => *post,
+    let (post, connection) = match claim {
+        Claim::Claimed { post, connection } => (*post, connection.map(|c| *c)),
         Claim::NotClaimable(post)
             if post.status == PostStatus::Published && post.delete_requested_at.is_some() =>
         {
@@ -117,6 +113,7 @@ pub(crate) async fn publish(delivery: &Delivery<'_>, publisher: &Publisher) -> D
         delivery,
         post,
         action: JobAction::Publish,
+        connection,
     };
     if attempt.post.cancel_pending() && !attempt.post.outcome_unknown {
         // Cancelled while queued, and no attempt ever reached LinkedIn: proven never live.

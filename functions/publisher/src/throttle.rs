@@ -4,6 +4,7 @@
 //! application is paused, no publish is sent; each publisher reads the shared record at most
 //! every [`APP_THROTTLE_TTL`] (and learns at once from its own 429s).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,9 @@ pub struct Throttle {
     /// One read of the shared record at a time: a batch's concurrent publishes that find the
     /// copy stale wait for one read instead of each making its own.
     reading: tokio::sync::Mutex<()>,
+    /// How many times this publisher read the shared record (`make bench` reports them apart
+    /// from the posts' own calls: they are per instance and time, not per post).
+    reads: AtomicUsize,
 }
 
 impl Throttle {
@@ -33,6 +37,7 @@ impl Throttle {
             settings,
             known: Mutex::new(None),
             reading: tokio::sync::Mutex::new(()),
+            reads: AtomicUsize::new(0),
         }
     }
 
@@ -60,6 +65,7 @@ impl Throttle {
         if let Some(record) = self.fresh() {
             return Some(record);
         }
+        self.reads.fetch_add(1, Ordering::Relaxed);
         match self.store.app_throttle().await {
             Ok(record) => {
                 self.remember(record.clone());
@@ -71,6 +77,11 @@ impl Throttle {
                 None
             }
         }
+    }
+
+    /// How many times this publisher has read the shared record.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// Until when publishing is paused for the whole application, if it is.

@@ -42,7 +42,7 @@ impl Reconciler {
             )
             .with_retention(config.retention),
             queue: PublishQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
+                connector::aws_clients::LazyClient::from_sdk(sdk, aws_sdk_sqs::Client::new),
                 config.require_publish_queue()?.to_owned(),
             ),
             metrics: config.metrics.clone(),

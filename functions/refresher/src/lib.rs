@@ -29,13 +29,11 @@ pub struct Refresher {
 
 impl Refresher {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
         Ok(Self {
-            keeper: TokenKeeper::from_config(config, sdk)?,
-            posts: PostStore::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.table_name.clone(),
-            )
-            .with_retention(config.retention),
+            keeper: TokenKeeper::from_config(config, sdk, &dynamo)?,
+            posts: PostStore::new(dynamo, config.table_name.clone())
+                .with_retention(config.retention),
         })
     }
 }

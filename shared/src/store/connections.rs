@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +113,24 @@ struct Ttl {
 
 fn connection_sk(id: ConnectionId) -> String {
     format!("CONN#{id}")
+}
+/// A transaction's check that `connection` is still the version read: every change of a
+/// connection is a new version, so while it holds, the row read is the row stored (its status,
+/// its tokens, its throttle).
+pub(crate) fn unchanged(
+    table: &str,
+    connection: &Connection,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .key("PK", AttributeValue::S(tenant_pk(&connection.tenant_id)))
+        .key("SK", AttributeValue::S(connection_sk(connection.id)))
+        .condition_expression("#v = :read")
+        .expression_attribute_names("#v", "version")
+        .expression_attribute_values(":read", AttributeValue::N(connection.version.to_string()))
+        .build()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 fn member_sk(member: &MemberUrn) -> String {
     format!("MEMBER#{member}")

@@ -28,14 +28,15 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
+use super::connections::{unchanged as connection_unchanged, StoredConnection};
 use super::limits::{counter_update, member_day_update};
 use super::{
     classify, due_page, from_item, page, shard_of, tenant_pk, tenant_query, to_item, Item, Keyed,
     StoreError, INDEX_SHARDS,
 };
 use crate::domain::limits::{Limit, LimitReached, TenantLimits};
-use crate::domain::posts::{publish_day, Post, PostId, PostStatus};
-use crate::domain::{ConnectionId, TenantId};
+use crate::domain::posts::{publish_day, Job, Post, PostId, PostStatus};
+use crate::domain::{Connection, ConnectionId, TenantId};
 
 /// The sparse index of scheduled posts by time.
 pub const SCHEDULED_INDEX: &str = "ScheduledDue";
@@ -96,10 +97,33 @@ pub enum Recorded {
 /// The outcome of trying to take a post for a publish attempt.
 #[derive(Debug)]
 pub enum Claim {
-    Claimed(Box<Post>),
+    /// Taken for this attempt. `connection` is the post's connection as the caller knew it,
+    /// if the claim's own write proved it unchanged (so the attempt need not read it again).
+    Claimed {
+        post: Box<Post>,
+        connection: Option<Box<StoredConnection>>,
+    },
     /// Someone else holds it, or it is past publishing (published, cancelled, failed…).
     NotClaimable(Box<Post>),
     Missing,
+}
+
+/// What a claim's write came to.
+enum ClaimWrite {
+    Claimed(Claim),
+    /// The post is not the version the claim started from.
+    PostChanged,
+}
+
+/// What a write checked against a connection came to.
+enum Checked {
+    Written,
+    /// Refused because the post changed (whatever the connection did).
+    PostChanged,
+    /// Refused only because the connection changed: the post may be written without the check.
+    ConnectionChanged,
+    /// Written without a check.
+    Unchecked(Result<(), StoreError>),
 }
 
 /// The index attributes a post's state puts it in, beside the record's own.
@@ -478,24 +502,36 @@ impl PostStore {
     /// Takes a post for one publish attempt (see [`Post::claim`]). A lost race re-reads once:
     /// whoever won holds the post now.
     ///
-    /// `known` is the post as its job carries it: every change of a post is a new version, so
-    /// while the stored post is still that version it is that post, and the claim is one
-    /// conditional write without a read. Once it has changed, the claim reads it.
+    /// The job may carry the post as recorded when it was queued: every change of a post is a
+    /// new version, so while the stored post is still that version it is that post, and the
+    /// claim is one conditional write without a read. Once it has changed, the claim reads it.
+    ///
+    /// `connection_of` gives the post's connection as the caller last read it, if it did: the
+    /// claim's write then checks, in the same transaction, that the connection is still that
+    /// version, and a `Claimed` returns it — the attempt need not read it. A connection changed
+    /// meanwhile (disconnected, refreshed, throttled…) only drops the check.
     pub async fn claim(
         &self,
-        tenant: &TenantId,
-        id: PostId,
+        job: &Job,
         now: DateTime<Utc>,
         lease: std::time::Duration,
-        fired_for: Option<DateTime<Utc>>,
-        known: Option<&Post>,
+        connection_of: impl Fn(&Post) -> Option<StoredConnection>,
     ) -> Result<Claim, StoreError> {
+        let (tenant, id, fired_for) = (&job.tenant_id, job.post_id, job.scheduled_at);
+        let known = job.post.as_deref();
+        let of = |post: &Post| {
+            connection_of(post).filter(|c| {
+                c.connection.tenant_id == post.tenant_id && c.connection.id == post.connection_id
+            })
+        };
         let known = known.filter(|p| p.id == id && p.tenant_id == *tenant);
         if let Some(claimed) = known.and_then(|p| p.claim(now, lease, fired_for)) {
-            match self.replace(&claimed).await {
-                Ok(()) => return Ok(Claim::Claimed(Box::new(claimed))),
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e),
+            match self
+                .claim_write(claimed, of(known.expect("claimed from it")))
+                .await?
+            {
+                ClaimWrite::Claimed(claim) => return Ok(claim),
+                ClaimWrite::PostChanged => {}
             }
         }
         for _ in 0..2 {
@@ -505,16 +541,97 @@ impl PostStore {
             let Some(claimed) = post.claim(now, lease, fired_for) else {
                 return Ok(Claim::NotClaimable(Box::new(post)));
             };
-            match self.replace(&claimed).await {
-                Ok(()) => return Ok(Claim::Claimed(Box::new(claimed))),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+            let connection = of(&post);
+            match self.claim_write(claimed, connection).await? {
+                ClaimWrite::Claimed(claim) => return Ok(claim),
+                ClaimWrite::PostChanged => continue,
             }
         }
         match self.get(tenant, id).await? {
             Some(post) => Ok(Claim::NotClaimable(Box::new(post))),
             None => Ok(Claim::Missing),
         }
+    }
+
+    /// Writes a claimed post, with the check that `connection` is unchanged if given; a
+    /// connection found changed is written again without it.
+    async fn claim_write(
+        &self,
+        claimed: Post,
+        connection: Option<StoredConnection>,
+    ) -> Result<ClaimWrite, StoreError> {
+        let checked = match &connection {
+            Some(stored) => self.replace_checked(&claimed, &stored.connection).await?,
+            None => Checked::Unchecked(self.replace(&claimed).await),
+        };
+        let written = match checked {
+            Checked::Written => Ok(connection),
+            Checked::PostChanged => return Ok(ClaimWrite::PostChanged),
+            Checked::ConnectionChanged => self.replace(&claimed).await.map(|()| None),
+            Checked::Unchecked(written) => written.map(|()| None),
+        };
+        match written {
+            Ok(connection) => Ok(ClaimWrite::Claimed(Claim::Claimed {
+                post: Box::new(claimed),
+                connection: connection.map(Box::new),
+            })),
+            Err(StoreError::Conflict(_)) => Ok(ClaimWrite::PostChanged),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Self::replace`] in one transaction with a check that `connection` is still the
+    /// version read, telling which of the two changed if the write is refused.
+    async fn replace_checked(
+        &self,
+        next: &Post,
+        connection: &Connection,
+    ) -> Result<Checked, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(post_item(next, &self.retention)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N((next.version - 1).to_string()),
+            )
+            .build()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            connection_unchanged(&self.table, connection)?,
+        ];
+        if next.leaves_scheduled() {
+            // The post leaves `scheduled`: its tenant's count goes down in the same write.
+            items.push(release_scheduled_slot(&self.table, next)?);
+        }
+        let error = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(Checked::Written),
+            Err(e) => e,
+        };
+        let failed = failed_conditions(&error);
+        if failed.is_empty() {
+            return Err(classify(
+                "TransactWriteItems post with its connection's check",
+                error,
+            ));
+        }
+        // Applied with its answer lost (the SDK's retry then fails its own condition): the post
+        // is there with our token, and the connection was checked by the write that landed.
+        if failed[0] && self.holds_write(next).await? {
+            return Ok(Checked::Written);
+        }
+        Ok(if failed[0] || !failed.get(1).copied().unwrap_or(false) {
+            Checked::PostChanged
+        } else {
+            Checked::ConnectionChanged
+        })
     }
 
     /// One page of the tenant's posts, optionally of one connection and/or in one status.

@@ -112,7 +112,7 @@ async fn copies(stack: &LocalStack, text: &str) -> (usize, usize) {
 /// KMS for the connection's first post only; the record of LinkedIn's application limit that
 /// all publishers share is read by the first, then at most every 10 seconds.
 #[tokio::test]
-async fn a_text_post_costs_six_aws_calls_and_kms_only_for_the_connections_first() {
+async fn a_text_post_costs_five_aws_calls_once_its_connection_is_known() {
     let (stack, connection) = connected(|o| o.run_publisher = false).await;
     let started = Instant::now();
     for (n, first) in [(1, true), (2, false), (3, false)] {
@@ -134,17 +134,22 @@ async fn a_text_post_costs_six_aws_calls_and_kms_only_for_the_connections_first(
             .into_iter()
             .filter(|(op, _)| op != "SQS.ReceiveMessage" && !op.starts_with("SQS.DeleteMessage"))
             .collect();
+        // The API reads the connection each time. The publisher reads it for the first post
+        // (and opens its data key with KMS); then each claim is one transaction that checks
+        // the connection is still the version read.
+        let mut get_items = if first { 2 } else { 1 };
         // The shared limit record's copy is fresh for 10 s: a slow machine may read it again.
         let throttle_read = first
             || (started.elapsed() >= publisher_function::throttle::APP_THROTTLE_TTL
-                && product.get("DynamoDB.GetItem") == Some(&3));
+                && product.get("DynamoDB.GetItem") == Some(&(get_items + 1)));
+        get_items += usize::from(throttle_read);
         let mut expected = BTreeMap::from([
+            ("DynamoDB.GetItem".to_owned(), get_items),
+            ("DynamoDB.PutItem".to_owned(), if first { 2 } else { 1 }),
             (
-                "DynamoDB.GetItem".to_owned(),
-                if throttle_read { 3 } else { 2 },
+                "DynamoDB.TransactWriteItems".to_owned(),
+                if first { 1 } else { 2 },
             ),
-            ("DynamoDB.PutItem".to_owned(), 2),
-            ("DynamoDB.TransactWriteItems".to_owned(), 1),
             ("SQS.SendMessage".to_owned(), 1),
         ]);
         if first {
@@ -153,6 +158,89 @@ async fn a_text_post_costs_six_aws_calls_and_kms_only_for_the_connections_first(
         assert_eq!(product, expected, "post {n}");
         assert_eq!(stack.post("acme", &id).await["status"], "published");
     }
+}
+
+/// A connection changed after the publisher read it fails the claim's check: the post is
+/// claimed without it and the connection read afresh. Changed harmlessly (a refresh's lease
+/// taken and given back), the post goes out; disconnected (before the disconnect reached the
+/// post), nothing reaches LinkedIn and the post fails as a disconnected connection's post does.
+#[tokio::test]
+async fn a_connection_changed_since_the_publisher_read_it_is_read_again() {
+    use connector::domain::ConnectionReason;
+    use connector::store::Change;
+    let (stack, connection) = connected(|o| o.run_publisher = false).await;
+    let (tenant, id) = (
+        TenantId::parse("acme").unwrap(),
+        ConnectionId::parse(&connection).unwrap(),
+    );
+    let connections = &stack.publisher.keeper.connections;
+    let post = |text: &'static str| {
+        let stack = &stack;
+        let connection = &connection;
+        async move {
+            let (status, body) = stack
+                .create_post(
+                    "acme",
+                    json!({"connection_id": connection, "text": text}),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 202, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    post("First").await;
+    assert_eq!(stack.run_publish_queue().await, 1);
+    assert_eq!(stack.publisher.known_connections.len(), 1);
+
+    let second = post("Second").await;
+    for step in [0, 1] {
+        connections
+            .update(&tenant, id, |s| {
+                let now = Utc::now();
+                Change::To(if step == 0 {
+                    s.connection.refresh_leased(now)
+                } else {
+                    s.connection.refresh_released(now)
+                })
+            })
+            .await
+            .unwrap();
+    }
+    let calls = calls_of(&stack, async {
+        assert_eq!(stack.run_publish_queue().await, 1);
+    })
+    .await;
+    assert_eq!(stack.post("acme", &second).await["status"], "published");
+    // The checked claim refused, the claim written without the check, the connection read
+    // (and the result recorded).
+    assert_eq!(
+        calls.get("DynamoDB.TransactWriteItems"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("DynamoDB.PutItem"), Some(&2), "{calls:?}");
+    assert!(
+        calls.get("DynamoDB.GetItem").is_some_and(|n| *n >= 1),
+        "{calls:?}"
+    );
+
+    let third = post("Third").await;
+    connections
+        .update(&tenant, id, |s| {
+            Change::To(
+                s.connection
+                    .revoked(&ConnectionReason::Disconnecting, Utc::now()),
+            )
+        })
+        .await
+        .unwrap();
+    let posts_made = stack.simulator().posts().len();
+    stack.run_publish_queue().await;
+    let post = stack.post("acme", &third).await;
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(stack.simulator().posts().len(), posts_made, "nothing sent");
+    assert!(stack.publisher.known_connections.is_empty());
 }
 
 #[tokio::test]

@@ -44,16 +44,14 @@ async fn a_worker_that_claims_sends_and_vanishes_leaves_a_post_the_next_attempt_
         .publisher
         .posts
         .claim(
-            &tenant(),
-            post_id(&id),
+            &publish_job(&id),
             Utc::now(),
             Duration::from_millis(300),
-            None,
-            None,
+            |_| None,
         )
         .await
         .unwrap();
-    assert!(matches!(claim, connector::store::Claim::Claimed(_)));
+    assert!(matches!(claim, connector::store::Claim::Claimed { .. }));
     let token = stack
         .simulator()
         .issued_tokens()
@@ -366,16 +364,14 @@ async fn a_stranded_post_that_may_be_live_is_put_back_however_often() {
         .publisher
         .posts
         .claim(
-            &tenant(),
-            post_id(&id),
+            &publish_job(&id),
             stack.now(),
             Duration::from_secs(1),
-            None,
-            None,
+            |_| None,
         )
         .await
         .unwrap();
-    assert!(matches!(claim, connector::store::Claim::Claimed(_)));
+    assert!(matches!(claim, connector::store::Claim::Claimed { .. }));
     let later = |minutes| stack.now() + chrono::Duration::minutes(minutes);
     for (i, minutes) in [20, 50, 80, 110, 140, 170].into_iter().enumerate() {
         let run = reconciler_function::handle(later(minutes), &stack.reconciler)
@@ -610,4 +606,17 @@ async fn a_token_expiring_on_the_last_attempt_is_refreshed_and_the_post_goes_out
     assert_eq!(post["attempts"], 5);
     let c = &stack.connections("acme").await[0];
     assert_eq!(c["status"], "healthy", "the connection is fine: {c}");
+}
+
+/// A publish-now job for post `id` of tenant `acme`, carrying nothing.
+fn publish_job(id: &str) -> connector::domain::posts::Job {
+    connector::domain::posts::Job {
+        action: connector::domain::posts::JobAction::Publish,
+        tenant_id: tenant(),
+        post_id: post_id(id),
+        enqueued_at: Utc::now(),
+        scheduled_at: None,
+        due_at: None,
+        post: None,
+    }
 }

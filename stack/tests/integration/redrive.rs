@@ -316,7 +316,11 @@ async fn the_first_round_of_a_day_reviews_the_day_before_once() {
         let post = stack.publish_text(tenant, connection, text).await;
         stack.wait_for_post(tenant, &post, &["failed"], SLOW).await;
     }
-    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    // Early tomorrow: a later round an hour on is still tomorrow, whatever the time now.
+    let tomorrow = (Utc::now().date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 5, 0)
+        .expect("a time of day")
+        .and_utc();
     let run = reconciler_function::handle(tomorrow, &stack.reconciler)
         .await
         .unwrap();
