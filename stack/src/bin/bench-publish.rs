@@ -40,8 +40,14 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
 }
 
 /// Runs the publisher on a thread of its own, so its CPU time can be read from that thread.
+///
+/// The thread's runtime runs all the time, not only while it handles an event: the publisher's
+/// HTTP clients pool connections whose tasks live on the runtime that opened them, and the
+/// throughput phases use the same publisher from the main runtime. A runtime idle between
+/// events left such a pooled connection undriven, and the first request sent over it waited for
+/// its 10 s timeout (the "first-phase retry" earlier runs showed).
 struct HandlerThread {
-    jobs: std::sync::mpsc::Sender<(
+    jobs: tokio::sync::mpsc::UnboundedSender<(
         aws_lambda_events::event::sqs::SqsEvent,
         tokio::sync::oneshot::Sender<(usize, Duration)>,
     )>,
@@ -49,7 +55,7 @@ struct HandlerThread {
 
 impl HandlerThread {
     fn start(publisher: Arc<publisher_function::Publisher>) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<(
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(
             aws_lambda_events::event::sqs::SqsEvent,
             tokio::sync::oneshot::Sender<(usize, Duration)>,
         )>();
@@ -58,15 +64,18 @@ impl HandlerThread {
                 .enable_all()
                 .build()
                 .unwrap();
-            for (event, reply) in rx {
-                let before = thread_cpu();
-                let response = runtime.block_on(publisher_function::handle(
-                    event,
-                    &publisher,
-                    connector::deadline::Deadline::none(),
-                ));
-                let _ = reply.send((response.batch_item_failures.len(), thread_cpu() - before));
-            }
+            runtime.block_on(async move {
+                while let Some((event, reply)) = rx.recv().await {
+                    let before = thread_cpu();
+                    let response = publisher_function::handle(
+                        event,
+                        &publisher,
+                        connector::deadline::Deadline::none(),
+                    )
+                    .await;
+                    let _ = reply.send((response.batch_item_failures.len(), thread_cpu() - before));
+                }
+            });
         });
         Self { jobs: tx }
     }
@@ -538,6 +547,13 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
         .collect();
+    // `RUST_LOG=publisher_function=info` shows what the product logs (to stderr).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let moto = tokio::task::spawn_blocking(|| MotoServer::start(0)).await??;
 
     let mut broken: Vec<String> = Vec::new();
@@ -550,6 +566,8 @@ async fn main() -> anyhow::Result<()> {
         let mut options = StackOptions {
             aws_endpoint: Some(moto.endpoint.clone()),
             run_publisher: false,
+            // The functions' EMF lines are kept, not printed amid the tables.
+            capture_metrics: true,
             ..StackOptions::default()
         };
         options
