@@ -105,6 +105,15 @@ pub struct JobScheduler {
     settings: ScheduleSettings,
 }
 
+/// Whether a schedule about to be put is expected to exist: a new connection's windows and a
+/// new post's schedule do not, a refresh's windows and a moved post's do. Only the order of
+/// the calls depends on it; a wrong guess costs one call more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    New,
+    Existing,
+}
+
 /// `at(…)` in UTC, to the second, as EventBridge Scheduler takes it.
 pub fn at_expression(at: DateTime<Utc>) -> String {
     format!("at({})", at.format("%Y-%m-%dT%H:%M:%S"))
@@ -133,6 +142,7 @@ impl JobScheduler {
         connection: ConnectionId,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        expect: Expect,
     ) -> Result<usize, ScheduleError> {
         let ahead = windows_ahead(expires_at, now);
         let plan = RefreshWindow::ALL.map(|window| {
@@ -145,7 +155,7 @@ impl JobScheduler {
             });
             (window.schedule_name(connection), at, request)
         });
-        self.put_refresher_schedules(plan).await?;
+        self.put_refresher_schedules(plan, expect).await?;
         Ok(ahead.len())
     }
 
@@ -159,6 +169,7 @@ impl JobScheduler {
         connection: ConnectionId,
         reconnect_by: DateTime<Utc>,
         now: DateTime<Utc>,
+        expect: Expect,
     ) -> Result<usize, ScheduleError> {
         let ahead = runways_ahead(reconnect_by, now);
         let plan = ReconnectRunway::ALL.map(|runway| {
@@ -171,7 +182,7 @@ impl JobScheduler {
             });
             (runway.schedule_name(connection), at, request)
         });
-        self.put_refresher_schedules(plan).await?;
+        self.put_refresher_schedules(plan, expect).await?;
         Ok(ahead.len())
     }
 
@@ -180,6 +191,7 @@ impl JobScheduler {
     async fn put_refresher_schedules<const N: usize>(
         &self,
         plan: [(String, Option<DateTime<Utc>>, RefresherEvent); N],
+        expect: Expect,
     ) -> Result<(), ScheduleError> {
         let refresher = self
             .settings
@@ -188,63 +200,95 @@ impl JobScheduler {
             .ok_or_else(|| ScheduleError::Refused("REFRESHER_ARN is not configured".into()))?;
         for (name, at, request) in plan {
             let Some(at) = at else {
-                self.delete(&name).await?;
+                // A new connection has no schedule to remove.
+                if expect == Expect::Existing {
+                    self.delete(&name).await?;
+                }
                 continue;
             };
             let input = serde_json::to_string(&request).expect("requests serialize");
             let target = self.target(&refresher, input, 6 * 3600)?;
-            self.put(&name, at, self.flexible(30)?, target).await?;
+            self.put(&name, at, self.flexible(30)?, target, expect)
+                .await?;
         }
         Ok(())
     }
 
-    /// Creates the schedule `name`, or replaces it if it exists: never two of one name.
+    /// Creates the schedule `name`, or replaces it if it exists: never two of one name. The
+    /// call tried first is the one `expect` says will do (the other follows if it was wrong),
+    /// so a new connection's or post's schedules cost one call each, not two.
     async fn put(
         &self,
         name: &str,
         at: DateTime<Utc>,
         window: FlexibleTimeWindow,
         target: Target,
+        expect: Expect,
     ) -> Result<(), ScheduleError> {
-        let updated = self
-            .client
+        if expect == Expect::New {
+            match self.create(name, at, window.clone(), target.clone()).await {
+                Err(Failed::Conflict(_)) => {}
+                other => return other.map_err(create_failed),
+            }
+        }
+        match self.update(name, at, window.clone(), target.clone()).await {
+            Ok(()) => Ok(()),
+            Err(Failed::NotFound(_)) => self
+                .create(name, at, window, target)
+                .await
+                .map_err(create_failed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn update(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        window: FlexibleTimeWindow,
+        target: Target,
+    ) -> Result<(), Failed> {
+        self.client
             .update_schedule()
             .name(name)
             .group_name(&self.settings.group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
-            .flexible_time_window(window.clone())
+            .flexible_time_window(window)
             .action_after_completion(ActionAfterCompletion::Delete)
-            .target(target.clone())
+            .target(target)
             .send()
-            .await;
-        match updated.map_err(|e| Failed::of("UpdateSchedule", e)) {
-            Ok(_) => Ok(()),
-            Err(Failed::NotFound(_)) => {
-                let created = self
-                    .client
-                    .create_schedule()
-                    .name(name)
-                    .group_name(&self.settings.group)
-                    .schedule_expression(at_expression(at))
-                    .schedule_expression_timezone("UTC")
-                    .flexible_time_window(window)
-                    .action_after_completion(ActionAfterCompletion::Delete)
-                    .target(target)
-                    .send()
-                    .await;
-                created
-                    .map(|_| ())
-                    .map_err(|e| create_failed(Failed::of("CreateSchedule", e)))
-            }
-            Err(e) => Err(e.into()),
-        }
+            .await
+            .map(|_| ())
+            .map_err(|e| Failed::of("UpdateSchedule", e))
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        window: FlexibleTimeWindow,
+        target: Target,
+    ) -> Result<(), Failed> {
+        self.client
+            .create_schedule()
+            .name(name)
+            .group_name(&self.settings.group)
+            .schedule_expression(at_expression(at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .target(target)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Failed::of("CreateSchedule", e))
     }
 
     /// Puts a scheduled post's one-time schedule in place at its `scheduled_at`: created, or
     /// replaced when the post moves. Its target is the publish queue with the job made for
     /// that time, exactly then (no flexible window), with a retry policy and the DLQ.
-    pub async fn schedule_post(&self, post: &Post) -> Result<(), ScheduleError> {
+    pub async fn schedule_post(&self, post: &Post, expect: Expect) -> Result<(), ScheduleError> {
         let at = post
             .scheduled_at
             .ok_or_else(|| ScheduleError::Refused("the post has no scheduled_at".into()))?;
@@ -254,7 +298,8 @@ impl JobScheduler {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| ScheduleError::Refused(e.to_string()))?;
-        self.put(&post.id.schedule_name(), at, exact, target).await
+        self.put(&post.id.schedule_name(), at, exact, target, expect)
+            .await
     }
 
     /// The time the post's schedule is made for now (`None` when there is none): after a
@@ -380,7 +425,8 @@ impl JobScheduler {
     ) -> Result<(), ScheduleError> {
         let input = serde_json::to_string(&job.due(at)).expect("jobs serialize");
         let target = self.target(&self.settings.queue_arn, input, 86_400)?;
-        self.put(name, at, self.flexible(15)?, target).await
+        self.put(name, at, self.flexible(15)?, target, Expect::Existing)
+            .await
     }
 }
 

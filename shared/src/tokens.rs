@@ -11,7 +11,7 @@ use crate::domain::{
     same_deadline, Connection, ConnectionId, ConnectionReason, ConnectionStatus, TenantId,
 };
 use crate::linkedin::{LinkedInClient, LinkedInError};
-use crate::schedules::JobScheduler;
+use crate::schedules::{Expect, JobScheduler};
 use crate::store::{Change, ConnectionStore, StoreError, StoredConnection, Updated};
 use crate::vault::{SealedTokens, TokenSet, TokenVault, VaultContext, VaultError};
 
@@ -293,6 +293,7 @@ impl TokenKeeper {
                             next.id,
                             next.access_token_expires_at,
                             now,
+                            Expect::Existing,
                         )
                         .await
                     {
@@ -307,6 +308,7 @@ impl TokenKeeper {
                                 next.id,
                                 next.reconnect_by(),
                                 now,
+                                Expect::Existing,
                             )
                             .await
                         {

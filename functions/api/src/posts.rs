@@ -148,7 +148,7 @@ async fn schedule(
     };
     service
         .scheduler
-        .schedule_post(post)
+        .schedule_post(post, connector::schedules::Expect::New)
         .await
         .map_err(failed("scheduling the post"))?;
     service
@@ -186,7 +186,11 @@ pub async fn reschedule(
         )));
     };
     service.posts.replace(&moved).await.map_err(conflict)?;
-    if let Err(e) = service.scheduler.schedule_post(&moved).await {
+    if let Err(e) = service
+        .scheduler
+        .schedule_post(&moved, connector::schedules::Expect::Existing)
+        .await
+    {
         // Two systems changed: the schedule may have moved with its answer lost. Ask it
         // rather than assume, so record and schedule agree either way.
         if let Ok(Some(fires_for)) = service.scheduler.post_schedule_time(id).await {

@@ -8,6 +8,7 @@ use connector::domain::{
     PendingAuthorization, TenantId,
 };
 use connector::linkedin::{LinkedInClient, LinkedInError, TokenGrant};
+use connector::schedules::Expect;
 use connector::store::{Change, StoreError, Updated};
 use connector::vault::{TokenSet, VaultContext};
 use secrecy::SecretString;
@@ -88,6 +89,12 @@ pub(crate) async fn connect(
             tracing::error!(error = format!("{e:#}"), "storing the connection failed");
             ConnectFailure::Internal
         })?;
+    // A first connect's schedules do not exist yet; a reconnect replaces them.
+    let expect = if connection.connect_count <= 1 {
+        Expect::New
+    } else {
+        Expect::Existing
+    };
     // Not fatal: the connection works (a publish's 401 still refreshes its token); the
     // failure is logged for an operator, and the member's next connect plans them again.
     if let Err(e) = service
@@ -97,6 +104,7 @@ pub(crate) async fn connect(
             connection.id,
             connection.access_token_expires_at,
             Utc::now(),
+            expect,
         )
         .await
     {
@@ -105,7 +113,13 @@ pub(crate) async fn connect(
     // Not fatal either, and logged the same way.
     if let Err(e) = service
         .windows
-        .put_reconnect_runways(tenant, connection.id, connection.reconnect_by(), Utc::now())
+        .put_reconnect_runways(
+            tenant,
+            connection.id,
+            connection.reconnect_by(),
+            Utc::now(),
+            expect,
+        )
         .await
     {
         warn!(error = %e, "could not plan the reconnect runways");
