@@ -42,6 +42,8 @@ async fn main() -> anyhow::Result<()> {
         LocalStack::start(StackOptions {
             aws_endpoint: Some(moto.endpoint.clone()),
             run_publisher: false,
+            // The functions' EMF lines are kept, not printed amid the tables.
+            capture_metrics: true,
             ..StackOptions::default()
         })
         .await?,

@@ -398,3 +398,36 @@ async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_conn
     }
     assert!(cases >= 10, "{cases} cases from {clean:?}");
 }
+
+/// A first connect creates its seven schedules (three refresh windows, four reconnect runways)
+/// with one call each; connecting the same member again replaces them with one call each.
+#[tokio::test]
+async fn a_connect_puts_each_schedule_with_one_call() {
+    let stack = test_stack(|_| {}).await;
+    let scheduler = |calls: &BTreeMap<String, usize>| {
+        calls
+            .iter()
+            .filter(|(op, _)| op.starts_with("scheduler."))
+            .map(|(op, n)| (op.clone(), *n))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let mut first = String::new();
+    let calls = calls_of(&stack, async {
+        first = stack.connect("acme", None).await;
+    })
+    .await;
+    assert_eq!(
+        scheduler(&calls),
+        BTreeMap::from([("scheduler.CreateSchedule".to_owned(), 7)])
+    );
+    let mut again = String::new();
+    let calls = calls_of(&stack, async {
+        again = stack.connect("acme", None).await;
+    })
+    .await;
+    assert_eq!(again, first, "the same member's connection");
+    assert_eq!(
+        scheduler(&calls),
+        BTreeMap::from([("scheduler.UpdateSchedule".to_owned(), 7)])
+    );
+}
