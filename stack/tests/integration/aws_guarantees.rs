@@ -403,7 +403,7 @@ async fn each_aws_call_of_an_oauth_callback_failing_once_leaves_one_working_conn
 /// with one call each; connecting the same member again replaces them with one call each.
 #[tokio::test]
 async fn a_connect_puts_each_schedule_with_one_call() {
-    let stack = test_stack(|_| {}).await;
+    let stack = local_stack::test_stack(|_| {}).await;
     let scheduler = |calls: &BTreeMap<String, usize>| {
         calls
             .iter()
