@@ -5,7 +5,7 @@
 //! image's own fixed text); the step's detailed message — LinkedIn's words, AWS's errors — goes
 //! to the log only.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use connector::domain::posts::{
@@ -93,21 +93,10 @@ impl<'a> Attempt<'a> {
     pub async fn open_tokens_with_scopes(
         mut self,
     ) -> Result<(Self, TokenSet, Vec<String>), Disposition> {
-        let (tenant, connection) = (&self.post.tenant_id, self.post.connection_id);
-        let keeper = &self.publisher.keeper;
-        let opened = match self.connection.take() {
-            Some(current) => keeper.open_read(current).await,
-            None => {
-                let opened = keeper.open(tenant, connection).await;
-                if let Ok((stored, _)) = &opened {
-                    self.publisher
-                        .known_connections
-                        .remember(stored, Instant::now());
-                }
-                opened
-            }
-        };
-        match opened {
+        let current = self.connection.take();
+        let publisher = self.publisher;
+        let known = &publisher.known_connections;
+        match known.open(&publisher.keeper, &self.post, current).await {
             Ok((stored, _)) if stored.connection.status == ConnectionStatus::Revoked => {
                 Err(self.after(Outcome::Revoked).await)
             }
@@ -135,17 +124,7 @@ impl<'a> Attempt<'a> {
     }
 
     async fn decide_and_carry_out(self, outcome: Outcome<'_>) -> Disposition {
-        if matches!(
-            outcome,
-            Outcome::LinkedIn(_)
-                | Outcome::Tokens(_)
-                | Outcome::Revoked
-                | Outcome::Throttled { .. }
-        ) {
-            // Whatever it says of the connection, the next claim reads it afresh.
-            let known = &self.publisher.known_connections;
-            known.forget(&self.post.tenant_id, self.post.connection_id);
-        }
+        self.publisher.known_connections.after(&outcome, &self.post);
         if let Outcome::LinkedIn(e) = &outcome {
             warn!(
                 x_li_uuid = e.request_id().unwrap_or(""),

@@ -11,8 +11,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use connector::domain::posts::{Outcome, Post};
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
 use connector::store::StoredConnection;
+use connector::tokens::{KeeperError, TokenKeeper};
+use connector::vault::TokenSet;
 
 /// How long a connection read is offered for a claim's check.
 pub const MAX_AGE: Duration = Duration::from_secs(5 * 60);
@@ -66,6 +69,38 @@ impl KnownConnections {
             }
         }
         entries.insert(key, (now, stored.clone()));
+    }
+
+    /// The post's connection and its tokens: from `current`, the row the claim proved current,
+    /// if it did; else read (and kept for the next claim).
+    pub async fn open(
+        &self,
+        keeper: &TokenKeeper,
+        post: &Post,
+        current: Option<StoredConnection>,
+    ) -> Result<(StoredConnection, TokenSet), KeeperError> {
+        if let Some(current) = current {
+            return keeper.open_read(current).await;
+        }
+        let opened = keeper.open(&post.tenant_id, post.connection_id).await;
+        if let Ok((stored, _)) = &opened {
+            self.remember(stored, Instant::now());
+        }
+        opened
+    }
+
+    /// After an attempt's outcome that tells something of the connection (LinkedIn's answer,
+    /// its tokens, a disconnect, a throttle), the next claim reads it afresh.
+    pub fn after(&self, outcome: &Outcome<'_>, post: &Post) {
+        if matches!(
+            outcome,
+            Outcome::LinkedIn(_)
+                | Outcome::Tokens(_)
+                | Outcome::Revoked
+                | Outcome::Throttled { .. }
+        ) {
+            self.forget(&post.tenant_id, post.connection_id);
+        }
     }
 
     /// Drops a connection: the attempt met something about it (LinkedIn refused its token, it

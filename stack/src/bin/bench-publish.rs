@@ -167,35 +167,46 @@ async fn measure<F: std::future::Future<Output = anyhow::Result<()>>>(
 async fn drain(stack: &LocalStack, handler: &HandlerThread) -> anyhow::Result<()> {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let queue = stack.config.publish_queue_url.clone().context("queue")?;
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(());
-        }
-        for m in messages {
-            let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
-            record.message_id = m.message_id().map(str::to_owned);
-            record.receipt_handle = m.receipt_handle().map(str::to_owned);
-            record.body = m.body().map(str::to_owned);
-            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-            event.records = vec![record];
-            let (failures, _) = handler.handle(event).await;
-            if failures == 0 {
-                sqs.delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await?;
-            }
+    while receive_and_handle(&sqs, &queue, handler).await?.0 > 0 {}
+    Ok(())
+}
+
+/// One receive from the publish queue (up to 10 messages, waiting up to 1 s), each message
+/// handled by the publisher as the event source mapping would hand it, and deleted once
+/// handled. Returns how many were received and the publisher's CPU time for them.
+async fn receive_and_handle(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    handler: &HandlerThread,
+) -> anyhow::Result<(usize, Duration)> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    let messages = received.messages.unwrap_or_default();
+    let mut cpu = Duration::ZERO;
+    for m in &messages {
+        let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
+        record.message_id = m.message_id().map(str::to_owned);
+        record.receipt_handle = m.receipt_handle().map(str::to_owned);
+        record.body = m.body().map(str::to_owned);
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        event.records = vec![record];
+        let (failures, used) = handler.handle(event).await;
+        cpu += used;
+        if failures == 0 {
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await?;
         }
     }
+    Ok((messages.len(), cpu))
 }
 
 /// Posts per second through the publisher: `n` text posts accepted by the API first (not
@@ -409,31 +420,7 @@ async fn publish_one(
     let mut polls = 0;
     // Drive the queue the way the event source mapping does, until the post is done.
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await?;
-        for m in received.messages.unwrap_or_default() {
-            let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
-            record.message_id = m.message_id().map(str::to_owned);
-            record.receipt_handle = m.receipt_handle().map(str::to_owned);
-            record.body = m.body().map(str::to_owned);
-            let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-            event.records = vec![record];
-            let (failures, used) = handler.handle(event).await;
-            cpu += used;
-            if failures == 0 {
-                sqs.delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await?;
-            }
-        }
+        cpu += receive_and_handle(&sqs, &queue, handler).await?.1;
         polls += 1;
         let post: Value = stack
             .request(Method::GET, TENANT, &format!("/v1/posts/{id}"))
