@@ -4,7 +4,7 @@
 //! streaming, and the type is read from the bytes, not the headers.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -239,6 +239,25 @@ pub enum Unguardable {
 /// connection goes to the one checked (pinned, so a second lookup cannot hand out another: no
 /// DNS rebinding), no proxy from the environment, and redirects are not followed (a caller
 /// that follows them checks each hop with a client of its own).
+/// One TLS configuration for every guarded client. Built per client, each loaded and parsed the
+/// system's root certificates again (rustls-platform-verifier, a few milliseconds per media
+/// fetch or webhook delivery). The same stack and checks reqwest builds for itself: rustls on
+/// aws-lc-rs, the platform's verifier (`dangerous()` is only rustls's name for bringing one),
+/// HTTP/1.1. `None` where the system has no root certificates: the client is then built as
+/// before, and its requests say so.
+static GUARDED_TLS: LazyLock<Option<rustls::ClientConfig>> = LazyLock::new(|| {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).ok()?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Some(config)
+});
+
 pub async fn guarded_client(
     url: &Url,
     allow_private_hosts: bool,
@@ -274,6 +293,9 @@ pub async fn guarded_client(
         .connect_timeout(Duration::from_secs(5));
     if let Some(Host::Domain(name)) = url.host() {
         client = client.resolve(name, address);
+    }
+    if let Some(tls) = GUARDED_TLS.as_ref() {
+        client = client.tls_backend_preconfigured(tls.clone());
     }
     client
         .build()
@@ -349,6 +371,20 @@ async fn fetch_within(
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Guarded clients share one TLS configuration (the system's roots loaded once), and
+    /// reqwest takes it: a configuration of another rustls version than reqwest's would make
+    /// every build fail ("unknown TLS backend").
+    #[tokio::test]
+    async fn guarded_clients_share_one_tls_configuration_that_reqwest_accepts() {
+        assert!(GUARDED_TLS.is_some(), "this machine has root certificates");
+        let url = Url::parse("https://192.0.2.7/image.png").unwrap();
+        for _ in 0..2 {
+            guarded_client(&url, true)
+                .await
+                .expect("built with the shared configuration");
+        }
+    }
 
     /// The first, a middle and the last address of `net`, and its neighbours just outside.
     fn probes(net: &IpNet) -> (Vec<IpAddr>, Vec<IpAddr>) {
