@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::posts::{has, member_urn};
 use super::rest::{api_error, versioned_caller};
-use super::{Shared, SimState};
+use super::{AccessRecord, Shared, SimState};
 
 /// A post's engagement counters, as a test sets them; all zero by default (a post nobody saw).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -228,6 +228,41 @@ fn version_of(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// A finder of the analytics resources: what both ask of a call before their own parameters.
+struct Finder {
+    resource: &'static str,
+    q: &'static str,
+    /// The scope the caller's token must carry.
+    scope: &'static str,
+}
+
+impl Finder {
+    /// The caller (a current version, a live token carrying the scope) and the query's
+    /// parameters, `q` the finder's; or LinkedIn's refusal.
+    fn caller_and_params(
+        &self,
+        state: &SimState,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<(AccessRecord, Vec<(String, String)>), Response> {
+        let record = versioned_caller(state, headers)?;
+        if !has(&record, self.scope) {
+            return Err(self.denied(headers));
+        }
+        let params = raw_params(uri)?;
+        if param(&params, "q").and_then(scalar).as_deref() != Some(self.q) {
+            return Err(bad(&format!("q must be {}", self.q)));
+        }
+        Ok((record, params))
+    }
+
+    /// LinkedIn's 403 for this finder, naming the resource as LinkedIn does.
+    fn denied(&self, headers: &HeaderMap) -> Response {
+        let version = version_of(headers);
+        access_denied(&format!("{}.FINDER-{}.{version}", self.resource, self.q))
+    }
+}
+
 fn statistics_of(state: &SimState, urn: &str) -> PostStatistics {
     state.post_statistics.get(urn).copied().unwrap_or_default()
 }
@@ -240,24 +275,15 @@ pub(crate) async fn member_creator_post_analytics(
     uri: Uri,
 ) -> Response {
     let state = shared.lock();
-    let record = match versioned_caller(&state, &headers) {
-        Ok(r) => r,
-        Err(e) => return e,
+    let finder = Finder {
+        resource: "memberCreatorPostAnalytics",
+        q: "entity",
+        scope: "r_member_postAnalytics",
     };
-    let resource = format!(
-        "memberCreatorPostAnalytics.FINDER-entity.{}",
-        version_of(&headers)
-    );
-    if !has(&record, "r_member_postAnalytics") {
-        return access_denied(&resource);
-    }
-    let params = match raw_params(&uri) {
-        Ok(p) => p,
-        Err(e) => return e,
+    let (record, params) = match finder.caller_and_params(&state, &headers, &uri) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
-    if param(&params, "q").and_then(scalar).as_deref() != Some("entity") {
-        return bad("q must be entity");
-    }
     if !restli2(&headers) {
         return bad("entity=(…) needs the header X-Restli-Protocol-Version: 2.0.0");
     }
@@ -301,7 +327,7 @@ pub(crate) async fn member_creator_post_analytics(
     // Analytics of the member's own posts only: another member's post, or a page's, is not
     // theirs to read.
     if post.author != member_urn(&record) {
-        return access_denied(&resource);
+        return finder.denied(&headers);
     }
     let stats = statistics_of(&state, &urn);
     let count = match metric.as_str() {
@@ -336,24 +362,15 @@ pub(crate) async fn organizational_entity_share_statistics(
     uri: Uri,
 ) -> Response {
     let state = shared.lock();
-    let record = match versioned_caller(&state, &headers) {
-        Ok(r) => r,
-        Err(e) => return e,
+    let finder = Finder {
+        resource: "organizationalEntityShareStatistics",
+        q: "organizationalEntity",
+        scope: "rw_organization_admin",
     };
-    let resource = format!(
-        "organizationalEntityShareStatistics.FINDER-organizationalEntity.{}",
-        version_of(&headers)
-    );
-    if !has(&record, "rw_organization_admin") {
-        return access_denied(&resource);
-    }
-    let params = match raw_params(&uri) {
-        Ok(p) => p,
-        Err(e) => return e,
+    let (record, params) = match finder.caller_and_params(&state, &headers, &uri) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
-    if param(&params, "q").and_then(scalar).as_deref() != Some("organizationalEntity") {
-        return bad("q must be organizationalEntity");
-    }
     let organization = param(&params, "organizationalEntity")
         .and_then(scalar)
         .filter(|o| {
@@ -369,7 +386,7 @@ pub(crate) async fn organizational_entity_share_statistics(
             .any(|(o, role)| *o == organization && role == "ADMINISTRATOR")
     });
     if !administrator {
-        return access_denied(&resource);
+        return finder.denied(&headers);
     }
     let named = param(&params, "shares").is_some() || param(&params, "ugcPosts").is_some();
     if named && !restli2(&headers) {
