@@ -186,6 +186,20 @@ pub async fn handle(event: SqsEvent, health: &Health, deadline: Deadline) -> Sqs
     batch_response(handled)
 }
 
+/// What one page of an index becomes: its due items in tasks of `per_task`, then the task
+/// reading the next page, if there is one. Health checks and metrics readings page the same way.
+fn page_tasks<T: Clone>(
+    due: &[T],
+    per_task: usize,
+    work: impl Fn(Vec<T>) -> HealthTask,
+    next_page: Option<HealthTask>,
+) -> Vec<HealthTask> {
+    due.chunks(per_task)
+        .map(|chunk| work(chunk.to_vec()))
+        .chain(next_page)
+        .collect()
+}
+
 async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::Result<()> {
     match task {
         HealthTask::Plan { as_of } => {
@@ -215,20 +229,16 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
                 .due_for_health(shard, as_of, PAGE, cursor.as_deref())
                 .await
                 .context("reading the health index")?;
-            let mut tasks: Vec<HealthTask> = due
-                .chunks(CHECKS_PER_TASK)
-                .map(|c| HealthTask::Check {
-                    as_of,
-                    connections: c.to_vec(),
-                })
-                .collect();
-            if let Some(cursor) = next {
-                tasks.push(HealthTask::Page {
+            let tasks = page_tasks(
+                &due,
+                CHECKS_PER_TASK,
+                |connections| HealthTask::Check { as_of, connections },
+                next.map(|cursor| HealthTask::Page {
                     shard,
                     as_of,
                     cursor: Some(cursor),
-                });
-            }
+                }),
+            );
             health.send(&tasks).await?;
         }
         HealthTask::Check { as_of, connections } => {
@@ -295,20 +305,17 @@ async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::R
             // A connection's posts side by side: a batch then holds few connections (one
             // token opened per connection, one statistics call per organization).
             due.sort();
-            let mut tasks: Vec<HealthTask> = due
-                .chunks(METRICS_PER_TASK)
-                .map(|p| HealthTask::MetricsRead {
-                    as_of,
-                    posts: p.iter().map(|(t, _, id)| (t.clone(), *id)).collect(),
-                })
-                .collect();
-            if let Some(cursor) = next {
-                tasks.push(HealthTask::MetricsPage {
+            let posts: Vec<_> = due.into_iter().map(|(t, _, id)| (t, id)).collect();
+            let tasks = page_tasks(
+                &posts,
+                METRICS_PER_TASK,
+                |posts| HealthTask::MetricsRead { as_of, posts },
+                next.map(|cursor| HealthTask::MetricsPage {
                     shard,
                     as_of,
                     cursor: Some(cursor),
-                });
-            }
+                }),
+            );
             health.send(&tasks).await?;
         }
         HealthTask::MetricsRead { as_of, posts } => {
@@ -350,5 +357,53 @@ mod tests {
         assert_eq!(delay, std::time::Duration::from_secs(240));
         let (_, capped) = RevokeJob { attempt: 9, ..job }.next();
         assert_eq!(capped, std::time::Duration::from_secs(900));
+    }
+
+    #[test]
+    fn a_page_becomes_tasks_of_its_size_then_the_next_page() {
+        let as_of = Utc::now();
+        let tenant = TenantId::parse("acme").unwrap();
+        let posts = |n: usize| -> Vec<(TenantId, PostId)> {
+            (0..n).map(|_| (tenant.clone(), PostId::new())).collect()
+        };
+        let next = || HealthTask::MetricsPage {
+            shard: 3,
+            as_of,
+            cursor: Some("c".into()),
+        };
+        // (due, a next page, the sizes of the reading tasks, ends with the next page)
+        let rows = [
+            (0, false, vec![], false),
+            (0, true, vec![], true),
+            (25, false, vec![25], false),
+            (26, true, vec![25, 1], true),
+            (60, false, vec![25, 25, 10], false),
+        ];
+        for (i, (n, more, sizes, paged)) in rows.into_iter().enumerate() {
+            let due = posts(n);
+            let tasks = page_tasks(
+                &due,
+                25,
+                |posts| HealthTask::MetricsRead { as_of, posts },
+                more.then(next),
+            );
+            let read: Vec<usize> = tasks
+                .iter()
+                .filter_map(|t| match t {
+                    HealthTask::MetricsRead { posts, .. } => Some(posts.len()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(read, sizes, "row {i}");
+            assert_eq!(tasks.last() == Some(&next()), paged, "row {i}");
+            let flattened: Vec<_> = tasks
+                .iter()
+                .flat_map(|t| match t {
+                    HealthTask::MetricsRead { posts, .. } => posts.clone(),
+                    _ => vec![],
+                })
+                .collect();
+            assert_eq!(flattened, due, "row {i}: every due post once, in order");
+        }
     }
 }
