@@ -4,6 +4,7 @@
 pub mod authorization;
 pub mod aws_clients;
 mod aws_errors;
+pub mod bounded_cache;
 pub mod config;
 pub mod deadline;
 pub mod domain;

@@ -4,13 +4,12 @@
 //! write proved it current, and a connection changed in any way (disconnected, refreshed,
 //! throttled, checked by a health round) fails that check and is read afresh.
 //!
-//! Bounded like the vault's data-key cache: an entry lives at most [`MAX_AGE`], at most
+//! Kept in a [`BoundedCache`], as the vault's data keys are: an entry lives at most [`MAX_AGE`], at most
 //! [`MAX_ENTRIES`] are kept (the oldest go first). The rows hold only sealed tokens.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use connector::bounded_cache::BoundedCache;
 use connector::domain::posts::{Outcome, Post};
 use connector::domain::{ConnectionId, ConnectionStatus, TenantId};
 use connector::store::StoredConnection;
@@ -24,9 +23,16 @@ pub const MAX_ENTRIES: usize = 1_000;
 
 type Key = (TenantId, ConnectionId);
 
-#[derive(Default)]
 pub struct KnownConnections {
-    entries: Mutex<HashMap<Key, (Instant, StoredConnection)>>,
+    rows: BoundedCache<Key, StoredConnection>,
+}
+
+impl Default for KnownConnections {
+    fn default() -> Self {
+        Self {
+            rows: BoundedCache::new(MAX_AGE, MAX_ENTRIES),
+        }
+    }
 }
 
 impl KnownConnections {
@@ -37,18 +43,8 @@ impl KnownConnections {
         id: ConnectionId,
         now: Instant,
     ) -> Option<StoredConnection> {
-        let mut entries = self.entries.lock().expect("not poisoned");
-        let key = (tenant.clone(), id);
-        match entries.get(&key) {
-            Some((read_at, stored)) if now.saturating_duration_since(*read_at) < MAX_AGE => {
-                Some(stored.clone())
-            }
-            Some(_) => {
-                entries.remove(&key);
-                None
-            }
-            None => None,
-        }
+        self.rows
+            .get(&(tenant.clone(), id), now, |stored| Some(stored.clone()))
     }
 
     /// Keeps a connection just read, if a post could go out with it: a connection that is
@@ -57,18 +53,8 @@ impl KnownConnections {
         if stored.connection.status == ConnectionStatus::Revoked || stored.tokens.is_destroyed() {
             return;
         }
-        let mut entries = self.entries.lock().expect("not poisoned");
         let key = (stored.connection.tenant_id.clone(), stored.connection.id);
-        if !entries.contains_key(&key) && entries.len() >= MAX_ENTRIES {
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, (read_at, _))| *read_at)
-                .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(key, (now, stored.clone()));
+        self.rows.insert(key, stored.clone(), now);
     }
 
     /// The post's connection and its tokens: from `current`, the row the claim proved current,
@@ -106,18 +92,15 @@ impl KnownConnections {
     /// Drops a connection: the attempt met something about it (LinkedIn refused its token, it
     /// is throttled, disconnected…), and the next claim reads it again.
     pub fn forget(&self, tenant: &TenantId, id: ConnectionId) {
-        self.entries
-            .lock()
-            .expect("not poisoned")
-            .remove(&(tenant.clone(), id));
+        self.rows.remove(&(tenant.clone(), id));
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("not poisoned").len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows.is_empty()
     }
 }
 

@@ -9,13 +9,12 @@
 //! tenants; a row whose tokens were resealed has a new wrapped key and misses. Keys are
 //! `SecretBox`es: zeroized when evicted or dropped.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretBox};
 
 use super::{DataKey, VaultContext};
+use crate::bounded_cache::BoundedCache;
 
 /// How long an unwrapped data key is kept.
 pub const MAX_AGE: Duration = Duration::from_secs(300);
@@ -42,19 +41,25 @@ impl CacheKey {
 
 struct Entry {
     key: DataKey,
-    created: Instant,
     uses: u32,
 }
 
 /// A bounded cache of unwrapped data keys (see the module's documentation).
-#[derive(Default)]
 pub struct DataKeyCache {
-    entries: Mutex<HashMap<CacheKey, Entry>>,
+    entries: BoundedCache<CacheKey, Entry>,
+}
+
+impl Default for DataKeyCache {
+    fn default() -> Self {
+        Self {
+            entries: BoundedCache::new(MAX_AGE, MAX_ENTRIES),
+        }
+    }
 }
 
 impl std::fmt::Debug for DataKeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.entries.lock().map_or(0, |e| e.len());
+        let n = self.entries.len();
         f.debug_struct("DataKeyCache").field("entries", &n).finish()
     }
 }
@@ -65,45 +70,29 @@ fn copy(key: &DataKey) -> DataKey {
 
 impl DataKeyCache {
     /// The data key unwrapped earlier for this context and wrapped key, if it may still
-    /// serve at `now` (counting this use).
+    /// serve at `now` (counting this use). One past its age or uses is dropped (zeroized).
     pub fn get(&self, context: &VaultContext, wrapped: &[u8], now: Instant) -> Option<DataKey> {
-        let mut entries = self.entries.lock().expect("not poisoned");
-        let key = CacheKey::new(context, wrapped);
-        let entry = entries.get_mut(&key)?;
-        if now.saturating_duration_since(entry.created) >= MAX_AGE || entry.uses >= MAX_USES {
-            // Dropping it zeroizes the key.
-            entries.remove(&key);
-            return None;
-        }
-        entry.uses += 1;
-        Some(copy(&entry.key))
+        self.entries
+            .get(&CacheKey::new(context, wrapped), now, |entry| {
+                (entry.uses < MAX_USES).then(|| {
+                    entry.uses += 1;
+                    copy(&entry.key)
+                })
+            })
     }
 
     /// Keeps `key`, just unwrapped at `now` (and used once), making room if need be.
     pub fn put(&self, context: &VaultContext, wrapped: &[u8], key: &DataKey, now: Instant) {
-        let mut entries = self.entries.lock().expect("not poisoned");
-        entries.retain(|_, e| now.saturating_duration_since(e.created) < MAX_AGE);
-        if entries.len() >= MAX_ENTRIES {
-            if let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, e)| e.created)
-                .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(
-            CacheKey::new(context, wrapped),
-            Entry {
-                key: copy(key),
-                created: now,
-                uses: 1,
-            },
-        );
+        let entry = Entry {
+            key: copy(key),
+            uses: 1,
+        };
+        self.entries
+            .insert(CacheKey::new(context, wrapped), entry, now);
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("not poisoned").len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
