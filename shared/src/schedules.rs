@@ -96,6 +96,21 @@ pub enum RefresherEvent {
     Runway(RunwayRequest),
 }
 
+/// The one-time schedule that UpdateSchedule and CreateSchedule both describe (their
+/// builders are different types with the same setters).
+macro_rules! one_time {
+    ($builder:expr, $scheduler:expr, $name:expr, $at:expr, $window:expr, $target:expr) => {
+        $builder
+            .name($name)
+            .group_name(&$scheduler.settings.group)
+            .schedule_expression(at_expression($at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window($window)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .target($target)
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct JobScheduler {
     /// Built at the first schedule call, not at cold start: each AWS service's first client
@@ -248,19 +263,18 @@ impl JobScheduler {
         window: FlexibleTimeWindow,
         target: Target,
     ) -> Result<(), Failed> {
-        self.client
-            .update_schedule()
-            .name(name)
-            .group_name(&self.settings.group)
-            .schedule_expression(at_expression(at))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(window)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .target(target)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| Failed::of("UpdateSchedule", e))
+        one_time!(
+            self.client.update_schedule(),
+            self,
+            name,
+            at,
+            window,
+            target
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Failed::of("UpdateSchedule", e))
     }
 
     async fn create(
@@ -270,19 +284,18 @@ impl JobScheduler {
         window: FlexibleTimeWindow,
         target: Target,
     ) -> Result<(), Failed> {
-        self.client
-            .create_schedule()
-            .name(name)
-            .group_name(&self.settings.group)
-            .schedule_expression(at_expression(at))
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(window)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .target(target)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| Failed::of("CreateSchedule", e))
+        one_time!(
+            self.client.create_schedule(),
+            self,
+            name,
+            at,
+            window,
+            target
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Failed::of("CreateSchedule", e))
     }
 
     /// Puts a scheduled post's one-time schedule in place at its `scheduled_at`: created, or

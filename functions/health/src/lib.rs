@@ -12,7 +12,10 @@
 
 mod check;
 pub mod metrics;
+mod paging;
 mod revoke;
+
+use paging::page_tasks;
 
 pub use check::check;
 pub use revoke::revoke;
@@ -186,20 +189,6 @@ pub async fn handle(event: SqsEvent, health: &Health, deadline: Deadline) -> Sqs
     batch_response(handled)
 }
 
-/// What one page of an index becomes: its due items in tasks of `per_task`, then the task
-/// reading the next page, if there is one. Health checks and metrics readings page the same way.
-fn page_tasks<T: Clone>(
-    due: &[T],
-    per_task: usize,
-    work: impl Fn(Vec<T>) -> HealthTask,
-    next_page: Option<HealthTask>,
-) -> Vec<HealthTask> {
-    due.chunks(per_task)
-        .map(|chunk| work(chunk.to_vec()))
-        .chain(next_page)
-        .collect()
-}
-
 async fn run(task: HealthTask, health: &Health, deadline: Deadline) -> anyhow::Result<()> {
     match task {
         HealthTask::Plan { as_of } => {
@@ -357,53 +346,5 @@ mod tests {
         assert_eq!(delay, std::time::Duration::from_secs(240));
         let (_, capped) = RevokeJob { attempt: 9, ..job }.next();
         assert_eq!(capped, std::time::Duration::from_secs(900));
-    }
-
-    #[test]
-    fn a_page_becomes_tasks_of_its_size_then_the_next_page() {
-        let as_of = Utc::now();
-        let tenant = TenantId::parse("acme").unwrap();
-        let posts = |n: usize| -> Vec<(TenantId, PostId)> {
-            (0..n).map(|_| (tenant.clone(), PostId::new())).collect()
-        };
-        let next = || HealthTask::MetricsPage {
-            shard: 3,
-            as_of,
-            cursor: Some("c".into()),
-        };
-        // (due, a next page, the sizes of the reading tasks, ends with the next page)
-        let rows = [
-            (0, false, vec![], false),
-            (0, true, vec![], true),
-            (25, false, vec![25], false),
-            (26, true, vec![25, 1], true),
-            (60, false, vec![25, 25, 10], false),
-        ];
-        for (i, (n, more, sizes, paged)) in rows.into_iter().enumerate() {
-            let due = posts(n);
-            let tasks = page_tasks(
-                &due,
-                25,
-                |posts| HealthTask::MetricsRead { as_of, posts },
-                more.then(next),
-            );
-            let read: Vec<usize> = tasks
-                .iter()
-                .filter_map(|t| match t {
-                    HealthTask::MetricsRead { posts, .. } => Some(posts.len()),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(read, sizes, "row {i}");
-            assert_eq!(tasks.last() == Some(&next()), paged, "row {i}");
-            let flattened: Vec<_> = tasks
-                .iter()
-                .flat_map(|t| match t {
-                    HealthTask::MetricsRead { posts, .. } => posts.clone(),
-                    _ => vec![],
-                })
-                .collect();
-            assert_eq!(flattened, due, "row {i}: every due post once, in order");
-        }
     }
 }

@@ -4,8 +4,9 @@
 //! write proved it current, and a connection changed in any way (disconnected, refreshed,
 //! throttled, checked by a health round) fails that check and is read afresh.
 //!
-//! Kept in a [`BoundedCache`], as the vault's data keys are: an entry lives at most [`MAX_AGE`], at most
-//! [`MAX_ENTRIES`] are kept (the oldest go first). The rows hold only sealed tokens.
+//! Kept in a [`BoundedCache`], as the vault's data keys are: an entry lives at most
+//! [`MAX_AGE`], at most [`MAX_ENTRIES`] are kept (the oldest go first). The rows hold only
+//! sealed tokens.
 
 use std::time::{Duration, Instant};
 

@@ -287,16 +287,7 @@ async fn other_operations(
     println!("| operation | LinkedIn calls | AWS calls | AWS calls by operation |");
     println!("|---|---|---|---|");
     let post = |text: String| json!({ "connection_id": connection, "text": text });
-    let create = |body: Value| async move {
-        let created: Value = stack
-            .request(Method::POST, TENANT, "/v1/posts")
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        anyhow::Ok(created["id"].as_str().context("post id")?.to_owned())
-    };
+    let create = |body: Value| accept(stack, body);
     // A scheduled post: accepted with its schedule, then its schedule fires and it goes out.
     let at = stack.now() + chrono::Duration::minutes(5);
     let mut scheduled = post(format!("Scheduled ({unique})"));
@@ -394,6 +385,18 @@ async fn other_operations(
     Ok(broken)
 }
 
+/// `POST /v1/posts` as the benchmark's tenant; the new post's id.
+async fn accept(stack: &LocalStack, body: Value) -> anyhow::Result<String> {
+    let created: Value = stack
+        .request(Method::POST, TENANT, "/v1/posts")
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(created["id"].as_str().context("post id")?.to_owned())
+}
+
 async fn publish_one(
     stack: &LocalStack,
     handler: &HandlerThread,
@@ -408,14 +411,7 @@ async fn publish_one(
     let queue = stack.config.publish_queue_url.clone().context("queue")?;
     let throttle_reads_before = stack.publisher.throttle.reads();
     let started = Instant::now();
-    let created: Value = stack
-        .request(Method::POST, TENANT, "/v1/posts")
-        .json(&body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = created["id"].as_str().context("post id")?.to_owned();
+    let id = accept(stack, body).await?;
     let mut cpu = Duration::ZERO;
     let mut polls = 0;
     // Drive the queue the way the event source mapping does, until the post is done.
